@@ -1,0 +1,41 @@
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from .models import User
+
+
+class InspectorGrantForm(forms.Form):
+    """R-ORG-4: a manager grants an inspector read-only access to this home until a date."""
+
+    username = forms.CharField(max_length=150, help_text="The inspector's eMAR username.")
+    expires_on = forms.DateField(
+        label="Access ends on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Access ends at the start of this day.",
+    )
+
+    def __init__(self, *args, home, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.home = home
+
+    def clean_username(self) -> User:
+        username = self.cleaned_data["username"].strip()
+        user = User.objects.filter(username__iexact=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError("There is no active account with that username.")
+        return user
+
+    def clean_expires_on(self) -> dt.date:
+        value = self.cleaned_data["expires_on"]
+        today = timezone.now().astimezone(self.home.tz).date()
+        if value <= today:
+            raise forms.ValidationError("The end date must be after today.")
+        if value > today + dt.timedelta(days=366):
+            raise forms.ValidationError("Inspector access can be granted for a year at most.")
+        return value
+
+    def expires_at(self) -> dt.datetime:
+        day = self.cleaned_data["expires_on"]
+        return dt.datetime.combine(day, dt.time.min, tzinfo=self.home.tz)

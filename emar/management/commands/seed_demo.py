@@ -1,0 +1,35 @@
+import importlib
+
+from django.core.management.base import BaseCommand
+
+from emar.demo import DEFAULT_PASSWORD, LOGINS, DemoContext
+
+# Each app's demo step, in dependency order (STYLE.md: apps depend one way).
+STEPS = ("emar", "training", "residents", "medications", "audits")
+
+
+class Command(BaseCommand):
+    help = "Create or top up the demo homes, staff and records (R-RUN-4). Safe to run twice."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--password", help="Password for every demo user.")
+
+    def handle(self, *args, password: str | None = None, **options) -> None:
+        if password is not None and len(password) < 8:
+            self.stderr.write("The password must be at least 8 characters.")
+            raise SystemExit(2)
+        ctx = DemoContext(password=password)
+        for app in STEPS:
+            try:
+                module = importlib.import_module(f"{app}.demo")
+            except ModuleNotFoundError as e:
+                if e.name != f"{app}.demo":
+                    raise
+                continue
+            module.seed(ctx)
+            self.stdout.write(f"  demo data: {app} ready")
+        shown = password or DEFAULT_PASSWORD
+        note = "" if password or ctx.created_users else ", unless an earlier --password changed it"
+        self.stdout.write(self.style.SUCCESS(f"Demo logins (password: {shown}{note}):"))
+        for username, what in LOGINS:
+            self.stdout.write(f"  {username:<18} {what}")

@@ -1,0 +1,255 @@
+"""The shared core: organisation (R-ORG-1), staff and roles (R-ORG-2, R-ORG-4), home settings
+(R-ORG-5, R-MAR-6) and the hash-chained audit trail (R-SEC-4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a known timezone", code="bad_timezone") from None
+
+
+class Provider(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CareHome(models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="homes")
+    name = models.CharField(max_length=200, unique=True)
+    timezone = models.CharField(
+        max_length=64, default="Europe/London", validators=[validate_timezone]
+    )
+    dose_window_minutes = models.PositiveSmallIntegerField(
+        default=60, help_text="How long either side of the scheduled time a dose may be given."
+    )
+    time_sensitive_tolerance_minutes = models.PositiveSmallIntegerField(default=15)
+    nursing = models.BooleanField(default=False, help_text="Care home with nursing.")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(dose_window_minutes__gte=5) & Q(dose_window_minutes__lte=240),
+                name="carehome_dose_window_between_5_and_240",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def local_now(self) -> dt.datetime:
+        return timezone.now().astimezone(self.tz)
+
+    def local_today(self) -> dt.date:
+        return self.local_now().date()
+
+
+class Unit(models.Model):
+    """A floor or wing of a home (R-ORG-1)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="units")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["home__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["home", "name"], name="unit_name_unique_in_home")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.home.name})"
+
+
+class Round(models.Model):
+    """A named medicines round of a home (R-ORG-5; default 08:00, 12:00, 17:00, 22:00)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.CASCADE, related_name="rounds")
+    name = models.CharField(max_length=50)
+    time = models.TimeField()
+
+    class Meta:
+        ordering = ["home", "time"]
+        constraints = [
+            models.UniqueConstraint(fields=["home", "name"], name="round_name_unique_in_home"),
+            models.UniqueConstraint(fields=["home", "time"], name="round_time_unique_in_home"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.time:%H:%M}"
+
+
+class CodeCategory(models.TextChoices):
+    REFUSED = "refused", "Refused"
+    CLINICAL = "clinical", "Clinical"
+    ABSENT = "absent", "Absent"
+    STOCK = "stock", "Stock"
+    OTHER = "other", "Other"
+
+
+class NonAdministrationCode(models.Model):
+    """A reason a dose was not given, configurable per home (R-MAR-6)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.CASCADE, related_name="codes")
+    code = models.CharField(max_length=2)
+    label = models.CharField(max_length=100)
+    category = models.CharField(max_length=10, choices=CodeCategory.choices)
+    note_required = models.BooleanField(default=False)
+    destroys_dose = models.BooleanField(
+        default=False, help_text="The prepared dose is destroyed; its quantity goes to disposal."
+    )
+    raises_stock_alert = models.BooleanField(default=False)
+    retry_later = models.BooleanField(default=False, help_text="e.g. asleep: offer again later")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["home", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["home", "code"], name="code_unique_in_home"),
+            models.CheckConstraint(condition=~Q(code=""), name="code_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.label}"
+
+
+class User(AbstractUser):
+    """A staff account. What it may do comes from its roles per home (R-ORG-2)."""
+
+    display_name = models.CharField(max_length=150, blank=True)
+    initials = models.CharField(
+        max_length=4, blank=True, help_text="Shown on the MAR chart, like a paper MAR."
+    )
+    admin_of = models.ForeignKey(
+        Provider,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="admins",
+        help_text="Provider admins see every home of their provider.",
+    )
+    # R-SEC-2 quick user switch on a shared tablet: a hashed PIN, never the PIN itself.
+    pin_hash = models.CharField(max_length=256, blank=True)
+
+    class Meta:
+        ordering = ["username"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.get_full_name() or self.username
+
+    @property
+    def shown_initials(self) -> str:
+        if self.initials:
+            return self.initials
+        parts = [p for p in (self.first_name, self.last_name) if p]
+        return "".join(p[0] for p in parts).upper() or self.username[:2].upper()
+
+
+class Role(models.TextChoices):
+    CARER = "carer", "Carer"
+    SENIOR = "senior", "Senior carer / nurse"
+    MANAGER = "manager", "Manager"
+    INSPECTOR = "inspector", "Inspector"
+
+
+class MembershipQuerySet(models.QuerySet):
+    def current(self, at: dt.datetime | None = None) -> MembershipQuerySet:
+        """Roles in force now: inspector grants end on their expiry date (R-ORG-4)."""
+        at = at or timezone.now()
+        return self.filter(active=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
+
+
+class Membership(models.Model):
+    """A staff member's role in one home (R-ORG-2)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    home = models.ForeignKey(CareHome, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    granted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(default=timezone.now)
+    active = models.BooleanField(default=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "home"], name="one_role_per_user_per_home"),
+            models.CheckConstraint(
+                condition=~Q(role="inspector") | Q(expires_at__isnull=False),
+                name="inspector_access_has_expiry",
+            ),
+        ]
+        indexes = [models.Index(fields=["home", "role"], name="membership_home_role")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.home}"
+
+
+class AuditChain(models.Model):
+    """The head of one home's audit chain. Locking this row serialises appends for one home
+    only, so homes never wait on each other's writes (R-SEC-4)."""
+
+    home = models.OneToOneField(CareHome, on_delete=models.PROTECT, related_name="audit_chain")
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+
+class AuditEvent(models.Model):
+    """One link of a home's append-only, hash-chained audit trail (R-SEC-4)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="audit_events")
+    seq = models.PositiveBigIntegerField()
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    action = models.CharField(max_length=80)
+    object_type = models.CharField(max_length=80, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["home", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["home", "seq"], name="audit_seq_unique_in_home"),
+        ]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.home_id}#{self.seq} {self.action}"
+
+
+class JobHeartbeat(models.Model):
+    """When a background job last ran, so a manager can see that the worker and beat are alive."""
+
+    name = models.CharField(max_length=80, unique=True)
+    last_run = models.DateTimeField()
+    runs = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.last_run:%Y-%m-%d %H:%M}"

@@ -1,0 +1,309 @@
+"""Writes of the shared core: homes with their defaults, staff roles, inspector access, and the
+hash-chained audit trail (R-SEC-4) that every clinical write goes through."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from . import permissions
+from .models import (
+    AuditChain,
+    AuditEvent,
+    CareHome,
+    CodeCategory,
+    Membership,
+    NonAdministrationCode,
+    Provider,
+    Role,
+    Round,
+    Unit,
+    User,
+)
+
+
+class DomainError(ValidationError):
+    """A rule refused the action; `code` is stable (tests and the API assert on it)."""
+
+    def __init__(self, message: str, *, code: str, params: dict | None = None) -> None:
+        super().__init__(message, code=code, params=params)
+
+
+DEFAULT_ROUNDS: tuple[tuple[str, dt.time], ...] = (
+    ("Morning", dt.time(8, 0)),
+    ("Lunchtime", dt.time(12, 0)),
+    ("Teatime", dt.time(17, 0)),
+    ("Night", dt.time(22, 0)),
+)
+
+# R-MAR-6 default code set: (code, label, category, note required, destroys, stock alert, retry)
+DEFAULT_CODES: tuple[tuple[str, str, str, bool, bool, bool, bool], ...] = (
+    ("R", "Refused", CodeCategory.REFUSED, False, False, False, False),
+    ("N", "Nausea or vomiting", CodeCategory.CLINICAL, False, False, False, False),
+    ("H", "In hospital", CodeCategory.ABSENT, False, False, False, False),
+    ("L", "On leave", CodeCategory.ABSENT, False, False, False, False),
+    ("S", "Asleep (will retry)", CodeCategory.OTHER, False, False, False, True),
+    ("W", "Withheld on clinical advice", CodeCategory.CLINICAL, True, False, False, False),
+    ("D", "Prepared but refused or spoiled, destroyed", CodeCategory.REFUSED, False, True, False,
+     False),
+    ("U", "Unavailable — out of stock", CodeCategory.STOCK, False, False, True, False),
+    ("X", "Not required (as directed / PRN)", CodeCategory.OTHER, False, False, False, False),
+    ("O", "Other", CodeCategory.OTHER, True, False, False, False),
+)
+
+
+# --- Audit trail (R-SEC-4) --------------------------------------------------------------------
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-native form of `value`, so the hash is the same after a database round trip."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True))
+
+
+def audit_hash(
+    *,
+    prev_hash: str,
+    home_id: int,
+    seq: int,
+    at: dt.datetime,
+    actor_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    before: Any,
+    after: Any,
+) -> str:
+    payload = json.dumps(
+        {
+            "prev": prev_hash,
+            "home": home_id,
+            "seq": seq,
+            "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "actor": actor_id,
+            "action": action,
+            "type": object_type,
+            "id": object_id,
+            "before": before,
+            "after": after,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@transaction.atomic
+def audit_append(
+    *,
+    home: CareHome | int,
+    actor: User | None,
+    action: str,
+    obj: Any = None,
+    before: Any = None,
+    after: Any = None,
+) -> AuditEvent:
+    """Append one link to the home's chain: who, when, what, before and after.
+
+    The chain head row is locked, so appends for one home are serialised and each link's
+    `prev_hash` is the hash of the link before it; other homes are not blocked.
+    """
+    home_id = home if isinstance(home, int) else home.pk
+    AuditChain.objects.get_or_create(home_id=home_id)
+    chain = AuditChain.objects.select_for_update().get(home_id=home_id)
+    seq = chain.last_seq + 1
+    at = timezone.now()
+    object_type = obj._meta.label if obj is not None else ""
+    object_id = str(obj.pk) if obj is not None else ""
+    before, after = _canonical(before), _canonical(after)
+    digest = audit_hash(
+        prev_hash=chain.last_hash,
+        home_id=home_id,
+        seq=seq,
+        at=at,
+        actor_id=actor.pk if actor else None,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+    )
+    event = AuditEvent.objects.create(
+        home_id=home_id,
+        seq=seq,
+        at=at,
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
+        prev_hash=chain.last_hash,
+        hash=digest,
+    )
+    chain.last_seq, chain.last_hash = seq, digest
+    chain.save(update_fields=["last_seq", "last_hash"])
+    return event
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    home_id: int
+    seq: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"home {self.home_id}, entry {self.seq}: {self.reason}"
+
+
+def audit_verify(*, home_ids: list[int] | None = None) -> list[BrokenLink]:
+    """Recompute every chain; report the first broken link of each broken chain."""
+    chains = AuditChain.objects.all()
+    if home_ids is not None:
+        chains = chains.filter(home_id__in=home_ids)
+    broken: list[BrokenLink] = []
+    for chain in chains.order_by("home_id"):
+        prev, expected_seq = "0" * 64, 1
+        problem: BrokenLink | None = None
+        events = AuditEvent.objects.filter(home_id=chain.home_id).order_by("seq")
+        for event in events.iterator(chunk_size=2000):
+            if event.seq != expected_seq:
+                problem = BrokenLink(chain.home_id, expected_seq, "entry missing")
+                break
+            if event.prev_hash != prev:
+                problem = BrokenLink(chain.home_id, event.seq, "does not follow the entry before")
+                break
+            digest = audit_hash(
+                prev_hash=event.prev_hash,
+                home_id=event.home_id,
+                seq=event.seq,
+                at=event.at,
+                actor_id=event.actor_id,
+                action=event.action,
+                object_type=event.object_type,
+                object_id=event.object_id,
+                before=event.before,
+                after=event.after,
+            )
+            if digest != event.hash:
+                problem = BrokenLink(chain.home_id, event.seq, "content was altered")
+                break
+            prev, expected_seq = event.hash, expected_seq + 1
+        if problem is None and (chain.last_seq != expected_seq - 1 or chain.last_hash != prev):
+            problem = BrokenLink(chain.home_id, expected_seq, "chain ends early (entries removed)")
+        if problem:
+            broken.append(problem)
+    return broken
+
+
+# --- Organisation (R-ORG-1, R-ORG-5) ------------------------------------------------------------
+
+
+@transaction.atomic
+def home_create(
+    *, provider: Provider, name: str, timezone_name: str = "Europe/London", by: User | None = None
+) -> CareHome:
+    """A home with the default rounds and non-administration codes (R-ORG-5, R-MAR-6)."""
+    home = CareHome(provider=provider, name=name, timezone=timezone_name)
+    home.full_clean()
+    home.save()
+    Round.objects.bulk_create(Round(home=home, name=n, time=t) for n, t in DEFAULT_ROUNDS)
+    NonAdministrationCode.objects.bulk_create(
+        NonAdministrationCode(
+            home=home,
+            code=code,
+            label=label,
+            category=category,
+            note_required=note,
+            destroys_dose=destroys,
+            raises_stock_alert=stock,
+            retry_later=retry,
+        )
+        for code, label, category, note, destroys, stock, retry in DEFAULT_CODES
+    )
+    audit_append(home=home, actor=by, action="home.created", obj=home, after={"name": name})
+    return home
+
+
+@transaction.atomic
+def unit_create(*, home: CareHome, name: str, by: User | None = None) -> Unit:
+    unit = Unit(home=home, name=name)
+    unit.full_clean()
+    unit.save()
+    audit_append(home=home, actor=by, action="unit.created", obj=unit, after={"name": name})
+    return unit
+
+
+@transaction.atomic
+def membership_set(
+    *,
+    user: User,
+    home: CareHome,
+    role: str,
+    by: User | None,
+    expires_at: dt.datetime | None = None,
+) -> Membership:
+    """Give `user` a role in `home` (replacing any other). Inspectors need an expiry (R-ORG-4)."""
+    if role not in Role.values:
+        raise DomainError(f"Unknown role {role!r}.", code="bad_role")
+    if role == Role.INSPECTOR:
+        if expires_at is None:
+            raise DomainError("Inspector access needs an expiry date.", code="expiry_required")
+        if expires_at <= timezone.now():
+            raise DomainError("The expiry date must be in the future.", code="expiry_past")
+    else:
+        expires_at = None
+    existing = Membership.objects.select_for_update().filter(user=user, home=home).first()
+    before = (
+        {"role": existing.role, "active": existing.active, "expires_at": existing.expires_at}
+        if existing
+        else None
+    )
+    membership, _ = Membership.objects.update_or_create(
+        user=user,
+        home=home,
+        defaults={
+            "role": role,
+            "expires_at": expires_at,
+            "granted_by": by,
+            "granted_at": timezone.now(),
+            "active": True,
+        },
+    )
+    audit_append(
+        home=home,
+        actor=by,
+        action="membership.set",
+        obj=membership,
+        before=before,
+        after={"user": user.username, "role": role, "expires_at": expires_at},
+    )
+    permissions.forget(user)
+    return membership
+
+
+@transaction.atomic
+def membership_end(*, membership: Membership, by: User) -> Membership:
+    """End a role now (e.g. inspector access withdrawn early); the record is kept."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if not membership.active:
+        return membership
+    membership.active = False
+    membership.save(update_fields=["active"])
+    audit_append(
+        home=membership.home_id,
+        actor=by,
+        action="membership.ended",
+        obj=membership,
+        before={"role": membership.role, "active": True},
+        after={"active": False},
+    )
+    permissions.forget(membership.user)
+    return membership

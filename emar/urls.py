@@ -1,0 +1,46 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path(
+        "password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"
+    ),
+    path(
+        "password/change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+    path("homes/<int:home_id>/switch/", views.home_switch, name="home_switch"),
+    path("homes/<int:home_id>/staff/", views.staff, name="staff"),
+    path("homes/<int:home_id>/inspectors/grant/", views.inspector_grant, name="inspector_grant"),
+    path("memberships/<int:membership_id>/end/", views.membership_end, name="membership_end"),
+    path("homes/<int:home_id>/audit-trail/", views.audit_trail, name="audit_trail"),
+    path("admin/", admin.site.urls),
+    path("", include("residents.urls")),
+    path("", include("medications.urls")),
+    path("", include("training.urls")),
+    path("", include("audits.urls")),
+]

@@ -1,0 +1,134 @@
+"""Thin views of the shared core: dashboard, home switcher, staff and access, health check."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from . import permissions, selectors, services
+from .celery import app as celery_app
+from .forms import InspectorGrantForm
+from .models import AuditEvent, Membership, Role
+from .permissions import Perm, requires
+
+
+@login_required
+def dashboard(request):
+    home = selectors.current_home(request)
+    if home is None:
+        return render(request, "emar/no_home.html", status=403)
+    role = permissions.role_in(request.user, home)
+    context = {
+        "home": home,
+        "role": role,
+        "units": selectors.units_for(request.user, home),
+        "rounds": home.rounds.all(),
+    }
+    if role in permissions.MANAGERS:
+        context["staff"] = selectors.staff_of(home)
+        context["heartbeats"] = selectors.heartbeats()
+    if role == permissions.ADMIN:
+        context["homes"] = selectors.homes_overview(request.user)
+    return render(request, "emar/dashboard.html", context)
+
+
+@require_POST
+@requires(Perm.VIEW_HOME)
+def home_switch(request, home):
+    request.session[selectors.SESSION_HOME] = home.pk
+    return redirect("dashboard")
+
+
+def _staff_page(request, home, form: InspectorGrantForm, status: int = 200):
+    context = {
+        "home": home,
+        "memberships": selectors.staff_of(home),
+        "form": form,
+        "can_grant": permissions.has_perm(request.user, Perm.GRANT_INSPECTOR, home),
+        "now": timezone.now(),
+    }
+    return render(request, "emar/staff.html", context, status=status)
+
+
+@requires(Perm.MANAGE_STAFF)
+def staff(request, home):
+    return _staff_page(request, home, InspectorGrantForm(home=home))
+
+
+@require_POST
+@requires(Perm.GRANT_INSPECTOR)
+def inspector_grant(request, home):
+    form = InspectorGrantForm(request.POST, home=home)
+    if form.is_valid():
+        user = form.cleaned_data["username"]
+        if permissions.role_in(user, home) not in (None, Role.INSPECTOR):
+            form.add_error("username", "This person is staff of this home, not an inspector.")
+        else:
+            try:
+                services.membership_set(
+                    user=user,
+                    home=home,
+                    role=Role.INSPECTOR,
+                    by=request.user,
+                    expires_at=form.expires_at(),
+                )
+            except services.DomainError as e:
+                form.add_error(None, e)
+            else:
+                messages.success(
+                    request,
+                    f"{user} can read {home} until {form.cleaned_data['expires_on']:%d %b %Y}.",
+                )
+                return redirect("staff", home_id=home.pk)
+    return _staff_page(request, home, form, status=400)
+
+
+@require_POST
+@requires(Perm.GRANT_INSPECTOR)
+def membership_end(request, membership_id: int):
+    membership = permissions.scoped_get(
+        request.user, Perm.GRANT_INSPECTOR, Membership.objects.select_related("user", "home"),
+        pk=membership_id,
+    )
+    if membership.user_id == request.user.pk:
+        return HttpResponseBadRequest("You cannot end your own access.")
+    services.membership_end(membership=membership, by=request.user)
+    messages.success(request, f"Access for {membership.user} to {membership.home} has ended.")
+    return redirect("staff", home_id=membership.home_id)
+
+
+@requires(Perm.VIEW_AUDIT_TRAIL)
+def audit_trail(request, home):
+    events = AuditEvent.objects.filter(home=home).select_related("actor").order_by("-seq")
+    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    return render(request, "emar/audit_trail.html", {"home": home, "page": page})
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """R-RUN-5: 200 when the database and the broker answer, 503 naming the part that failed."""
+    result = {"status": "ok", "database": "ok", "broker": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as e:  # any failure to reach the database is a failed check
+        result["database"] = f"error: {type(e).__name__}"
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as e:  # the broker being down must be reported, not raised
+        result["broker"] = f"error: {type(e).__name__}"
+    ok = result["database"] == "ok" and result["broker"] == "ok"
+    if not ok:
+        result["status"] = "error"
+    if settings.DEBUG:
+        result["broker_url"] = celery_app.conf.broker_url.split("@")[-1]
+    return JsonResponse(result, status=200 if ok else 503)

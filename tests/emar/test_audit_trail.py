@@ -1,0 +1,60 @@
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+import pytest
+
+from emar.models import AuditEvent
+from emar.services import audit_append, audit_verify
+
+
+def _append_three(home, user):
+    for n in range(3):
+        audit_append(home=home, actor=user, action="test.write", after={"n": n})
+
+
+def test_a_fresh_chain_verifies(home_a, manager_a):
+    _append_three(home_a, manager_a)
+    assert audit_verify() == []
+    call_command("verify_audit_trail")
+
+
+def test_each_home_has_its_own_chain(home_a, home_b, manager_a):
+    _append_three(home_a, manager_a)
+    audit_append(home=home_b, actor=None, action="test.write")
+    for home in (home_a, home_b):
+        events = list(AuditEvent.objects.filter(home=home).order_by("seq"))
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert events[0].prev_hash == "0" * 64
+        assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+
+
+def test_verifier_catches_an_edited_row(home_a, manager_a):
+    _append_three(home_a, manager_a)
+    victim = AuditEvent.objects.filter(home=home_a, action="test.write").order_by("seq")[1]
+    AuditEvent.objects.filter(pk=victim.pk).update(after={"n": 99})
+    broken = audit_verify()
+    assert [(b.home_id, b.seq, b.reason) for b in broken] == [
+        (home_a.pk, victim.seq, "content was altered")
+    ]
+    with pytest.raises(CommandError, match=f"entry {victim.seq}"):
+        call_command("verify_audit_trail")
+
+
+def test_verifier_catches_a_deleted_row(home_a, manager_a):
+    _append_three(home_a, manager_a)
+    victim = AuditEvent.objects.filter(home=home_a).order_by("seq")[1]
+    AuditEvent.objects.filter(pk=victim.pk).delete()
+    assert [b.seq for b in audit_verify()] == [victim.seq]
+
+
+def test_verifier_catches_a_removed_tail(home_a, manager_a):
+    _append_three(home_a, manager_a)
+    AuditEvent.objects.filter(home=home_a).order_by("-seq").first().delete()
+    assert audit_verify()[0].reason == "chain ends early (entries removed)"
+
+
+def test_verifier_catches_a_changed_actor(home_a, manager_a, senior_a):
+    _append_three(home_a, manager_a)
+    victim = AuditEvent.objects.filter(home=home_a, actor=manager_a).order_by("seq").last()
+    AuditEvent.objects.filter(pk=victim.pk).update(actor=senior_a)
+    assert audit_verify()[0].seq == victim.seq
