@@ -74,9 +74,9 @@ def _home(ctx: DemoContext, name: str, units: tuple[str, ...]) -> CareHome:
 
 def _role(user: User, home: CareHome, role: str, expires_at: dt.datetime | None = None) -> None:
     current = Membership.objects.filter(user=user, home=home).first()
-    if current and current.role == role and current.active:
-        if role != Role.INSPECTOR or current.expires_at > timezone.now():
-            return
+    in_force = current is not None and current.active and current.role == role
+    if in_force and (role != Role.INSPECTOR or current.expires_at > timezone.now()):
+        return
     services.membership_set(user=user, home=home, role=role, by=None, expires_at=expires_at)
 
 

@@ -213,6 +213,9 @@ class AuditChain(models.Model):
     last_seq = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)
 
+    def __str__(self) -> str:
+        return f"audit chain of home {self.home_id} at {self.last_seq}"
+
 
 class AuditEvent(models.Model):
     """One link of a home's append-only, hash-chained audit trail (R-SEC-4)."""

@@ -121,8 +121,8 @@ def _roles(user: User) -> dict[int, str]:
                     ADMIN,
                 )
             )
-        for home_id, role in Membership.objects.current().filter(user=user).values_list(
-            "home_id", "role"
+        for home_id, role in (
+            Membership.objects.current().filter(user=user).values_list("home_id", "role")
         ):
             roles.setdefault(home_id, role)
     user._emar_roles = roles
@@ -171,9 +171,7 @@ def scoped_get(
     user: User, perm: Perm, queryset: QuerySet, *, home_field: str = "home", **lookup: Any
 ) -> Model:
     """Fetch one object from the user's homes (404 otherwise), then check `perm` (403)."""
-    obj = get_object_or_404(
-        queryset.filter(**{f"{home_field}__in": home_ids_for(user)}), **lookup
-    )
+    obj = get_object_or_404(queryset.filter(**{f"{home_field}__in": home_ids_for(user)}), **lookup)
     home_id = obj
     for part in home_field.split("__"):
         home_id = getattr(home_id, part)

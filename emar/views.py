@@ -93,7 +93,9 @@ def inspector_grant(request, home):
 @requires(Perm.GRANT_INSPECTOR)
 def membership_end(request, membership_id: int):
     membership = permissions.scoped_get(
-        request.user, Perm.GRANT_INSPECTOR, Membership.objects.select_related("user", "home"),
+        request.user,
+        Perm.GRANT_INSPECTOR,
+        Membership.objects.select_related("user", "home"),
         pk=membership_id,
     )
     if membership.user_id == request.user.pk:

@@ -31,7 +31,9 @@ class HomeFactory(factory.django.DjangoModelFactory):
 
     @classmethod
     def _create(cls, model_class, *args, **kwargs) -> CareHome:
-        extra = {k: kwargs.pop(k) for k in list(kwargs) if k not in ("provider", "name", "timezone")}
+        extra = {
+            k: kwargs.pop(k) for k in list(kwargs) if k not in ("provider", "name", "timezone")
+        }
         home = services.home_create(
             provider=kwargs["provider"], name=kwargs["name"], timezone_name=kwargs["timezone"]
         )

@@ -1,7 +1,8 @@
-from django.core.management import call_command
-from django.core.management.base import CommandError
+import itertools
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from emar.models import AuditEvent
 from emar.services import audit_append, audit_verify
@@ -25,7 +26,7 @@ def test_each_home_has_its_own_chain(home_a, home_b, manager_a):
         events = list(AuditEvent.objects.filter(home=home).order_by("seq"))
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert events[0].prev_hash == "0" * 64
-        assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:], strict=False))
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
 
 
 def test_verifier_catches_an_edited_row(home_a, manager_a):

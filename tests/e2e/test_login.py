@@ -1,0 +1,31 @@
+import pytest
+
+from tests.e2e.conftest import screenshot
+from tests.factories import TEST_PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_carer_signs_in_on_a_tablet(live_server, tablet, carer_a, unit_a):
+    tablet.goto(f"{live_server.url}/")
+    assert "/login/" in tablet.url
+    tablet.get_by_label("Username").fill("carer_a")
+    tablet.get_by_label("Password").fill(TEST_PASSWORD)
+    tablet.get_by_role("button", name="Sign in").click()
+    tablet.wait_for_url(f"{live_server.url}/")
+    assert tablet.get_by_role("heading", name="Home A").is_visible()
+    assert tablet.get_by_text("Oak").is_visible()
+    # Tablet first: nothing scrolls sideways in portrait.
+    assert tablet.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert screenshot(tablet, "login-carer-dashboard").stat().st_size > 0
+    tablet.get_by_role("button", name="Menu").click()
+    tablet.get_by_role("button", name="Sign out").click()
+    tablet.wait_for_url("**/login/")
+
+
+def test_wrong_password_shows_a_message(live_server, tablet, carer_a):
+    tablet.goto(f"{live_server.url}/login/")
+    tablet.get_by_label("Username").fill("carer_a")
+    tablet.get_by_label("Password").fill("not-the-password")
+    tablet.get_by_role("button", name="Sign in").click()
+    assert tablet.get_by_text("correct username and password").is_visible()
