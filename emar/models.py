@@ -9,7 +9,7 @@ import zoneinfo
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -147,6 +147,9 @@ class User(AbstractUser):
     )
     # R-SEC-2 quick user switch on a shared tablet: a hashed PIN, never the PIN itself.
     pin_hash = models.CharField(max_length=256, blank=True)
+    email_notifications = models.BooleanField(
+        default=False, help_text="Also send notifications by email (R-ALR-4)."
+    )
 
     class Meta:
         ordering = ["username"]
@@ -256,3 +259,82 @@ class JobHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.last_run:%Y-%m-%d %H:%M}"
+
+
+class Shift(models.Model):
+    """A staff member clocked in to a unit of a home: who is told about doses due (R-ALR-1)."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="shifts")
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="shifts")
+    unit = models.ForeignKey(
+        Unit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="shifts",
+        help_text="Empty: the whole home (e.g. the manager or the senior in charge).",
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=Q(ended_at__isnull=True),
+                name="one_open_shift_per_person",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="shift_ends_after_it_starts",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["home", "unit"],
+                condition=Q(ended_at__isnull=True),
+                name="shift_open_by_unit",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on shift at {self.home} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class Notification(models.Model):
+    """One message to one person (R-ALR-4). The unique rule on (kind, subject, recipient,
+    window) is what makes every reminder and escalation exactly-once, however often and on
+    however many workers the job that raises it runs (R-ALR-5)."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    home = models.ForeignKey(CareHome, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    subject = models.CharField(max_length=80, help_text="What it is about, e.g. dose:123")
+    window = models.CharField(max_length=40, blank=True, help_text="e.g. a date or round start")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    link = models.CharField(max_length=300, blank=True)
+    urgent = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject", "recipient", "window"], name="notification_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["recipient", "home"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread",
+            ),
+            models.Index(fields=["recipient", "-created_at"], name="notification_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient}: {self.title}"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from . import permissions
-from .models import CareHome, JobHeartbeat, Membership, Unit, User
+from .models import CareHome, JobHeartbeat, Membership, Notification, Role, Shift, Unit, User
 
 SESSION_HOME = "emar_home_id"
 
@@ -47,3 +47,33 @@ def homes_overview(user: User) -> QuerySet[CareHome]:
 
 def heartbeats() -> QuerySet[JobHeartbeat]:
     return JobHeartbeat.objects.order_by("name")
+
+
+def open_shift(user: User) -> Shift | None:
+    return Shift.objects.filter(user=user, ended_at__isnull=True).select_related("unit").first()
+
+
+def on_shift(home: CareHome, unit: Unit | None = None) -> QuerySet[User]:
+    """Staff clocked in to `unit` (or, with no unit, anywhere in the home) whose role is still
+    in force."""
+    shifts = Shift.objects.filter(home=home, ended_at__isnull=True)
+    if unit is not None:
+        shifts = shifts.filter(Q(unit=unit) | Q(unit__isnull=True))
+    return User.objects.filter(
+        pk__in=shifts.values("user_id"),
+        is_active=True,
+        memberships__home=home,
+        memberships__role__in=[Role.CARER, Role.SENIOR, Role.MANAGER],
+        memberships__active=True,
+    ).distinct()
+
+
+def notifications_for(user: User) -> QuerySet[Notification]:
+    return Notification.objects.filter(
+        recipient=user, home_id__in=permissions.home_ids_for(user)
+    ).select_related("home")
+
+
+def unread_count(user: User) -> int:
+    """The badge on every page: one indexed query (R-ALR-4)."""
+    return notifications_for(user).filter(read_at__isnull=True).count()

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import permissions
@@ -22,9 +24,11 @@ from .models import (
     CodeCategory,
     Membership,
     NonAdministrationCode,
+    Notification,
     Provider,
     Role,
     Round,
+    Shift,
     Unit,
     User,
 )
@@ -314,3 +318,137 @@ def membership_end(*, membership: Membership, by: User) -> Membership:
     )
     permissions.forget(membership.user)
     return membership
+
+
+# --- Shifts (who is on duty for a unit, R-ALR-1) ------------------------------------------------
+
+
+@transaction.atomic
+def shift_start(*, user: User, home: CareHome, unit: Unit | None) -> Shift:
+    """Clock in to a unit (or the whole home). An open shift elsewhere is ended first, so a
+    person is on duty in one place at a time (a database rule backs this)."""
+    if permissions.role_in(user, home) not in permissions.STAFF:
+        raise DomainError("Only staff of this home can start a shift here.", code="not_staff")
+    if unit is not None and unit.home_id != home.pk:
+        raise DomainError("That unit is not in this home.", code="wrong_home")
+    now = timezone.now()
+    for open_shift in Shift.objects.select_for_update().filter(user=user, ended_at__isnull=True):
+        open_shift.ended_at = now
+        open_shift.save(update_fields=["ended_at"])
+    shift = Shift.objects.create(user=user, home=home, unit=unit, started_at=now)
+    audit_append(
+        home=home,
+        actor=user,
+        action="shift.started",
+        obj=shift,
+        after={"unit": unit.name if unit else None},
+    )
+    return shift
+
+
+@transaction.atomic
+def shift_end(*, user: User) -> Shift | None:
+    shift = Shift.objects.select_for_update().filter(user=user, ended_at__isnull=True).first()
+    if shift is None:
+        return None
+    shift.ended_at = timezone.now()
+    shift.save(update_fields=["ended_at"])
+    audit_append(home=shift.home_id, actor=user, action="shift.ended", obj=shift)
+    return shift
+
+
+# --- Notifications (R-ALR-4, R-ALR-5) ------------------------------------------------------------
+
+
+@transaction.atomic
+def notify(
+    *,
+    recipients: list[User] | QuerySet[User],
+    home: CareHome,
+    kind: str,
+    subject: str,
+    window: str = "",
+    title: str,
+    body: str = "",
+    link: str = "",
+    urgent: bool = False,
+) -> int:
+    """Tell each recipient once. A second call with the same kind, subject and window (a
+    repeated sweep, another worker) adds nothing: the database's unique rule decides, not a
+    check-then-insert. Returns how many notifications are new."""
+    recipients = list({u.pk: u for u in recipients}.values())
+    if not recipients:
+        return 0
+    before = Notification.objects.filter(kind=kind, subject=subject, window=window).count()
+    Notification.objects.bulk_create(
+        [
+            Notification(
+                recipient=user,
+                home=home,
+                kind=kind,
+                subject=subject,
+                window=window,
+                title=title,
+                body=body,
+                link=link,
+                urgent=urgent,
+            )
+            for user in recipients
+        ],
+        ignore_conflicts=True,
+    )
+    created = (
+        Notification.objects.filter(kind=kind, subject=subject, window=window).count() - before
+    )
+    emailable = list(
+        Notification.objects.filter(
+            kind=kind,
+            subject=subject,
+            window=window,
+            emailed_at__isnull=True,
+            recipient__email_notifications=True,
+        )
+        .exclude(recipient__email="")
+        .values_list("pk", flat=True)
+    )
+    if emailable:
+        from .tasks import notification_email
+
+        transaction.on_commit(lambda: [notification_email.delay(pk) for pk in emailable])
+    return max(created, 0)
+
+
+@transaction.atomic
+def notification_email_send(*, notification_id: int) -> bool:
+    """Email one notification unless it has been emailed already. The row lock keeps two
+    workers from sending the same email; a crash before commit means a retry sends it."""
+    n = (
+        Notification.objects.select_for_update()
+        .select_related("recipient", "home")
+        .filter(pk=notification_id, emailed_at__isnull=True)
+        .first()
+    )
+    if n is None or not n.recipient.email or not n.recipient.email_notifications:
+        return False
+    body = n.body
+    if n.link:
+        body = f"{body}\n\nOpen eMAR: {n.link}".strip()
+    send_mail(f"[eMAR {n.home.name}] {n.title}", body, None, [n.recipient.email])
+    n.emailed_at = timezone.now()
+    n.save(update_fields=["emailed_at"])
+    return True
+
+
+def notification_read(*, notification: Notification) -> Notification:
+    if notification.read_at is None:
+        Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+            read_at=timezone.now()
+        )
+        notification.refresh_from_db(fields=["read_at"])
+    return notification
+
+
+def notifications_read_all(*, user: User) -> int:
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )

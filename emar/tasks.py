@@ -3,6 +3,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .models import JobHeartbeat
+from .services import notification_email_send
 
 
 @shared_task(acks_late=True, ignore_result=False)
@@ -13,3 +14,14 @@ def heartbeat(name: str = "beat") -> str:
     if not updated:
         JobHeartbeat.objects.get_or_create(name=name, defaults={"last_run": now, "runs": 1})
     return now.isoformat()
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=True,
+    retry_kwargs={"max_retries": 8},
+)
+def notification_email(notification_id: int) -> bool:
+    """Email one notification (R-ALR-4); safe to run twice."""
+    return notification_email_send(notification_id=notification_id)

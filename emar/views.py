@@ -5,16 +5,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpResponseBadRequest, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import permissions, selectors, services
 from .celery import app as celery_app
 from .forms import InspectorGrantForm
-from .models import AuditEvent, Membership, Role
+from .models import AuditEvent, Membership, Role, Unit
 from .permissions import Perm, requires
 
 
@@ -29,6 +31,8 @@ def dashboard(request):
         "role": role,
         "units": selectors.units_for(request.user, home),
         "rounds": home.rounds.all(),
+        "shift": selectors.open_shift(request.user),
+        "can_work_shifts": role in permissions.STAFF,
     }
     if role in permissions.MANAGERS:
         context["staff"] = selectors.staff_of(home)
@@ -134,3 +138,69 @@ def healthz(request):
     if settings.DEBUG:
         result["broker_url"] = celery_app.conf.broker_url.split("@")[-1]
     return JsonResponse(result, status=200 if ok else 503)
+
+
+# --- Shifts and notifications --------------------------------------------------------------------
+
+
+@require_POST
+@requires(Perm.RECORD_DOSE)
+def shift_start(request, home):
+    unit = None
+    unit_id = request.POST.get("unit", "")
+    if unit_id:
+        if not unit_id.isdigit():
+            return HttpResponseBadRequest("Choose a unit from the list.")
+        unit = Unit.objects.filter(home=home, pk=int(unit_id)).first()
+        if unit is None:
+            return HttpResponseBadRequest("That unit is not in this home.")
+    try:
+        services.shift_start(user=request.user, home=home, unit=unit)
+    except services.DomainError as e:
+        return HttpResponseBadRequest(e.message)
+    where = unit.name if unit else f"the whole of {home.name}"
+    messages.success(request, f"You are on shift in {where}. Reminders for it come to you.")
+    return redirect("dashboard")
+
+
+@require_POST
+@login_required
+def shift_end(request):
+    if services.shift_end(user=request.user):
+        messages.success(request, "Your shift has ended. Reminders no longer come to you.")
+    return redirect("dashboard")
+
+
+@login_required
+def notifications(request):
+    items = selectors.notifications_for(request.user)
+    page = Paginator(items, 30).get_page(request.GET.get("page"))
+    return render(request, "emar/notifications.html", {"page": page})
+
+
+@never_cache
+@login_required
+def notification_badge(request):
+    # Rendered without the request: the polled badge needs none of the page's context.
+    html = render_to_string(
+        "emar/partials/notification_badge.html", {"unread": selectors.unread_count(request.user)}
+    )
+    return HttpResponse(html)
+
+
+@require_POST
+@login_required
+def notification_read(request, notification_id: int):
+    notification = get_object_or_404(selectors.notifications_for(request.user), pk=notification_id)
+    services.notification_read(notification=notification)
+    if notification.link and url_has_allowed_host_and_scheme(notification.link, allowed_hosts=None):
+        return redirect(notification.link)
+    return redirect("notifications")
+
+
+@require_POST
+@login_required
+def notifications_read_all(request):
+    n = services.notifications_read_all(user=request.user)
+    messages.success(request, f"{n} notifications marked as read.")
+    return redirect("notifications")
