@@ -251,6 +251,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The beat schedule lives in code (README "Background jobs"); later features add entries.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "heartbeat": {"task": "emar.tasks.heartbeat", "schedule": crontab(minute="*")},
+    "training-expiry-alerts": {
+        "task": "training.tasks.training_expiry_alerts",
+        "schedule": crontab(hour=6, minute=30),
+    },
 }
 
 # --- Security (R-SEC-1, R-SEC-3) ---------------------------------------------------------------

@@ -17,16 +17,18 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from emar import permissions
 from emar.models import CareHome, Membership, Role, User
 from emar.permissions import Perm
-from emar.services import DomainError, audit_append
+from emar.services import DomainError, audit_append, notify
 
 from . import selectors, uploads
 from .models import (
     COMPETENCY_VALIDITY_MONTHS,
+    CellStatus,
     CompetencyAssessment,
     CompetencySuspension,
     Course,
@@ -562,3 +564,41 @@ def policy_confirm(*, policy: MedicinesPolicy, person: User) -> PolicyConfirmati
             after={"version": policy.version, "person": person.username},
         )
     return confirmation
+
+
+def expiry_alerts_send(*, home: CareHome, today: dt.date | None = None) -> int:
+    """R-ALR-3: one notification per expiring course or competency to the person and to the
+    home's managers; the window is the expiry date, so a renewed record alerts again next time.
+    """
+    today = today or _today(home)
+    matrix = selectors.training_matrix(home, today=today)
+    managers = list(
+        User.objects.filter(
+            memberships__in=Membership.objects.current().filter(home=home, role=Role.MANAGER)
+        )
+    )
+    link = reverse("training_matrix", args=[home.pk])
+    sent = 0
+    for row in matrix.rows:
+        items = [
+            (course.name, course.code, cell)
+            for course, cell in zip(matrix.courses, row.courses, strict=True)
+        ] + [
+            (category.label + " competency", category.value, cell)
+            for category, cell in zip(matrix.categories, row.competencies, strict=True)
+        ]
+        for label, key, cell in items:
+            if cell.status != CellStatus.EXPIRING:
+                continue
+            sent += notify(
+                recipients=[row.person, *managers],
+                home=home,
+                kind="training_expiring",
+                subject=f"{row.person.pk}:{key}",
+                window=cell.expires_on.isoformat(),
+                title=f"{row.person}: {label} expires on {_day(cell.expires_on)}",
+                body="Book the refresher or reassessment before it expires; after that date "
+                "eMAR will not let them record doses of this kind.",
+                link=link,
+            )
+    return sent
