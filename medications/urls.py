@@ -1,1 +1,21 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("homes/<int:home_id>/residents/", views.resident_list, name="resident_list"),
+    path(
+        "homes/<int:home_id>/prescriptions/to-check/", views.awaiting_check, name="awaiting_check"
+    ),
+    path("residents/<int:resident_id>/", views.resident_profile, name="resident_profile"),
+    path("residents/<int:resident_id>/lines/new/", views.line_new, name="line_new"),
+    path("lines/<int:line_id>/", views.line_detail, name="line_detail"),
+    path("lines/<int:line_id>/check/", views.line_check, name="line_check"),
+    path("lines/<int:line_id>/stop/", views.line_stop, name="line_stop"),
+    path("lines/<int:line_id>/prn-protocol/", views.prn_protocol, name="prn_protocol"),
+    path("lines/<int:line_id>/covert-plan/", views.covert_plan, name="covert_plan"),
+    path("lines/<int:line_id>/self-admin/", views.self_admin, name="self_admin"),
+    path("lines/<int:line_id>/doses/", views.variable_doses, name="variable_doses"),
+    path("lines/<int:line_id>/schedule/", views.schedule_change, name="schedule_change"),
+    path("schedule-versions/<int:version_id>/check/", views.schedule_check, name="schedule_check"),
+]

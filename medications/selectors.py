@@ -1,0 +1,276 @@
+"""Reads of prescriptions, already narrowed to one home and `select_related`.
+
+`doses_due` is what the round screen and the MAR are built on: the doses of live lines of
+current residents, from the pure `schedule.expand_versions`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from emar.models import CareHome, Round, Unit
+from residents.models import AllergyStatus, Resident, ResidentStatus
+
+from . import schedule as sched
+from .models import (
+    CovertPlan,
+    LineStatus,
+    Medicine,
+    PrescriptionLine,
+    PrnProtocol,
+    ScheduleVersion,
+    SelfAdminAssessment,
+    VariableDose,
+)
+
+
+@dataclass(frozen=True)
+class DueDose:
+    """One scheduled dose of one line (R-MAR-2). `key` is stable for the same line and time."""
+
+    line: PrescriptionLine
+    resident: Resident
+    at: dt.datetime  # aware UTC
+    local_date: dt.date
+    local_time: dt.time
+    dose: Decimal | None  # None: a range (see dose_text) or a variable dose not yet entered
+    dose_text: str
+    label: str
+    shifted: bool
+    needs_dose_entry: bool  # variable dose with no dose entered for the day
+    self_administered: bool  # R-RX-9: shown as such, never as a gap
+    covert: bool  # a covert plan is attached (R-RX-8)
+    time_sensitive: bool
+    tolerance_minutes: int  # the line's own (R-RX-7) or the home's dose window
+
+    @property
+    def key(self) -> str:
+        return f"{self.line.pk}:{self.at.isoformat()}"
+
+
+def medicines_search(query: str = "", limit: int = 400) -> QuerySet[Medicine]:
+    qs = Medicine.objects.filter(active=True)
+    for word in query.split()[:5]:
+        qs = qs.filter(Q(name__icontains=word) | Q(ingredients__icontains=word))
+    return qs.order_by("name")[:limit]
+
+
+def _latest_self_admin() -> Prefetch:
+    return Prefetch(
+        "self_admin_assessments",
+        queryset=SelfAdminAssessment.objects.order_by("-assessed_at", "-pk"),
+        to_attr="assessments",
+    )
+
+
+def lines_of(resident: Resident) -> QuerySet[PrescriptionLine]:
+    """Every line of a resident, live first, with what the profile shows about each."""
+    return (
+        PrescriptionLine.objects.filter(resident=resident)
+        .select_related("medicine", "entered_by", "checked_by", "stopped_by", "allergy_override_by")
+        .prefetch_related(
+            Prefetch("versions", queryset=ScheduleVersion.objects.order_by("created_at", "pk")),
+            Prefetch("protocols", queryset=PrnProtocol.objects.order_by("-written_at", "-pk")),
+            Prefetch("covert_plans", queryset=CovertPlan.objects.order_by("-recorded_at", "-pk")),
+            _latest_self_admin(),
+        )
+        .order_by("status", "medicine__name", "pk")
+    )
+
+
+def lines_awaiting_check(home: CareHome) -> QuerySet[PrescriptionLine]:
+    return (
+        PrescriptionLine.objects.filter(home=home, status=LineStatus.AWAITING_CHECK)
+        .select_related("resident", "resident__unit", "medicine", "entered_by")
+        .order_by("entered_at")
+    )
+
+
+def schedule_changes_awaiting_check(home: CareHome) -> QuerySet[ScheduleVersion]:
+    return (
+        ScheduleVersion.objects.filter(
+            line__home=home, checked_at__isnull=True, line__status=LineStatus.ACTIVE
+        )
+        .select_related("line", "line__resident", "line__medicine", "created_by")
+        .order_by("created_at")
+    )
+
+
+def resident_flags(home: CareHome, resident_ids: list[int]) -> dict[int, dict[str, bool]]:
+    """Per resident: has a live covert line, a self-administered line (two queries)."""
+    live = PrescriptionLine.objects.filter(
+        home=home, resident_id__in=resident_ids, status=LineStatus.ACTIVE
+    )
+    covert = set(
+        live.filter(Exists(CovertPlan.objects.filter(line=OuterRef("pk")))).values_list(
+            "resident_id", flat=True
+        )
+    )
+    latest = SelfAdminAssessment.objects.filter(line=OuterRef("line_id")).order_by(
+        "-assessed_at", "-pk"
+    )
+    self_admin = set(
+        SelfAdminAssessment.objects.filter(
+            line__in=live, pk=latest.values("pk")[:1], self_administers=True
+        ).values_list("line__resident_id", flat=True)
+    )
+    return {rid: {"covert": rid in covert, "self_admin": rid in self_admin} for rid in resident_ids}
+
+
+def overdue_plans(home: CareHome, today: dt.date) -> dict[str, list]:
+    """Covert plans and PRN protocols whose review date has passed, on live lines (R-RX-8)."""
+    live = PrescriptionLine.objects.filter(home=home, status=LineStatus.ACTIVE)
+    result: dict[str, list] = {"covert": [], "prn": []}
+    for key, model, order in (
+        ("covert", CovertPlan, "-recorded_at"),
+        ("prn", PrnProtocol, "-written_at"),
+    ):
+        latest: dict[int, object] = {}
+        for row in (
+            model.objects.filter(line__in=live)
+            .select_related("line", "line__resident", "line__medicine")
+            .order_by("line_id", order, "-pk")
+        ):
+            latest.setdefault(row.line_id, row)
+        result[key] = [r for r in latest.values() if r.review_date < today]
+    return result
+
+
+def _live_lines(
+    home: CareHome, unit: Unit | None, start: dt.date, end: dt.date, window_start: dt.datetime
+) -> QuerySet[PrescriptionLine]:
+    qs = PrescriptionLine.objects.filter(
+        home=home,
+        is_prn=False,
+        resident__status=ResidentStatus.RESIDENT,
+        start_date__lte=end,
+    ).exclude(status=LineStatus.AWAITING_CHECK)
+    qs = qs.exclude(resident__allergy_status=AllergyStatus.UNKNOWN)
+    qs = qs.filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
+    qs = qs.filter(Q(stopped_at__isnull=True) | Q(stopped_at__gt=window_start))
+    if unit is not None:
+        qs = qs.filter(resident__unit=unit)
+    return qs.select_related("medicine", "resident", "resident__unit").prefetch_related(
+        Prefetch(
+            "versions",
+            queryset=ScheduleVersion.objects.filter(effective_from__isnull=False).order_by(
+                "effective_from"
+            ),
+            to_attr="live_versions",
+        ),
+        Prefetch(
+            "variable_doses",
+            queryset=VariableDose.objects.filter(day__gte=start, day__lte=end).order_by(
+                "day", "entered_at", "pk"
+            ),
+            to_attr="window_variable_doses",
+        ),
+        Prefetch(
+            "covert_plans", queryset=CovertPlan.objects.only("pk", "line_id"), to_attr="plans"
+        ),
+        _latest_self_admin(),
+    )
+
+
+def _expand_line(
+    line: PrescriptionLine,
+    start: dt.date,
+    end: dt.date,
+    tz: dt.tzinfo,
+    rounds: dict[int, Round],
+) -> list[sched.ScheduledDose]:
+    first = max(start, line.start_date)
+    last = min(end, line.end_date) if line.end_date else end
+    if last < first or not line.live_versions:
+        return []
+    variable: dict[dt.date, Decimal] = {}
+    for entry in line.window_variable_doses:
+        variable[entry.day] = entry.dose  # the latest entry for a day wins
+    dose = line.dose if line.dose_max is None else None
+    versions = [
+        sched.Version(v.effective_from, v.to_schedule(dose=dose, rounds=rounds, variable=variable))
+        for v in line.live_versions
+    ]
+    return sched.expand_versions(versions, first, last, tz, until=line.stopped_at)
+
+
+def doses_due(
+    *, home: CareHome, start: dt.date, end: dt.date, unit: Unit | None = None
+) -> list[DueDose]:
+    """Scheduled doses of local days `start`..`end` (inclusive) for a home or one unit, in time
+    then room order. Nothing is due for a line that is awaiting its check (R-RX-4), PRN
+    (offered from `prn_lines`, never scheduled; R-RX-6), stopped (from the stop time, R-RX-10),
+    or whose resident's allergy status is unknown (R-RES-2) or who no longer lives here
+    (R-RES-5). A constant number of queries whatever the number of residents.
+    """
+    tz = home.tz
+    window_start = sched.local_to_utc(start, dt.time(0), tz)[0]
+    rounds = {r.pk: r for r in Round.objects.filter(home=home)}
+    result: list[DueDose] = []
+    for line in _live_lines(home, unit, start, end, window_start):
+        assessments = line.assessments
+        self_admin = bool(assessments) and assessments[0].self_administers
+        variable_rule = any(v.dose_rule == sched.DoseRule.VARIABLE for v in line.live_versions)
+        for d in _expand_line(line, start, end, tz, rounds):
+            needs_entry = variable_rule and d.dose is None
+            if d.dose is not None and d.dose != line.dose:
+                text = f"{_num(d.dose)} {line.get_dose_unit_display()}"
+            elif needs_entry:
+                text = "dose not entered: ask the senior on shift"
+            else:
+                text = line.dose_text
+            result.append(
+                DueDose(
+                    line=line,
+                    resident=line.resident,
+                    at=d.at,
+                    local_date=d.local_date,
+                    local_time=d.local_time,
+                    dose=d.dose,
+                    dose_text=text,
+                    label=d.label,
+                    shifted=d.shifted,
+                    needs_dose_entry=needs_entry,
+                    self_administered=self_admin,
+                    covert=bool(line.plans),
+                    time_sensitive=line.time_sensitive,
+                    tolerance_minutes=(
+                        line.tolerance_minutes if line.time_sensitive else home.dose_window_minutes
+                    ),
+                )
+            )
+    result.sort(key=lambda d: (d.at, d.resident.room, d.resident.full_name, d.line.pk))
+    return result
+
+
+def prn_lines(*, home: CareHome, unit: Unit | None = None) -> QuerySet[PrescriptionLine]:
+    """PRN lines that may be offered now: live, checked, with a protocol (R-RX-6), for current
+    residents with a known allergy status."""
+    qs = PrescriptionLine.objects.filter(
+        home=home,
+        is_prn=True,
+        status=LineStatus.ACTIVE,
+        resident__status=ResidentStatus.RESIDENT,
+    ).exclude(resident__allergy_status=AllergyStatus.UNKNOWN)
+    qs = qs.filter(Exists(PrnProtocol.objects.filter(line=OuterRef("pk"))))
+    if unit is not None:
+        qs = qs.filter(resident__unit=unit)
+    return qs.select_related("medicine", "resident", "resident__unit").prefetch_related(
+        Prefetch("protocols", queryset=PrnProtocol.objects.order_by("-written_at", "-pk"))
+    )
+
+
+def _num(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+def doses_by_resident(doses: list[DueDose]) -> dict[int, list[DueDose]]:
+    grouped: dict[int, list[DueDose]] = defaultdict(list)
+    for d in doses:
+        grouped[d.resident.pk].append(d)
+    return grouped

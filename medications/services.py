@@ -1,0 +1,735 @@
+"""Writes and rules of prescriptions (R-RX-2..10). Every write appends to the audit trail.
+
+Lines are never edited clinically: a schedule change is a new version checked by a second
+senior, any other change is a stop plus a new line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from emar import permissions
+from emar.models import CareHome, User
+from emar.permissions import Perm
+from emar.services import DomainError, audit_append
+from residents.models import Allergy, AllergyStatus, Resident
+
+from . import schedule as sched
+from .models import (
+    CovertPlan,
+    LineStatus,
+    Medicine,
+    PrescriptionLine,
+    PrnProtocol,
+    ScheduleVersion,
+    SelfAdminAssessment,
+    VariableDose,
+    validate_not_a_container,
+)
+
+# An allergy to a class names none of its members, so "penicillin" must also catch amoxicillin.
+ALLERGY_CLASSES: dict[str, frozenset[str]] = {
+    "penicillin": frozenset(
+        {
+            "amoxicillin",
+            "ampicillin",
+            "flucloxacillin",
+            "phenoxymethylpenicillin",
+            "benzylpenicillin",
+            "piperacillin",
+            "co-amoxiclav",
+            "penicillin",
+        }
+    ),
+    "nsaid": frozenset(
+        {
+            "ibuprofen",
+            "naproxen",
+            "diclofenac",
+            "aspirin",
+            "celecoxib",
+            "etoricoxib",
+            "mefenamic acid",
+        }
+    ),
+    "opioid": frozenset(
+        {
+            "morphine",
+            "codeine",
+            "dihydrocodeine",
+            "oxycodone",
+            "fentanyl",
+            "buprenorphine",
+            "diamorphine",
+            "tramadol",
+            "alfentanil",
+            "tapentadol",
+        }
+    ),
+}
+ALLERGY_CLASS_WORDS = {
+    "penicillin": "penicillin",
+    "penicillins": "penicillin",
+    "nsaid": "nsaid",
+    "nsaids": "nsaid",
+    "non-steroidal anti-inflammatory": "nsaid",
+    "opioid": "opioid",
+    "opioids": "opioid",
+    "opiate": "opioid",
+    "opiates": "opioid",
+}
+
+STOP_GRACE = dt.timedelta(minutes=5)
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return (
+        bool(needle) and re.search(rf"(?<![a-z]){re.escape(needle)}(?![a-z])", haystack) is not None
+    )
+
+
+def allergy_matches(medicine: Medicine, allergies: list[Allergy]) -> list[Allergy]:
+    """Recorded allergies that match the product name or an ingredient, case-insensitive
+    (R-RX-5). Whole words only, so "iron" does not match "environment"; class allergies such as
+    penicillin match their members."""
+    name = medicine.name.lower()
+    ingredients = medicine.ingredient_list
+    found: list[Allergy] = []
+    for allergy in allergies:
+        if allergy.removed_at is not None:
+            continue
+        substance = " ".join(allergy.substance.lower().split())
+        terms = {substance}
+        for word, cls in ALLERGY_CLASS_WORDS.items():
+            if _contains(substance, word):
+                terms |= ALLERGY_CLASSES[cls]
+        hit = any(_contains(name, t) or any(_contains(i, t) for i in ingredients) for t in terms)
+        hit = hit or any(_contains(substance, i) for i in ingredients)
+        if hit:
+            found.append(allergy)
+    return found
+
+
+def _require_perm(user: User, perm: Perm, home_id: int, code: str, message: str) -> None:
+    if not permissions.has_perm(user, perm, home_id):
+        raise DomainError(message, code=code)
+
+
+def _local_midnight(day: dt.date, home: CareHome) -> dt.datetime:
+    return sched.local_to_utc(day, dt.time(0), home.tz)[0]
+
+
+@dataclass
+class ScheduleInput:
+    """A schedule as entered: slots are (local time, Round id or None, label)."""
+
+    slots: list[tuple[dt.time, int | None, str]]
+    days: str = sched.DayRule.DAILY
+    every_n: int = 1
+    weekdays: list[int] = field(default_factory=list)
+    month_day: int = 1
+    cycle_on: int = 0
+    cycle_off: int = 0
+    anchor: dt.date | None = None
+    dose_rule: str = sched.DoseRule.FIXED
+    taper: list[tuple[int, Decimal]] = field(default_factory=list)
+
+    def validate(self, *, anchor: dt.date) -> None:
+        try:
+            sched.Schedule(
+                times=tuple(t for t, _, _ in self.slots),
+                days=sched.DayRule(self.days),
+                every_n=self.every_n,
+                weekdays=frozenset(self.weekdays),
+                month_day=self.month_day,
+                cycle_on=self.cycle_on,
+                cycle_off=self.cycle_off,
+                anchor=self.anchor or anchor,
+                dose_rule=sched.DoseRule(self.dose_rule),
+                taper=tuple(sched.TaperStep(d, q) for d, q in self.taper),
+            )
+        except sched.ScheduleError as e:
+            raise DomainError(str(e), code=e.code) from e
+        except ValueError as e:
+            raise DomainError("That schedule is not valid.", code="schedule_invalid") from e
+
+    def version(
+        self, *, line: PrescriptionLine, by: User, requested_from: dt.datetime, anchor: dt.date
+    ) -> ScheduleVersion:
+        return ScheduleVersion(
+            line=line,
+            requested_from=requested_from,
+            days=self.days,
+            slots=[
+                {"time": t.strftime("%H:%M"), "round": r, "label": label}
+                for t, r, label in sorted(self.slots, key=lambda s: s[0])
+            ],
+            every_n=self.every_n,
+            weekdays=sorted(set(self.weekdays)),
+            month_day=self.month_day,
+            cycle_on=self.cycle_on,
+            cycle_off=self.cycle_off,
+            anchor=self.anchor or anchor,
+            dose_rule=self.dose_rule,
+            taper=[[int(d), str(q)] for d, q in self.taper],
+            created_by=by,
+        )
+
+
+def _line_snapshot(line: PrescriptionLine) -> dict[str, Any]:
+    return {
+        "resident": line.resident_id,
+        "medicine": line.medicine.name,
+        "dmd_code": line.medicine.dmd_code,
+        "dose": line.dose_text,
+        "route": line.route,
+        "prn": line.is_prn,
+        "start_date": line.start_date,
+        "end_date": line.end_date,
+        "review_date": line.review_date,
+        "indication": line.indication,
+        "instructions": line.instructions,
+        "prescriber": line.prescriber,
+        "source": line.source,
+        "time_sensitive": line.time_sensitive,
+        "tolerance_minutes": line.tolerance_minutes,
+        "status": line.status,
+    }
+
+
+def _active_allergies(resident: Resident) -> list[Allergy]:
+    return list(resident.allergies.filter(removed_at__isnull=True))
+
+
+@transaction.atomic
+def line_create(
+    *,
+    resident: Resident,
+    medicine: Medicine,
+    by: User,
+    dose: Decimal,
+    dose_unit: str,
+    route: str,
+    prescriber: str,
+    source: str,
+    start_date: dt.date,
+    schedule: ScheduleInput | None,
+    is_prn: bool = False,
+    dose_max: Decimal | None = None,
+    end_date: dt.date | None = None,
+    review_date: dt.date | None = None,
+    indication: str = "",
+    instructions: str = "",
+    source_detail: str = "",
+    time_sensitive: bool = False,
+    tolerance_minutes: int = 15,
+    allergy_override_reason: str = "",
+) -> PrescriptionLine:
+    """Enter a line (R-RX-2). It stays "awaiting check" until a second senior checks it
+    (R-RX-4). An allergy match blocks unless a senior gives a reason to override (R-RX-5)."""
+    resident = Resident.objects.select_related("home").get(pk=resident.pk)
+    home = resident.home
+    _require_perm(
+        by,
+        Perm.ENTER_PRESCRIPTION,
+        home.pk,
+        "not_permitted",
+        "Your role cannot enter prescriptions.",
+    )
+    if not resident.is_current:
+        raise DomainError(f"{resident} is no longer resident.", code="not_resident")
+    validate_not_a_container_domain(medicine.name)
+    if not medicine.active:
+        raise DomainError("That medicine is no longer in the catalogue.", code="medicine_inactive")
+    if dose is None or dose <= 0:
+        raise DomainError("The dose must be more than zero.", code="dose_positive")
+    if dose_max is not None and dose_max <= dose:
+        raise DomainError(
+            "The upper end of a range must be more than the lower.", code="dose_range"
+        )
+    if end_date is not None and end_date < start_date:
+        raise DomainError("The end date is before the start date.", code="end_before_start")
+    if not 1 <= tolerance_minutes <= 120:
+        raise DomainError("The tolerance is 1 to 120 minutes.", code="tolerance_range")
+    if not prescriber.strip():
+        raise DomainError("Name the prescriber.", code="prescriber_required")
+    if is_prn and schedule is not None:
+        raise DomainError(
+            "A PRN line has no fixed schedule; its protocol says when.", code="prn_has_schedule"
+        )
+    if not is_prn:
+        if schedule is None:
+            raise DomainError("A regular line needs a schedule.", code="schedule_required")
+        schedule.validate(anchor=start_date)
+    matches = allergy_matches(medicine, _active_allergies(resident))
+    override = allergy_override_reason.strip()
+    if matches and not override:
+        names = ", ".join(a.substance for a in matches)
+        raise DomainError(
+            f"Allergy warning: {resident} is allergic to {names}. A senior must give a reason "
+            "to override.",
+            code="allergy_match",
+        )
+    if matches:
+        _require_perm(
+            by,
+            Perm.CHECK_PRESCRIPTION,
+            home.pk,
+            "override_not_senior",
+            "Only a senior can override an allergy warning.",
+        )
+    line = PrescriptionLine.objects.create(
+        home=home,
+        resident=resident,
+        medicine=medicine,
+        dose=dose,
+        dose_max=dose_max,
+        dose_unit=dose_unit,
+        route=route,
+        is_prn=is_prn,
+        start_date=start_date,
+        end_date=end_date,
+        review_date=review_date,
+        indication=indication.strip(),
+        instructions=instructions.strip(),
+        prescriber=prescriber.strip(),
+        source=source,
+        source_detail=source_detail.strip(),
+        time_sensitive=time_sensitive,
+        tolerance_minutes=tolerance_minutes,
+        entered_by=by,
+        allergy_override_reason=override if matches else "",
+        allergy_override_by=by if matches else None,
+    )
+    if schedule is not None:
+        schedule.version(
+            line=line, by=by, requested_from=_local_midnight(start_date, home), anchor=start_date
+        ).save()
+    after = _line_snapshot(line)
+    if matches:
+        after["allergy_override"] = {
+            "substances": [a.substance for a in matches],
+            "reason": override,
+        }
+    audit_append(home=home, actor=by, action="prescription.entered", obj=line, after=after)
+    return line
+
+
+def validate_not_a_container_domain(name: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        validate_not_a_container(name)
+    except ValidationError as e:
+        raise DomainError(e.messages[0], code="not_a_medicine") from e
+
+
+def _locked_line(line: PrescriptionLine) -> PrescriptionLine:
+    return (
+        PrescriptionLine.objects.select_for_update(of=("self",))
+        .select_related("resident", "medicine", "home")
+        .get(pk=line.pk)
+    )
+
+
+@transaction.atomic
+def line_check(*, line: PrescriptionLine, by: User) -> PrescriptionLine:
+    """Second-person check against the source (R-RX-4, R-RES-2, R-RX-5): a different senior;
+    the resident's allergy status is known; any allergy match carries an override reason.
+    The line's doses start from the day of the check (never a run of gaps before it)."""
+    line = _locked_line(line)
+    if line.status != LineStatus.AWAITING_CHECK:
+        raise DomainError("This line is not awaiting a check.", code="not_awaiting_check")
+    if by.pk == line.entered_by_id:
+        raise DomainError("The person who entered a line cannot check it.", code="check_self")
+    _require_perm(
+        by,
+        Perm.CHECK_PRESCRIPTION,
+        line.home_id,
+        "check_not_senior",
+        "Only a senior carer, nurse or manager can check a line.",
+    )
+    resident = line.resident
+    if not resident.is_current:
+        raise DomainError(f"{resident} is no longer resident.", code="not_resident")
+    if resident.allergy_status == AllergyStatus.UNKNOWN:
+        raise DomainError(
+            f"{resident}'s allergy status is unknown: record it before this line can go live.",
+            code="allergy_status_unknown",
+        )
+    matches = allergy_matches(line.medicine, _active_allergies(resident))
+    if matches and not line.allergy_override_reason:
+        names = ", ".join(a.substance for a in matches)
+        raise DomainError(
+            f"Allergy warning: {resident} is allergic to {names}. Stop this line, or re-enter "
+            "it with a senior's override reason.",
+            code="allergy_match",
+        )
+    now = timezone.now()
+    line.status, line.checked_by, line.checked_at = LineStatus.ACTIVE, by, now
+    line.save(update_fields=["status", "checked_by", "checked_at"])
+    first = line.versions.filter(checked_at__isnull=True).order_by("created_at", "pk").first()
+    if first is not None:
+        today = _local_midnight(now.astimezone(line.home.tz).date(), line.home)
+        first.checked_by, first.checked_at = by, now
+        first.effective_from = max(first.requested_from, today)
+        first.save(update_fields=["checked_by", "checked_at", "effective_from"])
+    audit_append(
+        home=line.home_id,
+        actor=by,
+        action="prescription.checked",
+        obj=line,
+        before={"status": LineStatus.AWAITING_CHECK},
+        after={"status": LineStatus.ACTIVE, "entered_by": line.entered_by_id},
+    )
+    return line
+
+
+@transaction.atomic
+def line_stop(
+    *,
+    line: PrescriptionLine,
+    by: User,
+    reason: str,
+    authorised_by: str,
+    at: dt.datetime | None = None,
+) -> PrescriptionLine:
+    """Stop a line (R-RX-10): reason and who authorised it. It leaves rounds from `at` (now by
+    default; may be later, never earlier) and stays on the MAR history."""
+    line = _locked_line(line)
+    _require_perm(
+        by,
+        Perm.ENTER_PRESCRIPTION,
+        line.home_id,
+        "not_permitted",
+        "Your role cannot stop prescriptions.",
+    )
+    if line.status == LineStatus.STOPPED:
+        raise DomainError("This line is already stopped.", code="already_stopped")
+    if not reason.strip():
+        raise DomainError("Give the reason for stopping.", code="stop_reason_required")
+    if not authorised_by.strip():
+        raise DomainError("Say who authorised the stop.", code="stop_authoriser_required")
+    now = timezone.now()
+    at = at or now
+    if at < now - STOP_GRACE:
+        raise DomainError(
+            "A stop cannot be back-dated: it would rewrite the MAR.", code="stop_in_past"
+        )
+    before = line.status
+    line.status, line.stopped_at, line.stopped_by = LineStatus.STOPPED, at, by
+    line.stop_reason, line.stop_authorised_by = reason.strip(), authorised_by.strip()
+    line.save(
+        update_fields=["status", "stopped_at", "stopped_by", "stop_reason", "stop_authorised_by"]
+    )
+    audit_append(
+        home=line.home_id,
+        actor=by,
+        action="prescription.stopped",
+        obj=line,
+        before={"status": before},
+        after={
+            "status": LineStatus.STOPPED,
+            "at": at,
+            "reason": line.stop_reason,
+            "authorised_by": line.stop_authorised_by,
+        },
+    )
+    return line
+
+
+@transaction.atomic
+def schedule_change(
+    *,
+    line: PrescriptionLine,
+    by: User,
+    schedule: ScheduleInput,
+    effective_from: dt.datetime | None = None,
+) -> ScheduleVersion:
+    """A new schedule version (R-RX-3). It takes effect once a second senior checks it, and
+    never before its check, so no dose already past is changed."""
+    line = _locked_line(line)
+    _require_perm(
+        by,
+        Perm.ENTER_PRESCRIPTION,
+        line.home_id,
+        "not_permitted",
+        "Your role cannot change prescriptions.",
+    )
+    if line.status != LineStatus.ACTIVE:
+        raise DomainError("Only a live line's schedule can change.", code="line_not_active")
+    if line.is_prn:
+        raise DomainError("A PRN line has no schedule.", code="not_regular")
+    now = timezone.now()
+    requested = effective_from or now
+    if requested < now - STOP_GRACE:
+        raise DomainError(
+            "A schedule change cannot start in the past.", code="schedule_change_in_past"
+        )
+    if line.versions.filter(checked_at__isnull=True).exists():
+        raise DomainError(
+            "A schedule change is already awaiting its check.", code="schedule_change_pending"
+        )
+    anchor = requested.astimezone(line.home.tz).date()
+    schedule.validate(anchor=anchor)
+    version = schedule.version(line=line, by=by, requested_from=requested, anchor=anchor)
+    version.save()
+    audit_append(
+        home=line.home_id,
+        actor=by,
+        action="prescription.schedule_changed",
+        obj=version,
+        after={"line": line.pk, "schedule": version.describe, "requested_from": requested},
+    )
+    return version
+
+
+@transaction.atomic
+def schedule_version_check(*, version: ScheduleVersion, by: User) -> ScheduleVersion:
+    version = ScheduleVersion.objects.select_for_update().select_related("line").get(pk=version.pk)
+    if version.checked_at is not None:
+        raise DomainError("This schedule was already checked.", code="not_awaiting_check")
+    if by.pk == version.created_by_id:
+        raise DomainError("The person who entered a change cannot check it.", code="check_self")
+    _require_perm(
+        by,
+        Perm.CHECK_PRESCRIPTION,
+        version.line.home_id,
+        "check_not_senior",
+        "Only a senior carer, nurse or manager can check a change.",
+    )
+    if version.line.status != LineStatus.ACTIVE:
+        raise DomainError("The line is no longer live.", code="line_not_active")
+    now = timezone.now()
+    version.checked_by, version.checked_at = by, now
+    version.effective_from = max(version.requested_from, now)
+    version.save(update_fields=["checked_by", "checked_at", "effective_from"])
+    audit_append(
+        home=version.line.home_id,
+        actor=by,
+        action="prescription.schedule_checked",
+        obj=version,
+        after={"line": version.line_id, "effective_from": version.effective_from},
+    )
+    return version
+
+
+def current_version(line: PrescriptionLine) -> ScheduleVersion | None:
+    return (
+        line.versions.filter(effective_from__isnull=False).order_by("-effective_from").first()
+        or line.versions.order_by("created_at").first()
+    )
+
+
+@transaction.atomic
+def variable_dose_set(
+    *, line: PrescriptionLine, by: User, day: dt.date, dose: Decimal, note: str = ""
+) -> VariableDose:
+    """The dose for one day of an "as directed" line, e.g. warfarin after an INR (R-RX-3).
+    Only today or later: a past day's dose is history."""
+    line = _locked_line(line)
+    _require_perm(
+        by, Perm.ENTER_PRESCRIPTION, line.home_id, "not_permitted", "Your role cannot enter doses."
+    )
+    if line.status == LineStatus.STOPPED:
+        raise DomainError("This line is stopped.", code="line_stopped")
+    version = current_version(line)
+    if version is None or version.dose_rule != sched.DoseRule.VARIABLE:
+        raise DomainError("This line's dose is not entered per day.", code="not_variable")
+    if day < line.home.local_today():
+        raise DomainError("A past day's dose cannot be changed.", code="variable_dose_past")
+    if dose is None or dose < 0:
+        raise DomainError("The dose cannot be negative.", code="dose_positive")
+    entry = VariableDose.objects.create(line=line, day=day, dose=dose, entered_by=by, note=note)
+    audit_append(
+        home=line.home_id,
+        actor=by,
+        action="prescription.variable_dose",
+        obj=entry,
+        after={"line": line.pk, "day": day, "dose": dose, "note": note},
+    )
+    return entry
+
+
+PRN_REQUIRED = (
+    "indication",
+    "dose_guidance",
+    "min_interval_minutes",
+    "max_doses_24h",
+    "signs",
+    "can_ask",
+    "alternatives",
+    "contact_prescriber",
+    "review_date",
+)
+
+
+@transaction.atomic
+def prn_protocol_write(*, line: PrescriptionLine, by: User, **fields: Any) -> PrnProtocol:
+    """A PRN protocol with every field R-RX-6 lists; a new one replaces the old, which is kept."""
+    line = _locked_line(line)
+    _require_perm(
+        by,
+        Perm.ENTER_PRESCRIPTION,
+        line.home_id,
+        "not_permitted",
+        "Your role cannot write PRN protocols.",
+    )
+    if not line.is_prn:
+        raise DomainError("Only a PRN line has a protocol.", code="not_prn")
+    if line.status == LineStatus.STOPPED:
+        raise DomainError("This line is stopped.", code="line_stopped")
+    missing = [
+        f
+        for f in PRN_REQUIRED
+        if fields.get(f) in (None, "") or (isinstance(fields.get(f), str) and not fields[f].strip())
+    ]
+    if missing:
+        raise DomainError(
+            "The protocol is incomplete: " + ", ".join(m.replace("_", " ") for m in missing),
+            code="prn_protocol_incomplete",
+        )
+    if fields["min_interval_minutes"] < 1 or fields["max_doses_24h"] < 1:
+        raise DomainError("Interval and maximum must be at least 1.", code="prn_limits")
+    if fields["review_date"] < line.home.local_today():
+        raise DomainError("The review date is in the past.", code="review_date_past")
+    unknown = set(fields) - set(PRN_REQUIRED)
+    if unknown:
+        raise DomainError("Unknown protocol field.", code="bad_field")
+    protocol = PrnProtocol.objects.create(line=line, written_by=by, **fields)
+    audit_append(
+        home=line.home_id,
+        actor=by,
+        action="prn.protocol_written",
+        obj=protocol,
+        after={"line": line.pk, **fields},
+    )
+    return protocol
+
+
+COVERT_REQUIRED = (
+    "capacity_assessment",
+    "capacity_assessed_on",
+    "best_interests_decision",
+    "best_interests_participants",
+    "decided_on",
+    "pharmacist_advice",
+    "pharmacist",
+    "review_date",
+)
+
+
+@transaction.atomic
+def covert_plan_record(*, line: PrescriptionLine, by: User, **fields: Any) -> CovertPlan:
+    """Attach a covert plan (R-RX-8): capacity assessment, best-interests decision and who took
+    part, pharmacist advice and a review date. Only then may covert administration be
+    recorded (`has_covert_plan`)."""
+    line = _locked_line(line)
+    _require_perm(
+        by,
+        Perm.ENTER_PRESCRIPTION,
+        line.home_id,
+        "not_permitted",
+        "Your role cannot record covert plans.",
+    )
+    if line.status == LineStatus.STOPPED:
+        raise DomainError("This line is stopped.", code="line_stopped")
+    missing = [
+        f
+        for f in COVERT_REQUIRED
+        if fields.get(f) in (None, "") or (isinstance(fields.get(f), str) and not fields[f].strip())
+    ]
+    if missing:
+        raise DomainError(
+            "The covert plan is incomplete: " + ", ".join(m.replace("_", " ") for m in missing),
+            code="covert_plan_incomplete",
+        )
+    today = line.home.local_today()
+    if fields["capacity_assessed_on"] > today or fields["decided_on"] > today:
+        raise DomainError(
+            "Assessment and decision dates cannot be in the future.", code="date_future"
+        )
+    if fields["review_date"] < today:
+        raise DomainError("The review date is in the past.", code="review_date_past")
+    plan = CovertPlan.objects.create(line=line, recorded_by=by, **fields)
+    audit_append(
+        home=line.home_id,
+        actor=by,
+        action="covert.plan_recorded",
+        obj=plan,
+        after={"line": line.pk, **fields},
+    )
+    return plan
+
+
+def has_covert_plan(line: PrescriptionLine) -> bool:
+    """Covert administration may be recorded only with a plan attached (R-RX-8). An overdue
+    review raises an alert but does not stop a resident getting their medicine."""
+    return line.covert_plans.exists()
+
+
+@transaction.atomic
+def self_admin_assess(
+    *,
+    line: PrescriptionLine,
+    by: User,
+    has_capacity: bool,
+    dexterity_ok: bool,
+    storage_ok: bool,
+    low_risk_to_others: bool,
+    self_administers: bool,
+    review_date: dt.date,
+    notes: str = "",
+) -> SelfAdminAssessment:
+    """Self-administration risk assessment (R-RX-9). Approval needs every answer to be safe."""
+    line = _locked_line(line)
+    _require_perm(
+        by,
+        Perm.ENTER_PRESCRIPTION,
+        line.home_id,
+        "not_permitted",
+        "Your role cannot assess self-administration.",
+    )
+    if line.status == LineStatus.STOPPED:
+        raise DomainError("This line is stopped.", code="line_stopped")
+    if self_administers and not all((has_capacity, dexterity_ok, storage_ok, low_risk_to_others)):
+        raise DomainError(
+            "Self-administration needs capacity, dexterity, safe storage and low risk to others.",
+            code="self_admin_risk",
+        )
+    if review_date < line.home.local_today():
+        raise DomainError("The review date is in the past.", code="review_date_past")
+    assessment = SelfAdminAssessment.objects.create(
+        line=line,
+        assessed_by=by,
+        has_capacity=has_capacity,
+        dexterity_ok=dexterity_ok,
+        storage_ok=storage_ok,
+        low_risk_to_others=low_risk_to_others,
+        self_administers=self_administers,
+        review_date=review_date,
+        notes=notes,
+    )
+    audit_append(
+        home=line.home_id,
+        actor=by,
+        action="self_admin.assessed",
+        obj=assessment,
+        after={
+            "line": line.pk,
+            "self_administers": self_administers,
+            "has_capacity": has_capacity,
+            "dexterity_ok": dexterity_ok,
+            "storage_ok": storage_ok,
+            "low_risk_to_others": low_risk_to_others,
+            "review_date": review_date,
+        },
+    )
+    return assessment

@@ -1,0 +1,23 @@
+"""Django admin: residents are read-only here; they change only through services, which keep
+history and write the audit trail (R-RES-5, R-SEC-4)."""
+
+from django.contrib import admin
+
+from .models import Resident
+
+
+@admin.register(Resident)
+class ResidentAdmin(admin.ModelAdmin):
+    list_display = ("full_name", "home", "unit", "room", "status", "allergy_status")
+    list_filter = ("home", "status", "allergy_status")
+    search_fields = ("full_name", "nhs_number")
+    exclude = ("photo",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

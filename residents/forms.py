@@ -1,0 +1,174 @@
+"""Forms of the resident record: validate and convert; the rules live in services."""
+
+from __future__ import annotations
+
+from django import forms
+
+from emar.models import CareHome, Unit
+
+from .models import (
+    AllergySeverity,
+    AllergyStatus,
+    ReconciliationReason,
+    ReconciliationSource,
+    Resident,
+    normalise_nhs_number,
+    validate_nhs_number,
+)
+from .services import LEAVING, PHOTO_MAX_BYTES
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class NhsNumberField(forms.CharField):
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 12)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", "NHS number")
+        kwargs.setdefault("help_text", "10 digits, e.g. 943 476 5919")
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = normalise_nhs_number(super().clean(value) or "")
+        if value:
+            validate_nhs_number(value)
+        return value
+
+
+class PhotoField(forms.FileField):
+    def clean(self, data, initial=None):
+        upload = super().clean(data, initial)
+        if upload and getattr(upload, "size", 0) > PHOTO_MAX_BYTES:
+            raise forms.ValidationError("The photo is larger than 5 MB.", code="photo_too_large")
+        return upload
+
+
+DETAIL_FIELDS = [
+    "full_name",
+    "preferred_name",
+    "date_of_birth",
+    "nhs_number",
+    "gp_practice",
+    "pharmacy",
+    "weight_kg",
+    "weight_date",
+    "swallowing_needs",
+    "communication_needs",
+    "medicine_preferences",
+]
+
+
+class ResidentDetailsForm(forms.ModelForm):
+    nhs_number = NhsNumberField()
+    photo = PhotoField(
+        required=False,
+        help_text="JPEG, PNG or WebP, up to 5 MB.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "user"}),
+    )
+
+    class Meta:
+        model = Resident
+        fields = DETAIL_FIELDS
+        widgets = {
+            "date_of_birth": DATE,
+            "weight_date": DATE,
+            "swallowing_needs": forms.Textarea(attrs={"rows": 2}),
+            "communication_needs": forms.Textarea(attrs={"rows": 2}),
+            "medicine_preferences": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("weight_kg")) != bool(data.get("weight_date")):
+            raise forms.ValidationError("Give the weight together with the date it was taken.")
+        return data
+
+    def _post_clean(self):
+        # Model validation (e.g. uniqueness) happens in the service, which knows the home.
+        pass
+
+    def details(self) -> dict:
+        return {f: self.cleaned_data[f] for f in DETAIL_FIELDS}
+
+
+class AdmitForm(ResidentDetailsForm):
+    unit = forms.ModelChoiceField(queryset=Unit.objects.none())
+    room = forms.CharField(max_length=20)
+    admitted_on = forms.DateField(widget=DATE)
+    allergy_status = forms.ChoiceField(
+        choices=[
+            (AllergyStatus.UNKNOWN, "Not known yet"),
+            (AllergyStatus.NONE_KNOWN, "No known allergies"),
+        ],
+        help_text="To record allergies, admit first, then add each allergy.",
+    )
+
+    def __init__(self, *args, home: CareHome, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = Unit.objects.filter(home=home)
+
+
+class AllergyForm(forms.Form):
+    substance = forms.CharField(max_length=120)
+    reaction = forms.CharField(max_length=200, required=False)
+    severity = forms.ChoiceField(choices=AllergySeverity.choices, initial=AllergySeverity.UNKNOWN)
+
+
+class AllergyStatusForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[
+            (AllergyStatus.NONE_KNOWN, "No known allergies"),
+            (AllergyStatus.UNKNOWN, "Unknown"),
+        ]
+    )
+
+
+class AllergyRemoveForm(forms.Form):
+    reason = forms.CharField(max_length=200)
+
+
+class MoveForm(forms.Form):
+    unit = forms.ModelChoiceField(queryset=Unit.objects.none())
+    room = forms.CharField(max_length=20)
+    note = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, home: CareHome, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = Unit.objects.filter(home=home)
+
+
+class LeaveForm(forms.Form):
+    status = forms.ChoiceField(choices=[(s.value, s.label) for s in LEAVING])
+    on = forms.DateField(widget=DATE, label="Date")
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class ReconciliationForm(forms.Form):
+    reason = forms.ChoiceField(choices=ReconciliationReason.choices)
+    arrived_on = forms.DateField(widget=DATE, label="Arrived (admission or return) on")
+    sources = forms.MultipleChoiceField(
+        choices=ReconciliationSource.choices, widget=forms.CheckboxSelectMultiple
+    )
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class DiscrepancyForm(forms.Form):
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+    resolution = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Leave empty if not resolved yet.",
+    )
+
+
+class ResolveForm(forms.Form):
+    resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ReviewForm(forms.Form):
+    held_on = forms.DateField(widget=DATE)
+    participants = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="e.g. GP, pharmacist, resident, daughter",
+    )
+    outcome = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))

@@ -1,0 +1,337 @@
+"""Residents and their clinical record: allergies, preferences, unit moves, medicines
+reconciliation and medication reviews (R-RES-1..5, R-ORG-1).
+
+Clinical rows are never deleted (R-RES-5): foreign keys use PROTECT and leaving the home is a
+status with a date, not a deletion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import PurePath
+
+import nhs_number
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from emar.models import CareHome, Unit, User
+
+
+def validate_nhs_number(value: str) -> None:
+    """Ten digits whose last is the modulus 11 check digit (R-RES-1)."""
+    digits = value.replace(" ", "")
+    if not (digits.isdigit() and len(digits) == 10 and nhs_number.is_valid(digits)):
+        raise ValidationError(
+            "This is not a valid NHS number (10 digits with a correct check digit).",
+            code="nhs_number_invalid",
+        )
+
+
+def normalise_nhs_number(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit()) if value else ""
+
+
+def format_nhs_number(value: str) -> str:
+    """The NHS's own 3-3-4 grouping, e.g. 943 476 5919."""
+    return f"{value[:3]} {value[3:6]} {value[6:]}" if len(value) == 10 else value
+
+
+def photo_path(instance: Resident, filename: str) -> str:
+    """An unguessable name: the photo is served only through a permission-checked view
+    (R-SEC-5), and the name reveals nothing about the resident."""
+    suffix = PurePath(filename).suffix.lower()
+    return f"residents/photos/{uuid.uuid4().hex}{suffix}"
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+class AllergyStatus(models.TextChoices):
+    UNKNOWN = "unknown", "Allergy status unknown"
+    NONE_KNOWN = "none_known", "No known allergies"
+    HAS_ALLERGIES = "has_allergies", "Has allergies"
+
+
+class ResidentStatus(models.TextChoices):
+    RESIDENT = "resident", "Resident"
+    DISCHARGED = "discharged", "Discharged"
+    TRANSFERRED = "transferred", "Transferred"
+    DECEASED = "deceased", "Deceased"
+
+
+class ResidentQuerySet(models.QuerySet):
+    def current(self) -> ResidentQuerySet:
+        return self.filter(status=ResidentStatus.RESIDENT)
+
+
+class Resident(models.Model):
+    """A person living in one unit of a home at a time (R-RES-1, R-ORG-1)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="residents")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="residents")
+    room = models.CharField(max_length=20)
+    full_name = models.CharField(max_length=200)
+    preferred_name = models.CharField(max_length=100, blank=True)
+    date_of_birth = models.DateField()
+    nhs_number = models.CharField(
+        "NHS number", max_length=10, blank=True, validators=[validate_nhs_number]
+    )
+    photo = models.FileField(upload_to=photo_path, blank=True, max_length=200)
+    photo_content_type = models.CharField(max_length=50, blank=True)
+    gp_practice = models.CharField("GP practice", max_length=200, blank=True)
+    pharmacy = models.CharField("supplying pharmacy", max_length=200, blank=True)
+    weight_kg = models.DecimalField(
+        "weight (kg)", max_digits=5, decimal_places=1, null=True, blank=True
+    )
+    weight_date = models.DateField("weighed on", null=True, blank=True)
+    allergy_status = models.CharField(
+        max_length=16, choices=AllergyStatus.choices, default=AllergyStatus.UNKNOWN
+    )
+    swallowing_needs = models.TextField(blank=True)
+    communication_needs = models.TextField(blank=True)
+    medicine_preferences = models.TextField(
+        "how they like to take their medicines",
+        blank=True,
+        help_text="Shown at the point of administration, e.g. 'one tablet at a time with "
+        "orange juice, sitting up in the lounge'.",
+    )
+    admitted_on = models.DateField()
+    status = models.CharField(
+        max_length=12, choices=ResidentStatus.choices, default=ResidentStatus.RESIDENT
+    )
+    left_on = models.DateField(null=True, blank=True)
+    left_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ResidentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["home", "unit__name", "room", "full_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["home", "nhs_number"],
+                condition=~Q(nhs_number=""),
+                name="resident_nhs_number_unique_in_home",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="resident", left_on__isnull=True)
+                | (~Q(status="resident") & Q(left_on__isnull=False)),
+                name="resident_left_on_iff_left",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight_kg__isnull=True) | Q(weight_kg__gt=0),
+                name="resident_weight_positive",
+            ),
+            models.CheckConstraint(condition=~Q(full_name=""), name="resident_full_name_not_blank"),
+        ]
+        indexes = [models.Index(fields=["home", "status"], name="resident_home_status")]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def shown_name(self) -> str:
+        if self.preferred_name and self.preferred_name not in self.full_name.split():
+            return f"{self.full_name} ({self.preferred_name})"
+        return self.full_name
+
+    @property
+    def nhs_number_display(self) -> str:
+        return format_nhs_number(self.nhs_number)
+
+    @property
+    def is_current(self) -> bool:
+        return self.status == ResidentStatus.RESIDENT
+
+    @property
+    def initials(self) -> str:
+        return "".join(p[0] for p in self.full_name.split()[:3]).upper()
+
+    def age_on(self, day: dt.date) -> int:
+        dob = self.date_of_birth
+        return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
+
+    def review_overdue(self, today: dt.date, last_review: dt.date | None) -> bool:
+        """R-RES-4: the last medication review (or, with none yet, the admission) is more than
+        12 months old."""
+        since = last_review or self.admitted_on
+        return since < years_before(today, 1)
+
+
+class AllergySeverity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+    LIFE_THREATENING = "life_threatening", "Life-threatening (anaphylaxis)"
+    UNKNOWN = "unknown", "Severity not known"
+
+
+class Allergy(models.Model):
+    """One recorded allergy (R-RES-2). Withdrawn allergies are kept, marked as removed."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="allergies")
+    substance = models.CharField(max_length=120)
+    reaction = models.CharField(max_length=200, blank=True)
+    severity = models.CharField(
+        max_length=20, choices=AllergySeverity.choices, default=AllergySeverity.UNKNOWN
+    )
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    removed_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["resident", "substance"]
+        verbose_name_plural = "allergies"
+        constraints = [
+            models.CheckConstraint(condition=~Q(substance=""), name="allergy_substance_not_blank"),
+            models.CheckConstraint(
+                condition=Q(removed_at__isnull=True) | ~Q(removed_reason=""),
+                name="allergy_removal_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.substance
+
+    @property
+    def is_active(self) -> bool:
+        return self.removed_at is None
+
+
+class UnitMove(models.Model):
+    """Where a resident lived and when (R-ORG-1). The first row is the admission."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="moves")
+    from_unit = models.ForeignKey(
+        Unit, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    from_room = models.CharField(max_length=20, blank=True)
+    to_unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
+    to_room = models.CharField(max_length=20)
+    moved_at = models.DateTimeField(default=timezone.now)
+    moved_by = models.ForeignKey(User, null=True, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["resident", "moved_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.resident} → {self.to_unit.name} {self.to_room}"
+
+
+class ReconciliationReason(models.TextChoices):
+    ADMISSION = "admission", "Admission"
+    HOSPITAL_RETURN = "hospital_return", "Return from hospital"
+    OTHER = "other", "Other transfer of care"
+
+
+class ReconciliationSource(models.TextChoices):
+    DISCHARGE_LETTER = "discharge_letter", "Hospital discharge letter"
+    GP_RECORD = "gp_record", "GP record / summary care record"
+    PREVIOUS_MAR = "previous_mar", "Previous MAR chart"
+    OWN_SUPPLY = "own_supply", "Resident's own supply"
+    PHARMACY = "pharmacy", "Community pharmacy record"
+    RESIDENT_FAMILY = "resident_family", "Resident or family"
+
+
+class Reconciliation(models.Model):
+    """Medicines reconciliation after admission or a hospital stay (R-RES-3)."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="reconciliations")
+    reason = models.CharField(max_length=20, choices=ReconciliationReason.choices)
+    arrived_on = models.DateField(help_text="The day of admission or of return to the home.")
+    sources = models.JSONField(default=list, blank=True)
+    notes = models.TextField(blank=True)
+    started_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    completed_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["resident", "-arrived_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(completed_at__isnull=True, completed_by__isnull=True)
+                | Q(completed_at__isnull=False, completed_by__isnull=False),
+                name="reconciliation_completed_with_who",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} reconciliation for {self.resident}"
+
+    @property
+    def source_labels(self) -> list[str]:
+        labels = dict(ReconciliationSource.choices)
+        return [labels.get(s, s) for s in self.sources]
+
+    def time_to_reconcile(self, tz) -> dt.timedelta | None:
+        """From the start of the arrival day (home's local time) to completion (R-RES-3)."""
+        if self.completed_at is None:
+            return None
+        start = dt.datetime.combine(self.arrived_on, dt.time(0), tzinfo=tz)
+        return self.completed_at - start
+
+
+class Discrepancy(models.Model):
+    """One difference found between the sources, and how it was resolved (R-RES-3)."""
+
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.PROTECT, related_name="discrepancies"
+    )
+    description = models.TextField()
+    resolution = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    resolved_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["reconciliation", "recorded_at", "pk"]
+        verbose_name_plural = "discrepancies"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(resolved_at__isnull=True)
+                | (Q(resolved_by__isnull=False) & ~Q(resolution="")),
+                name="discrepancy_resolution_has_who_and_how",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.description[:60]
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None
+
+
+class MedicationReview(models.Model):
+    """A structured medication review (R-RES-4)."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="reviews")
+    held_on = models.DateField()
+    participants = models.TextField(help_text="Who took part, e.g. GP, pharmacist, resident.")
+    outcome = models.TextField()
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["resident", "-held_on", "-pk"]
+
+    def __str__(self) -> str:
+        return f"Review of {self.resident} on {self.held_on:%d %b %Y}"

@@ -1,0 +1,112 @@
+"""Reads of the resident record, narrowed to one home (scoping happens in the view with
+`permissions.requires` / `scoped_get`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Max, Prefetch, QuerySet
+
+from emar.models import CareHome, Unit
+
+from .models import (
+    Allergy,
+    Discrepancy,
+    Reconciliation,
+    Resident,
+    ResidentStatus,
+    UnitMove,
+    years_before,
+)
+
+
+def _active_allergies() -> Prefetch:
+    return Prefetch(
+        "allergies",
+        queryset=Allergy.objects.filter(removed_at__isnull=True).order_by("substance"),
+        to_attr="active_allergies",
+    )
+
+
+def residents_of(
+    home: CareHome, *, unit: Unit | None = None, current: bool = True
+) -> QuerySet[Resident]:
+    """Residents in room order with their allergies and last review date (three queries)."""
+    qs = Resident.objects.filter(home=home)
+    if current:
+        qs = qs.filter(status=ResidentStatus.RESIDENT)
+    else:
+        qs = qs.exclude(status=ResidentStatus.RESIDENT)
+    if unit is not None:
+        qs = qs.filter(unit=unit)
+    return (
+        qs.select_related("unit")
+        .annotate(last_review=Max("reviews__held_on"))
+        .prefetch_related(_active_allergies())
+        .order_by("unit__name", "room", "full_name")
+    )
+
+
+def resident_record(resident: Resident) -> dict:
+    """What the profile shows from the resident record."""
+    today = resident.home.local_today()
+    reviews = list(resident.reviews.select_related("recorded_by"))
+    last = reviews[0].held_on if reviews else None
+    allergies = list(
+        resident.allergies.select_related("recorded_by", "removed_by").order_by(
+            "removed_at", "substance"
+        )
+    )
+    return {
+        "allergies": allergies,
+        "active_allergies": [a for a in allergies if a.removed_at is None],
+        "moves": list(
+            UnitMove.objects.filter(resident=resident).select_related(
+                "from_unit", "to_unit", "moved_by"
+            )
+        ),
+        "reconciliations": list(
+            resident.reconciliations.select_related("started_by", "completed_by").prefetch_related(
+                Prefetch(
+                    "discrepancies",
+                    queryset=Discrepancy.objects.select_related("recorded_by", "resolved_by"),
+                )
+            )
+        ),
+        "reviews": reviews,
+        "review_overdue": resident.is_current and resident.review_overdue(today, last),
+        "last_review": last,
+    }
+
+
+def reviews_overdue(home: CareHome, today: dt.date) -> list[Resident]:
+    """Current residents whose last review (or admission, with none) is over 12 months old."""
+    return [r for r in residents_of(home) if r.review_overdue(today, r.last_review)]
+
+
+@dataclass(frozen=True)
+class ReconciliationRow:
+    reconciliation: Reconciliation
+    hours: float | None  # from the start of the arrival day to completion
+
+
+def reconciliation_report(
+    home: CareHome, *, since: dt.date | None = None
+) -> list[ReconciliationRow]:
+    """Time from admission (or return) to a reconciled list, per reconciliation (R-RES-3)."""
+    since = since or years_before(home.local_today(), 1)
+    qs = (
+        Reconciliation.objects.filter(resident__home=home, arrived_on__gte=since)
+        .select_related("resident", "completed_by", "started_by")
+        .order_by("-arrived_on", "-pk")
+    )
+    rows = []
+    for rec in qs:
+        delta = rec.time_to_reconcile(home.tz)
+        rows.append(
+            ReconciliationRow(
+                rec, round(delta.total_seconds() / 3600, 1) if delta is not None else None
+            )
+        )
+    return rows

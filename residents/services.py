@@ -1,0 +1,514 @@
+"""Writes of the resident record (R-RES-1..5). Every write appends to the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from emar.models import CareHome, Unit, User
+from emar.services import DomainError, audit_append
+
+from .models import (
+    Allergy,
+    AllergyStatus,
+    Discrepancy,
+    MedicationReview,
+    Reconciliation,
+    ReconciliationSource,
+    Resident,
+    ResidentStatus,
+    UnitMove,
+    normalise_nhs_number,
+)
+
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+# Magic bytes of the image types we accept (R-SEC-5): the name and the browser's claimed type
+# are not trusted.
+PHOTO_TYPES: tuple[tuple[bytes, int, str, str], ...] = (
+    (b"\xff\xd8\xff", 0, "image/jpeg", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png", ".png"),
+    (b"WEBP", 8, "image/webp", ".webp"),
+)
+
+RECORD_FIELDS = (
+    "full_name",
+    "preferred_name",
+    "date_of_birth",
+    "nhs_number",
+    "room",
+    "gp_practice",
+    "pharmacy",
+    "weight_kg",
+    "weight_date",
+    "swallowing_needs",
+    "communication_needs",
+    "medicine_preferences",
+)
+
+
+def _snapshot(resident: Resident, fields: tuple[str, ...] = RECORD_FIELDS) -> dict[str, Any]:
+    return {f: getattr(resident, f) for f in fields}
+
+
+def _today(home: CareHome) -> dt.date:
+    return home.local_today()
+
+
+def _require_current(resident: Resident) -> None:
+    if not resident.is_current:
+        raise DomainError(
+            f"{resident} is no longer resident ({resident.get_status_display().lower()}).",
+            code="not_resident",
+        )
+
+
+def _full_clean(obj: Any, exclude: list[str] | None = None) -> None:
+    """Model validation as a domain error with a stable code (the first field error's code)."""
+    try:
+        obj.full_clean(exclude=exclude)
+    except ValidationError as e:
+        code = "invalid"
+        for errors in getattr(e, "error_dict", {}).values():
+            code = errors[0].code or code
+            break
+        raise DomainError("; ".join(e.messages), code=code) from e
+
+
+def photo_sniff(upload: UploadedFile) -> tuple[str, str]:
+    """(content type, suffix) from the file's first bytes, or a DomainError (R-SEC-5)."""
+    if upload.size is not None and upload.size > PHOTO_MAX_BYTES:
+        raise DomainError("The photo is larger than 5 MB.", code="photo_too_large")
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    for magic, offset, content_type, suffix in PHOTO_TYPES:
+        if head[offset : offset + len(magic)] == magic:
+            if content_type == "image/webp" and head[:4] != b"RIFF":
+                continue
+            return content_type, suffix
+    raise DomainError("The photo must be a JPEG, PNG or WebP image.", code="photo_type")
+
+
+def _store_photo(resident: Resident, upload: UploadedFile) -> None:
+    content_type, suffix = photo_sniff(upload)
+    resident.photo.save(f"photo{suffix}", upload, save=False)
+    resident.photo_content_type = content_type
+
+
+@transaction.atomic
+def resident_admit(
+    *,
+    home: CareHome,
+    unit: Unit,
+    by: User,
+    admitted_on: dt.date,
+    photo: UploadedFile | None = None,
+    allergy_status: str = AllergyStatus.UNKNOWN,
+    **fields: Any,
+) -> Resident:
+    """Admit a resident to a unit and room (R-RES-1, R-ORG-1). The first move row records the
+    admission. Allergies are recorded separately; "has allergies" needs at least one."""
+    if unit.home_id != home.pk:
+        raise DomainError("That unit belongs to another home.", code="unit_other_home")
+    if admitted_on > _today(home):
+        raise DomainError("The admission date cannot be in the future.", code="date_future")
+    if allergy_status == AllergyStatus.HAS_ALLERGIES:
+        raise DomainError(
+            "Record the allergies themselves after admission; until then the status is unknown.",
+            code="allergy_list_empty",
+        )
+    fields["nhs_number"] = normalise_nhs_number(fields.get("nhs_number", ""))
+    resident = Resident(
+        home=home, unit=unit, admitted_on=admitted_on, allergy_status=allergy_status, **fields
+    )
+    if (
+        fields["nhs_number"]
+        and Resident.objects.filter(home=home, nhs_number=fields["nhs_number"]).exists()
+    ):
+        raise DomainError(
+            "A resident with this NHS number already has a record in this home.",
+            code="nhs_number_duplicate",
+        )
+    _full_clean(resident, exclude=["photo"])
+    if photo is not None:
+        _store_photo(resident, photo)
+    resident.save()
+    UnitMove.objects.create(
+        resident=resident, to_unit=unit, to_room=resident.room, moved_by=by, note="Admission"
+    )
+    audit_append(
+        home=home,
+        actor=by,
+        action="resident.admitted",
+        obj=resident,
+        after={
+            **_snapshot(resident),
+            "unit": unit.name,
+            "admitted_on": admitted_on,
+            "allergy_status": allergy_status,
+        },
+    )
+    return resident
+
+
+@transaction.atomic
+def resident_update(
+    *, resident: Resident, by: User, photo: UploadedFile | None = None, **fields: Any
+) -> Resident:
+    """Change the record's details (not its unit, status or allergies: those have their own
+    services so their history is kept)."""
+    resident = Resident.objects.select_for_update().get(pk=resident.pk)
+    unknown = set(fields) - set(RECORD_FIELDS)
+    if unknown:
+        raise DomainError(f"Cannot change {', '.join(sorted(unknown))} here.", code="bad_field")
+    if "room" in fields and fields["room"] != resident.room:
+        raise DomainError("Use 'Move' to change the room.", code="use_move")
+    before = _snapshot(resident)
+    if "nhs_number" in fields:
+        fields["nhs_number"] = normalise_nhs_number(fields["nhs_number"])
+    for name, value in fields.items():
+        setattr(resident, name, value)
+    if (
+        resident.nhs_number
+        and Resident.objects.filter(home_id=resident.home_id, nhs_number=resident.nhs_number)
+        .exclude(pk=resident.pk)
+        .exists()
+    ):
+        raise DomainError(
+            "Another resident of this home has this NHS number.", code="nhs_number_duplicate"
+        )
+    _full_clean(resident, exclude=["photo"])
+    if photo is not None:
+        _store_photo(resident, photo)
+    resident.save()
+    after = _snapshot(resident)
+    changed = {k: v for k, v in after.items() if before[k] != v}
+    if photo is not None:
+        changed["photo"] = "replaced"
+    if changed:
+        audit_append(
+            home=resident.home_id,
+            actor=by,
+            action="resident.updated",
+            obj=resident,
+            before={k: before[k] for k in changed if k in before},
+            after=changed,
+        )
+    return resident
+
+
+# --- Allergies (R-RES-2) -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def allergy_add(
+    *, resident: Resident, by: User, substance: str, reaction: str = "", severity: str = "unknown"
+) -> Allergy:
+    resident = Resident.objects.select_for_update().get(pk=resident.pk)
+    substance = substance.strip()
+    if not substance:
+        raise DomainError("Name the substance.", code="allergy_substance_required")
+    if resident.allergies.filter(removed_at__isnull=True, substance__iexact=substance).exists():
+        raise DomainError(f"{substance} is already recorded.", code="allergy_duplicate")
+    allergy = Allergy(
+        resident=resident,
+        substance=substance,
+        reaction=reaction.strip(),
+        severity=severity,
+        recorded_by=by,
+    )
+    _full_clean(allergy)
+    allergy.save()
+    before_status = resident.allergy_status
+    resident.allergy_status = AllergyStatus.HAS_ALLERGIES
+    resident.save(update_fields=["allergy_status"])
+    audit_append(
+        home=resident.home_id,
+        actor=by,
+        action="allergy.added",
+        obj=allergy,
+        before={"allergy_status": before_status},
+        after={
+            "substance": substance,
+            "reaction": allergy.reaction,
+            "severity": severity,
+            "allergy_status": resident.allergy_status,
+        },
+    )
+    return allergy
+
+
+@transaction.atomic
+def allergy_remove(*, allergy: Allergy, by: User, reason: str) -> Allergy:
+    """Withdraw an allergy recorded in error; the row is kept. With none left, the status goes
+    back to unknown so that someone confirms "no known allergies" deliberately."""
+    allergy = Allergy.objects.select_for_update().select_related("resident").get(pk=allergy.pk)
+    if allergy.removed_at is not None:
+        raise DomainError("This allergy was already removed.", code="already_removed")
+    if not reason.strip():
+        raise DomainError("Say why the allergy is removed.", code="reason_required")
+    allergy.removed_at, allergy.removed_by, allergy.removed_reason = timezone.now(), by, reason
+    allergy.save(update_fields=["removed_at", "removed_by", "removed_reason"])
+    resident = allergy.resident
+    if not resident.allergies.filter(removed_at__isnull=True).exists():
+        resident.allergy_status = AllergyStatus.UNKNOWN
+        resident.save(update_fields=["allergy_status"])
+    audit_append(
+        home=resident.home_id,
+        actor=by,
+        action="allergy.removed",
+        obj=allergy,
+        before={"substance": allergy.substance},
+        after={"reason": reason, "allergy_status": resident.allergy_status},
+    )
+    return allergy
+
+
+@transaction.atomic
+def allergy_status_set(*, resident: Resident, by: User, status: str) -> Resident:
+    """Set the explicit status (R-RES-2). "No known allergies" cannot hide recorded ones and
+    "has allergies" needs the list."""
+    resident = Resident.objects.select_for_update().get(pk=resident.pk)
+    if status not in AllergyStatus.values:
+        raise DomainError("Unknown allergy status.", code="bad_status")
+    active = resident.allergies.filter(removed_at__isnull=True).exists()
+    if status == AllergyStatus.NONE_KNOWN and active:
+        raise DomainError(
+            "Allergies are recorded: remove them first if they were entered in error.",
+            code="allergies_recorded",
+        )
+    if status == AllergyStatus.HAS_ALLERGIES and not active:
+        raise DomainError("Add the allergies themselves.", code="allergy_list_empty")
+    if status == AllergyStatus.UNKNOWN and active:
+        raise DomainError(
+            "Allergies are recorded, so the status is known.", code="allergies_recorded"
+        )
+    before = resident.allergy_status
+    if before != status:
+        resident.allergy_status = status
+        resident.save(update_fields=["allergy_status"])
+        audit_append(
+            home=resident.home_id,
+            actor=by,
+            action="allergy.status_set",
+            obj=resident,
+            before={"allergy_status": before},
+            after={"allergy_status": status},
+        )
+    return resident
+
+
+# --- Moves and leaving (R-ORG-1, R-RES-5) ------------------------------------------------------
+
+
+@transaction.atomic
+def resident_move(
+    *, resident: Resident, by: User, unit: Unit, room: str, note: str = ""
+) -> UnitMove:
+    """Move a resident to another unit or room; the history is kept as move rows."""
+    resident = Resident.objects.select_for_update().get(pk=resident.pk)
+    _require_current(resident)
+    if unit.home_id != resident.home_id:
+        raise DomainError("That unit belongs to another home.", code="unit_other_home")
+    room = room.strip()
+    if not room:
+        raise DomainError("Give the room.", code="room_required")
+    if unit.pk == resident.unit_id and room == resident.room:
+        raise DomainError("The resident is already in that unit and room.", code="move_same")
+    move = UnitMove.objects.create(
+        resident=resident,
+        from_unit_id=resident.unit_id,
+        from_room=resident.room,
+        to_unit=unit,
+        to_room=room,
+        moved_by=by,
+        note=note,
+    )
+    before = {"unit": resident.unit.name, "room": resident.room}
+    resident.unit, resident.room = unit, room
+    resident.save(update_fields=["unit", "room"])
+    audit_append(
+        home=resident.home_id,
+        actor=by,
+        action="resident.moved",
+        obj=resident,
+        before=before,
+        after={"unit": unit.name, "room": room},
+    )
+    return move
+
+
+LEAVING = (ResidentStatus.DISCHARGED, ResidentStatus.TRANSFERRED, ResidentStatus.DECEASED)
+
+
+@transaction.atomic
+def resident_leave(
+    *, resident: Resident, by: User, status: str, on: dt.date, note: str = ""
+) -> Resident:
+    """Discharge, transfer or record a death (R-RES-5). Nothing is deleted: the record stays
+    readable, and the resident leaves rounds (doses_due skips residents not in the home)."""
+    resident = Resident.objects.select_for_update().select_related("home").get(pk=resident.pk)
+    _require_current(resident)
+    if status not in LEAVING:
+        raise DomainError("Choose discharged, transferred or deceased.", code="bad_status")
+    if on > _today(resident.home):
+        raise DomainError("The date cannot be in the future.", code="date_future")
+    if on < resident.admitted_on:
+        raise DomainError("The date is before the admission.", code="date_before_admission")
+    resident.status, resident.left_on, resident.left_note = status, on, note
+    resident.save(update_fields=["status", "left_on", "left_note"])
+    audit_append(
+        home=resident.home_id,
+        actor=by,
+        action=f"resident.{status}",
+        obj=resident,
+        before={"status": ResidentStatus.RESIDENT},
+        after={"status": status, "on": on, "note": note},
+    )
+    return resident
+
+
+# --- Reconciliation (R-RES-3) and reviews (R-RES-4) --------------------------------------------
+
+
+@transaction.atomic
+def reconciliation_start(
+    *,
+    resident: Resident,
+    by: User,
+    reason: str,
+    arrived_on: dt.date,
+    sources: list[str],
+    notes: str = "",
+) -> Reconciliation:
+    resident = Resident.objects.select_related("home").get(pk=resident.pk)
+    _require_current(resident)
+    bad = [s for s in sources if s not in ReconciliationSource.values]
+    if bad:
+        raise DomainError("Unknown source.", code="bad_source")
+    if arrived_on > _today(resident.home):
+        raise DomainError("The arrival date cannot be in the future.", code="date_future")
+    rec = Reconciliation(
+        resident=resident,
+        reason=reason,
+        arrived_on=arrived_on,
+        sources=list(dict.fromkeys(sources)),
+        notes=notes,
+        started_by=by,
+    )
+    _full_clean(rec)
+    rec.save()
+    audit_append(
+        home=resident.home_id,
+        actor=by,
+        action="reconciliation.started",
+        obj=rec,
+        after={"reason": reason, "arrived_on": arrived_on, "sources": rec.sources},
+    )
+    return rec
+
+
+def _open_reconciliation(rec: Reconciliation) -> Reconciliation:
+    rec = Reconciliation.objects.select_for_update().get(pk=rec.pk)
+    if rec.completed_at is not None:
+        raise DomainError("This reconciliation is complete.", code="reconciliation_complete")
+    return rec
+
+
+@transaction.atomic
+def discrepancy_add(
+    *, reconciliation: Reconciliation, by: User, description: str, resolution: str = ""
+) -> Discrepancy:
+    rec = _open_reconciliation(reconciliation)
+    if not description.strip():
+        raise DomainError("Describe the discrepancy.", code="description_required")
+    now = timezone.now()
+    item = Discrepancy.objects.create(
+        reconciliation=rec,
+        description=description.strip(),
+        resolution=resolution.strip(),
+        recorded_by=by,
+        resolved_by=by if resolution.strip() else None,
+        resolved_at=now if resolution.strip() else None,
+    )
+    audit_append(
+        home=rec.resident.home_id,
+        actor=by,
+        action="reconciliation.discrepancy",
+        obj=item,
+        after={"description": item.description, "resolution": item.resolution},
+    )
+    return item
+
+
+@transaction.atomic
+def discrepancy_resolve(*, discrepancy: Discrepancy, by: User, resolution: str) -> Discrepancy:
+    item = Discrepancy.objects.select_for_update().get(pk=discrepancy.pk)
+    _open_reconciliation(item.reconciliation)
+    if item.resolved_at is not None:
+        raise DomainError("Already resolved.", code="already_resolved")
+    if not resolution.strip():
+        raise DomainError("Say how it was resolved.", code="resolution_required")
+    item.resolution, item.resolved_by, item.resolved_at = resolution.strip(), by, timezone.now()
+    item.save(update_fields=["resolution", "resolved_by", "resolved_at"])
+    audit_append(
+        home=item.reconciliation.resident.home_id,
+        actor=by,
+        action="reconciliation.resolved",
+        obj=item,
+        after={"resolution": item.resolution},
+    )
+    return item
+
+
+@transaction.atomic
+def reconciliation_complete(*, reconciliation: Reconciliation, by: User) -> Reconciliation:
+    """Complete once it names its sources and every discrepancy is resolved (R-RES-3)."""
+    rec = _open_reconciliation(reconciliation)
+    if not rec.sources:
+        raise DomainError("Record at least one source.", code="sources_required")
+    if rec.discrepancies.filter(resolved_at__isnull=True).exists():
+        raise DomainError(
+            "Resolve every discrepancy before completing.", code="discrepancy_unresolved"
+        )
+    rec.completed_by, rec.completed_at = by, timezone.now()
+    rec.save(update_fields=["completed_by", "completed_at"])
+    audit_append(
+        home=rec.resident.home_id,
+        actor=by,
+        action="reconciliation.completed",
+        obj=rec,
+        after={"completed_at": rec.completed_at},
+    )
+    return rec
+
+
+@transaction.atomic
+def review_record(
+    *, resident: Resident, by: User, held_on: dt.date, participants: str, outcome: str
+) -> MedicationReview:
+    resident = Resident.objects.select_related("home").get(pk=resident.pk)
+    if held_on > _today(resident.home):
+        raise DomainError("The review date cannot be in the future.", code="date_future")
+    if not participants.strip() or not outcome.strip():
+        raise DomainError("Record who took part and the outcome.", code="review_incomplete")
+    review = MedicationReview.objects.create(
+        resident=resident,
+        held_on=held_on,
+        participants=participants.strip(),
+        outcome=outcome.strip(),
+        recorded_by=by,
+    )
+    audit_append(
+        home=resident.home_id,
+        actor=by,
+        action="review.recorded",
+        obj=review,
+        after={"held_on": held_on, "participants": review.participants, "outcome": review.outcome},
+    )
+    return review
