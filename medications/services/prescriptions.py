@@ -21,8 +21,8 @@ from emar.permissions import Perm
 from emar.services import DomainError, audit_append
 from residents.models import Allergy, AllergyStatus, Resident
 
-from . import schedule as sched
-from .models import (
+from .. import schedule as sched
+from ..models import (
     CovertPlan,
     LineStatus,
     Medicine,

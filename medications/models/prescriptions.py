@@ -21,8 +21,8 @@ from emar.models import CareHome, Round, User
 from residents.models import Resident
 from training.models import MedicineCategory
 
-from . import schedule as sched
-from .dmd import validate_dmd_code
+from .. import schedule as sched
+from ..dmd import validate_dmd_code
 
 # "Blister pack" or "dosette" is a container, never a medicine (R-RX-2).
 _CONTAINER_WORDS = re.compile(

@@ -1,0 +1,9 @@
+"""Medications models, split by subject (STYLE.md: a package past ~500 lines, same import path).
+
+prescriptions: catalogue, prescription lines, schedules, PRN protocols, covert and
+self-administration plans (R-RX-*). mar: scheduled doses and administration records (R-MAR-*).
+"""
+
+from .mar import *  # noqa: F403
+from .prescriptions import *  # noqa: F403
+from .prescriptions import validate_not_a_container  # noqa: F401  (migrations name it)

@@ -1,0 +1,293 @@
+"""The MAR: scheduled doses and what happened to each (R-MAR-1..13)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from emar.models import CareHome, NonAdministrationCode, Round, Unit, User
+from residents.models import Resident
+
+from .prescriptions import Medicine, PrescriptionLine
+
+__all__ = [
+    "BODY_SITES",
+    "Administration",
+    "Effectiveness",
+    "HomelyRemedy",
+    "HomelyRemedyDose",
+    "Outcome",
+    "PrnFollowUp",
+    "ScheduledDose",
+]
+
+
+class ScheduledDose(models.Model):
+    """One scheduled dose of one line, materialised from the line's schedule by
+    `doses_sync` so that rounds, reminders and audits are indexed queries (R-MAR-2).
+
+    A dose that is no longer due (line stopped, schedule changed, resident left) before anyone
+    recorded it is marked cancelled, never deleted, so what was on the round stays explainable.
+    """
+
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="scheduled_doses")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="scheduled_doses")
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="scheduled_doses")
+    line = models.ForeignKey(
+        PrescriptionLine, on_delete=models.PROTECT, related_name="scheduled_doses"
+    )
+    due_at = models.DateTimeField()
+    window_opens = models.DateTimeField()
+    window_closes = models.DateTimeField()
+    local_date = models.DateField()
+    local_time = models.TimeField()
+    round = models.ForeignKey(
+        Round, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    label = models.CharField(max_length=60, blank=True)
+    dose = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    dose_text = models.CharField(max_length=120)
+    needs_dose_entry = models.BooleanField(default=False)
+    time_sensitive = models.BooleanField(default=False)
+    self_administered = models.BooleanField(default=False)
+    covert = models.BooleanField(default=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_at", "resident__room", "line_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["line", "due_at"], name="one_dose_per_line_and_time"),
+            models.CheckConstraint(
+                condition=Q(window_opens__lte=F("due_at")) & Q(window_closes__gte=F("due_at")),
+                name="dose_window_around_due_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["unit", "local_date"], name="dose_unit_day"),
+            models.Index(fields=["home", "local_date"], name="dose_home_day"),
+            models.Index(fields=["resident", "local_date"], name="dose_resident_day"),
+            models.Index(
+                fields=["window_opens"], condition=Q(cancelled_at__isnull=True), name="dose_opens"
+            ),
+            models.Index(
+                fields=["window_closes"],
+                condition=Q(cancelled_at__isnull=True),
+                name="dose_closes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.line} at {self.due_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.cancelled_at is not None
+
+    def window_state(self, now: dt.datetime) -> str:
+        if now < self.window_opens:
+            return "upcoming"
+        if now <= self.window_closes:
+            return "due"
+        return "overdue"
+
+
+class Outcome(models.TextChoices):
+    GIVEN = "given", "Given"
+    NOT_GIVEN = "not_given", "Not given"
+
+
+class Administration(models.Model):
+    """One record on the MAR: a dose given, or not given with a code (R-MAR-2). Never edited
+    or deleted; a mistake is corrected by a new record pointing at it (R-MAR-4)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="administrations")
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="administrations")
+    line = models.ForeignKey(
+        PrescriptionLine, on_delete=models.PROTECT, related_name="administrations"
+    )
+    dose = models.ForeignKey(
+        ScheduledDose,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="administrations",
+        help_text="Empty for PRN doses, which are not scheduled.",
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    code = models.ForeignKey(
+        NonAdministrationCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    quantity = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
+    administered_at = models.DateTimeField(help_text="When it was given (or not).")
+    recorded_at = models.DateTimeField(default=timezone.now, help_text="Server time (R-MAR-3).")
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    witness = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    late = models.BooleanField(default=False)
+    late_reason = models.TextField(blank=True)
+    note = models.TextField(blank=True)
+    final = models.BooleanField(
+        default=True, help_text="False for a 'will retry' code such as S (asleep)."
+    )
+    idempotency_key = models.UUIDField(unique=True)
+    corrects = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="corrected_by",
+    )
+    correction_reason = models.TextField(blank=True)
+    prn_reason = models.TextField(blank=True)
+    prn_override_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    prn_override_reason = models.TextField(blank=True)
+    body_site = models.CharField(max_length=40, blank=True)
+    old_patch_removed = models.BooleanField(null=True, blank=True)
+    covert = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["administered_at", "pk"]
+        constraints = [
+            # R-MAR-5: one outcome per scheduled dose, whoever records it and however often.
+            models.UniqueConstraint(
+                fields=["dose"],
+                condition=Q(final=True, corrects__isnull=True, dose__isnull=False),
+                name="one_outcome_per_dose",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(outcome="given", code__isnull=True, quantity__gt=0)
+                    | Q(outcome="not_given", code__isnull=False)
+                ),
+                name="given_has_quantity_not_given_has_code",
+            ),
+            models.CheckConstraint(
+                condition=Q(witness__isnull=True) | ~Q(witness=F("recorded_by")),
+                name="witness_is_someone_else",
+            ),
+            models.CheckConstraint(
+                condition=Q(late=False) | ~Q(late_reason=""), name="late_entry_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=Q(corrects__isnull=True) | ~Q(correction_reason=""),
+                name="correction_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(prn_override_by__isnull=True) | ~Q(prn_override_reason=""),
+                name="prn_override_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(administered_at__lte=F("recorded_at")),
+                name="administered_not_after_recorded",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["line", "administered_at"], name="admin_line_time"),
+            models.Index(fields=["resident", "administered_at"], name="admin_resident_time"),
+            models.Index(fields=["home", "administered_at"], name="admin_home_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} {self.line} at {self.administered_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_given(self) -> bool:
+        return self.outcome == Outcome.GIVEN
+
+    @property
+    def mar_mark(self) -> str:
+        """What a paper MAR would show in the box: initials when given, else the code."""
+        if self.is_given:
+            return self.recorded_by.shown_initials
+        return self.code.code if self.code_id else "?"
+
+
+class Effectiveness(models.TextChoices):
+    EFFECTIVE = "effective", "Effective"
+    PARTLY = "partly", "Partly effective"
+    NOT_EFFECTIVE = "not_effective", "Not effective"
+
+
+class PrnFollowUp(models.Model):
+    """Was the PRN dose effective? Due 60 minutes after it, prompted until recorded (R-MAR-8)."""
+
+    administration = models.OneToOneField(
+        Administration, on_delete=models.PROTECT, related_name="follow_up"
+    )
+    effectiveness = models.CharField(max_length=14, choices=Effectiveness.choices)
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.get_effectiveness_display()} ({self.administration_id})"
+
+
+BODY_SITES: tuple[str, ...] = (
+    "Left upper arm",
+    "Right upper arm",
+    "Left upper chest",
+    "Right upper chest",
+    "Left upper back",
+    "Right upper back",
+    "Left thigh",
+    "Right thigh",
+    "Left side (flank)",
+    "Right side (flank)",
+)
+
+
+class HomelyRemedy(models.Model):
+    """A non-prescribed medicine on the home's approved list (R-MAR-11)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="homely_remedies")
+    medicine = models.ForeignKey(Medicine, on_delete=models.PROTECT, related_name="+")
+    dose_guidance = models.CharField(max_length=200)
+    max_doses_24h = models.PositiveSmallIntegerField(default=4)
+    max_days = models.PositiveSmallIntegerField(
+        default=2, help_text="Refer to the GP if still needed after this many days."
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["home", "medicine__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["home", "medicine"], name="homely_remedy_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.medicine.name} (homely remedy)"
+
+
+class HomelyRemedyDose(models.Model):
+    """A homely remedy given to a resident, with reason and dose (R-MAR-11)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="+")
+    resident = models.ForeignKey(
+        Resident, on_delete=models.PROTECT, related_name="homely_remedy_doses"
+    )
+    remedy = models.ForeignKey(HomelyRemedy, on_delete=models.PROTECT, related_name="doses")
+    quantity = models.DecimalField(max_digits=8, decimal_places=3)
+    dose_unit = models.CharField(max_length=20)
+    reason = models.TextField()
+    administered_at = models.DateTimeField()
+    recorded_at = models.DateTimeField(default=timezone.now)
+    recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    duplicate_warning = models.CharField(max_length=300, blank=True)
+    idempotency_key = models.UUIDField(unique=True)
+
+    class Meta:
+        ordering = ["administered_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="homely_dose_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remedy} for {self.resident}"

@@ -1,0 +1,4 @@
+"""Medications services, split by subject; import them from here (`medications.services`)."""
+
+from .mar import *  # noqa: F403
+from .prescriptions import *  # noqa: F403

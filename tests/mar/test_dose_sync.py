@@ -1,0 +1,59 @@
+"""Scheduled doses follow the prescriptions, but never rewrite the past (R-MAR-2, R-RX-3)."""
+
+import datetime as dt
+
+import time_machine
+
+from medications import services
+from medications.models import ScheduledDose
+from tests.mar.conftest import at_local
+from tests.medications.factories import line, times
+
+DAY = dt.date(2026, 11, 25)
+
+
+def _doses(home, day=DAY):
+    return list(ScheduledDose.objects.filter(home=home, local_date=day).order_by("due_at"))
+
+
+def test_sync_creates_each_dose_once(home_a, resident_a, senior_a, senior2_a):
+    with time_machine.travel(at_local(home_a, DAY - dt.timedelta(days=3), "10:00"), tick=False):
+        live = line(resident_a, senior_a, checker=senior2_a, schedule=times("08:00", "20:00"))
+    with time_machine.travel(at_local(home_a, DAY, "07:00"), tick=False):
+        first = services.doses_sync(home=home_a, start=DAY, end=DAY)
+        again = services.doses_sync(home=home_a, start=DAY, end=DAY)
+    assert (first.created, again.created) == (2, 0)
+    doses = _doses(home_a)
+    assert [d.local_time for d in doses] == [dt.time(8), dt.time(20)]
+    assert all(d.line == live and d.unit == resident_a.unit for d in doses)
+    morning = doses[0]
+    assert morning.window_opens == at_local(home_a, DAY, "07:00")
+    assert morning.window_closes == at_local(home_a, DAY, "09:00")
+    assert morning.round.name == "Morning"
+    assert doses[1].round.name == "Night"  # 20:00 is nearer 22:00 than 17:00
+
+
+def test_a_stopped_line_leaves_future_doses_and_keeps_past_ones(
+    home_a, resident_a, senior_a, senior2_a
+):
+    with time_machine.travel(at_local(home_a, DAY - dt.timedelta(days=3), "10:00"), tick=False):
+        live = line(resident_a, senior_a, checker=senior2_a, schedule=times("08:00", "20:00"))
+    with time_machine.travel(at_local(home_a, DAY, "12:00"), tick=False):
+        services.doses_sync(home=home_a, start=DAY, end=DAY)
+        services.line_stop(
+            line=live, by=senior_a, reason="Course finished", authorised_by="Dr Test"
+        )
+        result = services.doses_sync(home=home_a, start=DAY, end=DAY)
+    assert result.cancelled == 1
+    morning, evening = _doses(home_a)
+    assert morning.cancelled_at is None  # the past stays: an unrecorded 08:00 is still a gap
+    assert evening.cancelled_at is not None
+
+
+def test_a_line_checked_today_has_no_doses_before_its_check(
+    home_a, resident_a, senior_a, senior2_a
+):
+    with time_machine.travel(at_local(home_a, DAY, "12:00"), tick=False):
+        line(resident_a, senior_a, checker=senior2_a, schedule=times("08:00", "20:00"))
+        services.doses_sync(home=home_a, start=DAY, end=DAY)
+    assert [d.local_time for d in _doses(home_a)] == [dt.time(20)]
