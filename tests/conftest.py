@@ -126,3 +126,18 @@ def persona(request, carer_a, senior_a, manager_a, inspector_a, admin_a, carer_b
         "admin": admin_a,
         "outsider": carer_b,
     }
+
+
+def pytest_collection_modifyitems(items):
+    """Transactional tests flush the database, which would also remove the reference data the
+    migrations load (courses, the medicines catalogue): restore it after each such test."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if (
+            marker
+            and marker.kwargs.get("transaction")
+            and "serialized_rollback" not in marker.kwargs
+        ):
+            item.add_marker(
+                pytest.mark.django_db(**marker.kwargs, serialized_rollback=True), append=False
+            )
