@@ -51,3 +51,9 @@ class SecurityHeadersMiddleware:
         response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
         return response
+
+
+def mark_active_on_login(sender, request, user, **kwargs) -> None:
+    """A fresh sign-in starts a fresh idle period (connected in EmarConfig.ready)."""
+    if request is not None and hasattr(request, "session"):
+        request.session[LAST_SEEN] = time.time()

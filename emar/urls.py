@@ -49,6 +49,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("residents.urls")),
     path("", include("medications.urls")),
+    path("", include("medications.round_urls")),
     path("", include("training.urls")),
     path("", include("audits.urls")),
 ]

@@ -133,7 +133,7 @@ def _check(
             home,
             person,
             "training_missing",
-            f"No safe handling of medicines training is recorded for {whose.lower()}",
+            f"{whose} not recorded as trained in safe handling of medicines",
         )
     if training_expiry <= today:
         return _refusal(

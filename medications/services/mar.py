@@ -45,7 +45,11 @@ __all__ = [
     "administration_record",
     "doses_sync",
     "homely_remedy_give",
+    "is_patch",
+    "last_sites",
     "nearest_round",
+    "needs_site",
+    "next_site",
     "patch_site_suggestion",
     "prn_follow_up_record",
 ]
@@ -203,21 +207,39 @@ def _effective(qs):
     return qs.filter(corrected_by__isnull=True)
 
 
+def next_site(last: str | None) -> str:
+    """A different site from the last one, going round the list (R-MAR-10)."""
+    if last not in BODY_SITES:
+        return BODY_SITES[0]
+    return BODY_SITES[(BODY_SITES.index(last) + 1) % len(BODY_SITES)]
+
+
+def last_sites(lines: list[int]) -> dict[int, str]:
+    """Where each line's last patch or application went (one query for many lines)."""
+    rows = (
+        _effective(Administration.objects.filter(line_id__in=lines, outcome=Outcome.GIVEN))
+        .exclude(body_site="")
+        .order_by("line_id", "-administered_at", "-pk")
+        .values_list("line_id", "body_site")
+    )
+    result: dict[int, str] = {}
+    for line_id, site in rows:
+        result.setdefault(line_id, site)
+    return result
+
+
 def patch_site_suggestion(line: PrescriptionLine) -> tuple[str | None, str]:
     """(where the last patch or application went, a different site to use next) (R-MAR-10)."""
-    last = (
-        _effective(Administration.objects.filter(line=line, outcome=Outcome.GIVEN))
-        .exclude(body_site="")
-        .order_by("-administered_at", "-pk")
-        .values_list("body_site", flat=True)
-        .first()
-    )
-    if last is None:
-        return None, BODY_SITES[0]
-    later = [s for s in BODY_SITES if s != last]
-    start = BODY_SITES.index(last) + 1 if last in BODY_SITES else 0
-    ordered = [*BODY_SITES[start:], *BODY_SITES[:start]]
-    return last, next(s for s in ordered if s in later)
+    last = last_sites([line.pk]).get(line.pk)
+    return last, next_site(last)
+
+
+def needs_site(line: PrescriptionLine) -> bool:
+    return _needs_site(line)
+
+
+def is_patch(line: PrescriptionLine) -> bool:
+    return _is_patch(line)
 
 
 def _check_time(*, home: CareHome, at: dt.datetime, now: dt.datetime) -> None:

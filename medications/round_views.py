@@ -1,0 +1,329 @@
+"""The round screen and recording (R-MAR-1..13): thin views over medications.services.
+
+Recording swaps one row in place with htmx; without JavaScript the same forms post normally
+and come back to the round (or to the dose page with the reason when refused).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.http import HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from emar import permissions
+from emar import selectors as core_selectors
+from emar.models import Round, Unit
+from emar.permissions import Perm, requires
+from emar.services import DomainError
+
+from . import rounds, services
+from .models import Administration, PrescriptionLine, PrnProtocol, ScheduledDose
+from .round_forms import CorrectionForm, DoseForm, FollowUpForm, PrnForm, new_key
+
+
+def _int(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    if not value.isdigit():
+        raise ValueError(value)
+    return int(value)
+
+
+def round_url(dose_or_unit, *, round_id=None, day: dt.date | None = None) -> str:
+    if isinstance(dose_or_unit, ScheduledDose):
+        unit, round_id, day = dose_or_unit.unit, dose_or_unit.round_id, dose_or_unit.local_date
+    else:
+        unit = dose_or_unit
+    query = f"?unit={unit.pk}"
+    if round_id:
+        query += f"&round={round_id}"
+    if day:
+        query += f"&date={day.isoformat()}"
+    return reverse("round", args=[unit.home_id]) + query + "#doses"
+
+
+@requires(Perm.RECORD_DOSE)
+def round_view(request, home):
+    units = list(Unit.objects.filter(home=home).order_by("name"))
+    all_rounds = list(Round.objects.filter(home=home).order_by("time"))
+    if not units:
+        return render(request, "medications/round.html", {"home": home, "screen": None})
+    try:
+        unit_id = _int(request.GET.get("unit"))
+        round_param = request.GET.get("round")
+        round_id = None if round_param == "all" else _int(round_param)
+        day = (
+            dt.date.fromisoformat(request.GET["date"])
+            if request.GET.get("date")
+            else home.local_today()
+        )
+    except ValueError:
+        return HttpResponseBadRequest("Unknown unit, round or date.")
+    now = timezone.now()
+    unit = next((u for u in units if u.pk == unit_id), None)
+    if unit_id is not None and unit is None:
+        return HttpResponseBadRequest("That unit is not in this home.")
+    if unit is None:
+        shift = core_selectors.open_shift(request.user)
+        unit = next((u for u in units if shift and u.pk == shift.unit_id), units[0])
+    if round_param == "all":
+        round_ = None
+    elif round_id is not None:
+        round_ = next((r for r in all_rounds if r.pk == round_id), None)
+        if round_ is None:
+            return HttpResponseBadRequest("That round is not in this home.")
+    else:
+        round_ = rounds.current_round(home, all_rounds, now)
+    if abs((day - home.local_today()).days) > 400:
+        return HttpResponseBadRequest("Choose a date within the last year.")
+    services.doses_sync(home=home, start=day, end=day, unit=unit, now=now)
+    screen = rounds.round_screen(
+        home=home,
+        unit=unit,
+        round_=round_,
+        day=day,
+        viewer=request.user,
+        rounds=all_rounds,
+        now=now,
+    )
+    return render(
+        request,
+        "medications/round.html",
+        {"home": home, "screen": screen, "new_key": new_key, "today": home.local_today()},
+    )
+
+
+def _row_context(request, dose: ScheduledDose, form=None) -> dict:
+    from emar.models import NonAdministrationCode
+
+    last = (
+        services.last_sites([dose.line_id]).get(dose.line_id)
+        if services.needs_site(dose.line)
+        else None
+    )
+    return {
+        "ds": rounds.dose_state(dose, timezone.now()),
+        "codes": NonAdministrationCode.objects.filter(home=dose.home, active=True),
+        "form": form,
+        "new_key": new_key,
+        "last_sites": {dose.line_id: last} if last else {},
+        "home": dose.home,
+    }
+
+
+def _dose(request, dose_id: int) -> ScheduledDose:
+    return permissions.scoped_get(
+        request.user, Perm.RECORD_DOSE, rounds.dose_for_row(dose_id), pk=dose_id
+    )
+
+
+@requires(Perm.RECORD_DOSE)
+def dose_page(request, dose_id: int):
+    dose = _dose(request, dose_id)
+    return render(request, "medications/dose.html", _row_context(request, dose))
+
+
+@require_POST
+@requires(Perm.RECORD_DOSE)
+def dose_record(request, dose_id: int):
+    dose = _dose(request, dose_id)
+    form = DoseForm(request.POST, home=dose.home)
+    status = 200
+    if not form.is_valid():
+        status = 400
+    else:
+        witness = form.clean_witness(request)
+        if form.errors:
+            status = 400
+        else:
+            data = form.cleaned_data
+            try:
+                services.administration_record(
+                    dose=dose,
+                    by=request.user,
+                    idempotency_key=data["idempotency_key"],
+                    outcome=data["outcome"],
+                    code=data["code"] if data["outcome"] == "not_given" else None,
+                    quantity=data["quantity"],
+                    administered_at=form.administered_at(),
+                    note=data["note"],
+                    late_reason=data["late_reason"],
+                    witness=witness,
+                    body_site=data["body_site"],
+                    old_patch_removed=data["old_patch_removed"] or None,
+                    covert=data["covert"],
+                )
+            except DomainError as e:
+                form.add_error(None, e)
+                status = 409 if e.code == "already_recorded" else 422
+    dose = rounds.dose_for_row(dose.pk).get()
+    if request.htmx:
+        context = _row_context(request, dose, form if status != 200 else None)
+        return render(request, "medications/partials/dose_row.html", context, status=status)
+    if status == 200:
+        messages.success(request, f"Recorded: {dose.line.medicine.name} for {dose.resident}.")
+        return redirect(round_url(dose))
+    return render(
+        request, "medications/dose.html", _row_context(request, dose, form), status=status
+    )
+
+
+def _next_url(request, fallback: str) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+@requires(Perm.RECORD_DOSE)
+def prn_give(request, line_id: int):
+    line = permissions.scoped_get(
+        request.user,
+        Perm.RECORD_DOSE,
+        PrescriptionLine.objects.select_related("medicine", "resident", "resident__unit", "home"),
+        pk=line_id,
+    )
+    if not line.is_prn:
+        return HttpResponseBadRequest("This is not a PRN line.")
+    home = line.home
+    protocol = PrnProtocol.objects.filter(line=line).order_by("-written_at", "-pk").first()
+    recent = (
+        Administration.objects.filter(
+            line=line, administered_at__gte=timezone.now() - dt.timedelta(hours=24)
+        )
+        .select_related("recorded_by", "code")
+        .order_by("-administered_at")
+    )
+    fallback = round_url(line.resident.unit)
+    status = 200
+    if request.method == "POST":
+        form = PrnForm(request.POST, home=home)
+        status = 400
+        if form.is_valid():
+            witness = form.clean_witness(request)
+            override_by = form.clean_override(request, request.user)
+            if not form.errors:
+                data = form.cleaned_data
+                try:
+                    services.administration_record(
+                        line=line,
+                        by=request.user,
+                        idempotency_key=data["idempotency_key"],
+                        outcome="given",
+                        quantity=data["quantity"],
+                        administered_at=form.administered_at(),
+                        prn_reason=data["prn_reason"],
+                        prn_override_by=override_by,
+                        prn_override_reason=data["override_reason"],
+                        witness=witness,
+                        body_site=data["body_site"],
+                    )
+                except DomainError as e:
+                    form.add_error(None, e)
+                    status = 422
+                else:
+                    messages.success(
+                        request,
+                        f"PRN recorded: {line.medicine.name} for {line.resident}. "
+                        "Check how well it worked in an hour.",
+                    )
+                    return redirect(_next_url(request, fallback))
+    else:
+        form = PrnForm(
+            home=home,
+            initial={"idempotency_key": new_key(), "quantity": line.dose},
+        )
+    return render(
+        request,
+        "medications/prn_give.html",
+        {
+            "line": line,
+            "resident": line.resident,
+            "protocol": protocol,
+            "recent": recent,
+            "form": form,
+            "next": _next_url(request, fallback),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@requires(Perm.RECORD_DOSE)
+def prn_follow_up(request, administration_id: int):
+    record = permissions.scoped_get(
+        request.user,
+        Perm.RECORD_DOSE,
+        Administration.objects.select_related("line", "resident", "resident__unit", "home"),
+        pk=administration_id,
+    )
+    form = FollowUpForm(request.POST)
+    if form.is_valid():
+        try:
+            services.prn_follow_up_record(
+                administration=record, by=request.user, **form.cleaned_data
+            )
+        except DomainError as e:
+            messages.error(request, e.message)
+            return redirect(_next_url(request, round_url(record.resident.unit)))
+        messages.success(request, "Follow-up recorded.")
+    else:
+        messages.error(request, "Choose how well the PRN dose worked.")
+    return redirect(_next_url(request, round_url(record.resident.unit)))
+
+
+@requires(Perm.RECORD_DOSE)
+def correct(request, administration_id: int):
+    original = permissions.scoped_get(
+        request.user,
+        Perm.RECORD_DOSE,
+        Administration.objects.select_related(
+            "line", "line__medicine", "resident", "recorded_by", "code", "home", "dose"
+        ),
+        pk=administration_id,
+    )
+    status = 200
+    if request.method == "POST":
+        form = CorrectionForm(request.POST, home=original.home)
+        status = 400
+        if form.is_valid():
+            witness = form.clean_witness(request)
+            if not form.errors:
+                data = form.cleaned_data
+                try:
+                    services.administration_correct(
+                        original=original,
+                        by=request.user,
+                        reason=data["reason"],
+                        idempotency_key=data["idempotency_key"],
+                        outcome=data["outcome"],
+                        code=data["code"],
+                        quantity=data["quantity"],
+                        note=data["note"],
+                        witness=witness,
+                    )
+                except DomainError as e:
+                    form.add_error(None, e)
+                    status = 422
+                else:
+                    messages.success(request, "Correction recorded; the original stays visible.")
+                    if original.dose:
+                        return redirect(round_url(original.dose))
+                    return redirect("resident_profile", resident_id=original.resident_id)
+    else:
+        form = CorrectionForm(
+            home=original.home,
+            initial={"idempotency_key": new_key(), "quantity": original.quantity},
+        )
+    return render(
+        request,
+        "medications/correct.html",
+        {"original": original, "resident": original.resident, "form": form},
+        status=status,
+    )

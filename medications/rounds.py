@@ -1,0 +1,216 @@
+"""Reads for the round screen (R-MAR-1): one unit, one round, one day, in room order, with a
+constant number of queries whatever the number of residents or their history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from emar.models import CareHome, NonAdministrationCode, Round, Unit, User
+from residents.models import Allergy, Resident, ResidentStatus
+from training.services import check_administration
+
+from . import selectors
+from .models import Administration, Outcome, PrescriptionLine, ScheduledDose
+
+
+def room_key(room: str) -> tuple:
+    """Natural order for room numbers: 2 before 10, "12a" after "12"."""
+    return tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", room or "") if p)
+
+
+def current_round(home: CareHome, rounds: list[Round], now: dt.datetime) -> Round | None:
+    """The round whose time is nearest to now, local time."""
+    from .services import nearest_round
+
+    return nearest_round(now.astimezone(home.tz).time(), rounds)
+
+
+@dataclass
+class DoseState:
+    """Where one scheduled dose stands, for the screen (R-MAR-2)."""
+
+    dose: ScheduledDose
+    state: str  # given | not_given | self | upcoming | due | missed
+    record: Administration | None = None  # the record in force (after corrections)
+    retry: Administration | None = None  # e.g. "S asleep" before the final record
+    history: list[Administration] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return {
+            "given": "Given",
+            "not_given": "Not given",
+            "self": "Self-administered",
+            "upcoming": "Upcoming",
+            "due": "Due now",
+            "missed": "Missed — overdue",
+        }[self.state]
+
+    @property
+    def css(self) -> str:
+        return {
+            "given": "success",
+            "not_given": "warning",
+            "self": "info",
+            "upcoming": "secondary",
+            "due": "primary",
+            "missed": "danger",
+        }[self.state]
+
+    @property
+    def open(self) -> bool:
+        """Can still be recorded (nothing final yet)."""
+        return self.record is None and self.state != "self"
+
+    @property
+    def late(self) -> bool:
+        return self.state == "missed"
+
+
+def dose_state(dose: ScheduledDose, now: dt.datetime) -> DoseState:
+    records = list(dose.administrations.all())  # prefetched, oldest first
+    corrected = {r.corrects_id for r in records if r.corrects_id}
+    in_force = [r for r in records if r.pk not in corrected]
+    final = [r for r in in_force if r.final]
+    retry = next((r for r in reversed(in_force) if not r.final), None)
+    if final:
+        record = final[-1]
+        state = "given" if record.outcome == Outcome.GIVEN else "not_given"
+        return DoseState(dose, state, record, retry, records)
+    if dose.self_administered:
+        return DoseState(dose, "self", None, retry, records)
+    window = dose.window_state(now)
+    state = {"upcoming": "upcoming", "due": "due", "overdue": "missed"}[window]
+    return DoseState(dose, state, None, retry, records)
+
+
+def doses_with_records() -> Prefetch:
+    return Prefetch(
+        "administrations",
+        queryset=Administration.objects.select_related("recorded_by", "witness", "code").order_by(
+            "recorded_at", "pk"
+        ),
+    )
+
+
+def dose_for_row(dose_id: int) -> QuerySet[ScheduledDose]:
+    return (
+        ScheduledDose.objects.filter(pk=dose_id)
+        .select_related("line", "line__medicine", "resident", "home")
+        .prefetch_related(doses_with_records())
+    )
+
+
+@dataclass
+class ResidentRound:
+    resident: Resident
+    doses: list[DoseState]
+    prn: list[PrescriptionLine]
+
+
+@dataclass
+class RoundScreen:
+    home: CareHome
+    unit: Unit
+    round: Round | None
+    day: dt.date
+    now: dt.datetime
+    rounds: list[Round]
+    units: list[Unit]
+    residents: list[ResidentRound]
+    codes: list[NonAdministrationCode]
+    follow_ups_due: list[Administration]
+    gate: list[str]  # why the viewer cannot record some kinds of dose
+    last_sites: dict[int, str]  # line id -> where the last patch or application went
+
+    @property
+    def counts(self) -> dict[str, int]:
+        result: dict[str, int] = {}
+        for r in self.residents:
+            for d in r.doses:
+                result[d.state] = result.get(d.state, 0) + 1
+        return result
+
+
+def round_screen(
+    *,
+    home: CareHome,
+    unit: Unit,
+    round_: Round | None,
+    day: dt.date,
+    viewer: User,
+    rounds: list[Round],
+    now: dt.datetime | None = None,
+) -> RoundScreen:
+    now = now or timezone.now()
+    doses = (
+        ScheduledDose.objects.filter(unit=unit, local_date=day, cancelled_at__isnull=True)
+        .select_related("line", "line__medicine")
+        .prefetch_related(doses_with_records())
+        .order_by("due_at", "line__medicine__name")
+    )
+    if round_ is not None:
+        doses = doses.filter(round=round_)
+    by_resident: dict[int, list[DoseState]] = {}
+    for dose in doses:
+        by_resident.setdefault(dose.resident_id, []).append(dose_state(dose, now))
+    prn_by_resident: dict[int, list[PrescriptionLine]] = {}
+    for line in selectors.prn_lines(home=home, unit=unit):
+        prn_by_resident.setdefault(line.resident_id, []).append(line)
+    residents = (
+        Resident.objects.filter(unit=unit, status=ResidentStatus.RESIDENT)
+        .prefetch_related(
+            Prefetch(
+                "allergies",
+                queryset=Allergy.objects.filter(removed_at__isnull=True),
+                to_attr="active_allergies",
+            )
+        )
+        .order_by("full_name")
+    )
+    rows = [
+        ResidentRound(r, by_resident.get(r.pk, []), prn_by_resident.get(r.pk, []))
+        for r in sorted(residents, key=lambda r: (room_key(r.room), r.full_name))
+    ]
+    follow_ups = list(
+        Administration.objects.filter(
+            home=home,
+            resident__unit=unit,
+            line__is_prn=True,
+            outcome=Outcome.GIVEN,
+            follow_up__isnull=True,
+            corrected_by__isnull=True,
+            administered_at__gte=now - dt.timedelta(hours=24),
+            administered_at__lte=now - dt.timedelta(minutes=60),
+        ).select_related("resident", "line", "line__medicine", "recorded_by")
+    )
+    categories = sorted(
+        {c for row in rows for d in row.doses for c in d.dose.line.competency_categories()}
+    )
+    gate = [
+        refusal.message
+        for c in categories
+        if (refusal := check_administration(person=viewer, home=home, category=c, at=now))
+    ]
+    from .services import last_sites, needs_site
+
+    site_lines = {d.dose.line_id for row in rows for d in row.doses if needs_site(d.dose.line)}
+    return RoundScreen(
+        home=home,
+        unit=unit,
+        round=round_,
+        day=day,
+        now=now,
+        rounds=rounds,
+        units=list(Unit.objects.filter(home=home).order_by("name")),
+        residents=rows,
+        codes=list(NonAdministrationCode.objects.filter(home=home, active=True)),
+        follow_ups_due=follow_ups,
+        gate=sorted(set(gate)),
+        last_sites=last_sites(sorted(site_lines)) if site_lines else {},
+    )
