@@ -5,7 +5,14 @@ from django.core.management.base import BaseCommand
 from emar.demo import DEFAULT_PASSWORD, LOGINS, DemoContext
 
 # Each app's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = ("emar", "training", "residents", "medications", "audits")
+STEPS = (
+    "emar.demo",
+    "training.demo",
+    "residents.demo",
+    "medications.demo",
+    "medications.demo_mar",
+    "audits.demo",
+)
 
 
 class Command(BaseCommand):
@@ -19,15 +26,15 @@ class Command(BaseCommand):
             self.stderr.write("The password must be at least 8 characters.")
             raise SystemExit(2)
         ctx = DemoContext(password=password)
-        for app in STEPS:
+        for step in STEPS:
             try:
-                module = importlib.import_module(f"{app}.demo")
+                module = importlib.import_module(step)
             except ModuleNotFoundError as e:
-                if e.name != f"{app}.demo":
+                if e.name != step:
                     raise
                 continue
             module.seed(ctx)
-            self.stdout.write(f"  demo data: {app} ready")
+            self.stdout.write(f"  demo data: {step} ready")
         shown = password or DEFAULT_PASSWORD
         note = "" if password or ctx.created_users else ", unless an earlier --password changed it"
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password: {shown}{note}):"))

@@ -1,0 +1,296 @@
+"""Six weeks of MAR history for the demo homes (R-RUN-4): mostly given, some refusals and other
+codes, a few gaps, late entries, PRN doses with follow-ups, controlled drugs with witnesses,
+patch site rotation and one correction. Deterministic (a fixed random seed) and idempotent.
+
+History is written in bulk, not through the recording service, because the service only
+records today's doses (R-MAR-3); one audit-trail entry says that it was loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from emar.demo import DemoContext
+from emar.models import CareHome, NonAdministrationCode, Shift, User
+from emar.services import audit_append
+from training.services import check_administration
+
+from . import services
+from .demo import HISTORY_DAYS
+from .models import (
+    BODY_SITES,
+    Administration,
+    Effectiveness,
+    HomelyRemedy,
+    LineStatus,
+    Medicine,
+    PrescriptionLine,
+    PrnFollowUp,
+    ScheduledDose,
+    VariableDose,
+)
+
+# Share of past doses by outcome; the rest are given.
+REFUSED, ASLEEP_THEN_GIVEN, OTHER_CODE, GAP, LATE = 0.035, 0.01, 0.01, 0.006, 0.012
+
+
+def _staff(home: CareHome, ctx: DemoContext) -> tuple[list[User], list[User]]:
+    """Who recorded (carers and seniors with in-date training) and who witnessed CDs."""
+    names = (
+        ["carer", "carer3", "senior", "senior2"]
+        if home == ctx.home
+        else ["carer_riverside", "manager_riverside"]
+    )
+    people = [ctx.users[n] for n in names if n in ctx.users]
+    givers = [
+        p for p in people if check_administration(person=p, home=home, category="oral") is None
+    ]
+    seniors = [p for p in people if "senior" in p.username or "manager" in p.username]
+    return givers or people, seniors or people
+
+
+def _history(home: CareHome, ctx: DemoContext, rng: random.Random) -> int:
+    today = home.local_today()
+    start = today - dt.timedelta(days=HISTORY_DAYS)
+    now = timezone.now()
+    lines = PrescriptionLine.objects.filter(home=home, status=LineStatus.ACTIVE)
+    warfarin = [ln for ln in lines if "warfarin" in ln.medicine.name.lower()]
+    for line in warfarin:
+        existing = set(line.variable_doses.values_list("day", flat=True))
+        VariableDose.objects.bulk_create(
+            VariableDose(
+                line=line,
+                day=start + dt.timedelta(days=i),
+                dose=rng.choice([Decimal(3), Decimal("2.5")]),
+                entered_by=ctx.users.get("senior") or ctx.users["manager_riverside"],
+                note="INR in range",
+            )
+            for i in range(HISTORY_DAYS)
+            if start + dt.timedelta(days=i) not in existing
+        )
+    services.doses_sync(home=home, start=start, end=today + dt.timedelta(days=1), now=now)
+    codes = {c.code: c for c in NonAdministrationCode.objects.filter(home=home)}
+    givers, seniors = _staff(home, ctx)
+    past = (
+        ScheduledDose.objects.filter(
+            home=home, cancelled_at__isnull=True, window_closes__lt=now, local_date__gte=start
+        )
+        .select_related("line", "line__medicine")
+        .order_by("due_at")
+    )
+    sites: dict[int, int] = {}
+    records: list[Administration] = []
+    for dose in past:
+        if dose.self_administered or dose.needs_dose_entry:
+            continue
+        line = dose.line
+        roll = rng.random()
+        by = rng.choice(givers)
+        at = dose.due_at + dt.timedelta(minutes=rng.randint(-20, 35))
+        base = {
+            "home": home,
+            "resident_id": dose.resident_id,
+            "line": line,
+            "dose": dose,
+            "recorded_by": by,
+            "administered_at": at,
+            "recorded_at": at + dt.timedelta(minutes=1),
+        }
+        if roll < GAP:
+            continue  # nobody recorded it: a gap, shown as missed everywhere (R-MAR-2)
+        roll -= GAP
+        if roll < REFUSED:
+            records.append(
+                Administration(
+                    **base, outcome="not_given", code=codes["R"], idempotency_key=uuid.uuid4()
+                )
+            )
+            continue
+        roll -= REFUSED
+        if roll < OTHER_CODE:
+            code = rng.choice(["N", "S", "W", "L"])
+            if code == "S":
+                records.append(
+                    Administration(
+                        **base,
+                        outcome="not_given",
+                        code=codes["S"],
+                        final=False,
+                        idempotency_key=uuid.uuid4(),
+                    )
+                )
+                continue
+            note = "GP asked to hold today: low blood pressure" if code == "W" else ""
+            records.append(
+                Administration(
+                    **base,
+                    outcome="not_given",
+                    code=codes[code],
+                    note=note,
+                    idempotency_key=uuid.uuid4(),
+                )
+            )
+            continue
+        roll -= OTHER_CODE
+        if roll < ASLEEP_THEN_GIVEN:
+            records.append(
+                Administration(
+                    **base,
+                    outcome="not_given",
+                    code=codes["S"],
+                    final=False,
+                    idempotency_key=uuid.uuid4(),
+                )
+            )
+            base["administered_at"] = at + dt.timedelta(minutes=40)
+            base["recorded_at"] = at + dt.timedelta(minutes=41)
+        late = roll < LATE + ASLEEP_THEN_GIVEN and rng.random() < 0.5
+        if late:
+            base["recorded_at"] = dose.window_closes + dt.timedelta(minutes=rng.randint(10, 90))
+        extra: dict = {}
+        if line.needs_witness:
+            extra["witness"] = rng.choice([s for s in seniors if s.pk != by.pk] or seniors)
+            if extra["witness"].pk == by.pk:
+                continue
+        if services.needs_site(line):
+            n = sites.get(line.pk, rng.randrange(len(BODY_SITES)))
+            sites[line.pk] = n + 1
+            extra["body_site"] = BODY_SITES[n % len(BODY_SITES)]
+            extra["old_patch_removed"] = True if services.is_patch(line) else None
+        quantity = dose.dose if dose.dose is not None else line.dose
+        records.append(
+            Administration(
+                **base,
+                **extra,
+                outcome="given",
+                quantity=quantity,
+                covert=dose.covert,
+                late=late,
+                late_reason="Recorded after the round: the tablet was charging" if late else "",
+                idempotency_key=uuid.uuid4(),
+            )
+        )
+    Administration.objects.bulk_create(records, batch_size=1000)
+    _prn_history(home, rng, givers, seniors, start, now)
+    _one_correction(home, seniors)
+    return len(records)
+
+
+def _prn_history(home, rng, givers, seniors, start, now) -> None:
+    for line in PrescriptionLine.objects.filter(home=home, status=LineStatus.ACTIVE, is_prn=True):
+        if not line.protocols.exists():
+            continue
+        day = start + dt.timedelta(days=rng.randint(0, 3))
+        while True:
+            at = dt.datetime.combine(
+                day, dt.time(rng.randint(9, 20), rng.choice([0, 15, 30, 45])), tzinfo=home.tz
+            )
+            if at > now - dt.timedelta(hours=2):
+                break
+            by = rng.choice(givers)
+            extra = {}
+            if line.needs_witness:
+                extra["witness"] = next((s for s in seniors if s.pk != by.pk), None)
+                if extra["witness"] is None:
+                    break
+            record = Administration.objects.create(
+                home=home,
+                resident=line.resident,
+                line=line,
+                outcome="given",
+                quantity=line.dose,
+                administered_at=at,
+                recorded_at=at + dt.timedelta(minutes=2),
+                recorded_by=by,
+                prn_reason=rng.choice(
+                    [
+                        "Says her hip hurts",
+                        "Grimacing when moved",
+                        "Asked for something for pain",
+                        "Restless and distressed after visitors left",
+                    ]
+                ),
+                idempotency_key=uuid.uuid4(),
+                **extra,
+            )
+            if rng.random() < 0.9:  # a few follow-ups missing: the audit shows them
+                PrnFollowUp.objects.create(
+                    administration=record,
+                    effectiveness=rng.choice(
+                        [Effectiveness.EFFECTIVE] * 4 + [Effectiveness.PARTLY]
+                    ),
+                    note="Settled and comfortable",
+                    recorded_at=at + dt.timedelta(minutes=65),
+                    recorded_by=by,
+                )
+            day += dt.timedelta(days=rng.randint(2, 6))
+
+
+def _one_correction(home: CareHome, seniors: list[User]) -> None:
+    """A refusal recorded by mistake and corrected the same day by a senior (R-MAR-4)."""
+    original = (
+        Administration.objects.filter(home=home, code__code="R", dose__isnull=False)
+        .order_by("-administered_at")
+        .first()
+    )
+    if original is None or not seniors:
+        return
+    Administration.objects.create(
+        home=home,
+        resident_id=original.resident_id,
+        line_id=original.line_id,
+        dose=original.dose,
+        outcome="given",
+        quantity=original.line.dose,
+        administered_at=original.administered_at,
+        recorded_at=original.recorded_at + dt.timedelta(minutes=30),
+        recorded_by=seniors[0],
+        corrects=original,
+        correction_reason="Wrong button: she took it with her breakfast",
+        idempotency_key=uuid.uuid4(),
+    )
+
+
+def _homely_remedies(home: CareHome) -> None:
+    for name, guidance in (
+        ("Paracetamol 500mg tablets", "1 to 2 tablets, at least 4 hours apart"),
+        ("Senna 7.5mg tablets", "1 to 2 tablets at night"),
+    ):
+        medicine = Medicine.objects.filter(name=name).first()
+        if medicine:
+            HomelyRemedy.objects.get_or_create(
+                home=home, medicine=medicine, defaults={"dose_guidance": guidance}
+            )
+
+
+def _shifts(ctx: DemoContext) -> None:
+    """The demo carer and senior are on shift, so reminders reach them (R-ALR-1)."""
+    now = timezone.now()
+    for username, unit in (("carer", ctx.units.get("Oak")), ("senior", None)):
+        user = ctx.users.get(username)
+        if user and not Shift.objects.filter(user=user, ended_at__isnull=True).exists():
+            Shift.objects.create(user=user, home=ctx.home, unit=unit, started_at=now)
+
+
+@transaction.atomic
+def seed(ctx: DemoContext) -> None:
+    for home in (ctx.home, ctx.riverside):
+        if home is None:
+            continue
+        _homely_remedies(home)
+        if Administration.objects.filter(home=home).exists():
+            continue
+        count = _history(home, ctx, random.Random(f"emar-demo-{home.name}"))
+        audit_append(
+            home=home,
+            actor=None,
+            action="demo.history_loaded",
+            after={"administrations": count, "days": HISTORY_DAYS},
+        )
+    _shifts(ctx)
