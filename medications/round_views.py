@@ -165,7 +165,10 @@ def dose_record(request, dose_id: int):
     dose = rounds.dose_for_row(dose.pk).get()
     if request.htmx:
         context = _row_context(request, dose, form if status != 200 else None)
-        return render(request, "medications/partials/dose_row.html", context, status=status)
+        response = render(request, "medications/partials/dose_row.html", context, status=status)
+        if status == 200:
+            response["HX-Trigger"] = "doseRecorded"  # the round's counts refresh themselves
+        return response
     if status == 200:
         messages.success(request, f"Recorded: {dose.line.medicine.name} for {dose.resident}.")
         return redirect(round_url(dose))

@@ -80,6 +80,7 @@ def test_carer_records_doses_on_the_round(
         ".dose-status", has_text="Given"
     ).wait_for()
     assert "witness Sam Ahmed" in arthur.locator(".dose-row", has_text="Oxycodone").inner_text()
+    tablet.locator("#round-counts", has_text="2 given").wait_for()
     screenshot(tablet, "round-3-recorded")
 
     from medications.models import Administration
