@@ -130,3 +130,23 @@ class CorrectionForm(WitnessMixin):
     def __init__(self, *args, home, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["code"].queryset = NonAdministrationCode.objects.filter(home=home, active=True)
+
+
+class HomelyRemedyForm(forms.Form):
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+    remedy = forms.ModelChoiceField(queryset=None, label="Remedy (the home's approved list)")
+    quantity = forms.DecimalField(min_value=0, max_digits=8, decimal_places=3)
+    reason = forms.CharField(max_length=500, label="Why is it given?")
+    confirm_duplicate = forms.BooleanField(
+        required=False,
+        label="A senior has checked: give it even though a prescribed medicine has "
+        "the same ingredient",
+    )
+
+    def __init__(self, *args, home, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from .models import HomelyRemedy
+
+        self.fields["remedy"].queryset = HomelyRemedy.objects.filter(
+            home=home, active=True
+        ).select_related("medicine")

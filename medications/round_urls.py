@@ -13,4 +13,5 @@ urlpatterns = [
         name="prn_follow_up",
     ),
     path("administrations/<int:administration_id>/correct/", views.correct, name="correct"),
+    path("residents/<int:resident_id>/homely-remedy/", views.homely_remedy, name="homely_remedy"),
 ]

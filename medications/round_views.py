@@ -330,3 +330,55 @@ def correct(request, administration_id: int):
         {"original": original, "resident": original.resident, "form": form},
         status=status,
     )
+
+
+@requires(Perm.RECORD_DOSE)
+def homely_remedy(request, resident_id: int):
+    """R-MAR-11: a homely remedy from the home's list, with reason, dose and a warning when
+    the resident already has a prescribed line with the same ingredient."""
+    from residents.models import Resident
+
+    from .models import HomelyRemedyDose
+    from .round_forms import HomelyRemedyForm
+
+    resident = permissions.scoped_get(
+        request.user,
+        Perm.RECORD_DOSE,
+        Resident.objects.select_related("unit", "home"),
+        pk=resident_id,
+    )
+    status = 200
+    if request.method == "POST":
+        form = HomelyRemedyForm(request.POST, home=resident.home)
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.homely_remedy_give(
+                    resident=resident,
+                    remedy=data["remedy"],
+                    by=request.user,
+                    quantity=data["quantity"],
+                    reason=data["reason"],
+                    idempotency_key=data["idempotency_key"],
+                    confirm_duplicate=data["confirm_duplicate"],
+                )
+            except DomainError as e:
+                form.add_error(None, e)
+                status = 422
+            else:
+                messages.success(request, f"Homely remedy recorded for {resident}.")
+                return redirect(_next_url(request, round_url(resident.unit)))
+    else:
+        form = HomelyRemedyForm(home=resident.home, initial={"idempotency_key": new_key()})
+    recent = (
+        HomelyRemedyDose.objects.filter(resident=resident)
+        .select_related("remedy__medicine", "recorded_by")
+        .order_by("-administered_at")[:10]
+    )
+    return render(
+        request,
+        "medications/homely_remedy.html",
+        {"resident": resident, "form": form, "recent": recent, "next": _next_url(request, "")},
+        status=status,
+    )
