@@ -52,4 +52,5 @@ urlpatterns = [
     path("", include("medications.round_urls")),
     path("", include("training.urls")),
     path("", include("audits.urls")),
+    path("", include("medications.chart_urls")),
 ]

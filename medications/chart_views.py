@@ -1,0 +1,169 @@
+"""The MAR chart on screen and as PDF, for one resident or a whole unit (R-MAR-12, H-10).
+
+The resident (or home) is looked up scoped to the user's homes before the query string is
+read, so an outsider gets 404 whatever they ask for; bad `start`/`days` give 400, never 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET
+
+from emar.models import CareHome, Unit
+from emar.pdf import render_pdf
+from emar.permissions import Perm, requires, scoped_get
+from residents.models import Resident
+
+from .chart import CYCLE_DAYS, MAX_DAYS, MarChart, cycle_start, mar_chart
+from .services import doses_sync
+
+PRINT_TEMPLATE = "medications/print/mar_chart.html"
+
+
+class PeriodError(ValueError):
+    pass
+
+
+def period_from(query, home: CareHome) -> tuple[dt.date, int]:
+    """`?start=YYYY-MM-DD&days=N`, defaulting to the home's current 28-day cycle."""
+    raw_start = query.get("start", "").strip()
+    raw_days = query.get("days", "").strip()
+    if raw_start:
+        try:
+            start = dt.date.fromisoformat(raw_start)
+        except ValueError:
+            raise PeriodError(
+                f"“{raw_start[:20]}” is not a date: give the start as YYYY-MM-DD."
+            ) from None
+    else:
+        start = cycle_start(home.local_today())
+    if raw_days:
+        if not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_DAYS:
+            raise PeriodError(f"The number of days must be a whole number from 1 to {MAX_DAYS}.")
+        days = int(raw_days)
+    else:
+        days = CYCLE_DAYS
+    if not dt.date(1900, 1, 1) <= start <= dt.date(9000, 1, 1):
+        raise PeriodError("The start date is out of range.")
+    return start, days
+
+
+def print_context(
+    charts: list[MarChart], home: CareHome, title: str, days: int = CYCLE_DAYS
+) -> dict:
+    codes = charts[0].codes if charts else list(home.codes.filter(active=True).order_by("code"))
+    return {
+        "charts": charts,
+        "home": home,
+        "codes": codes,
+        "title": title,
+        "printed_at": home.local_now(),
+        **grid_widths(days),
+    }
+
+
+PAGE_MM = 281.0  # A4 landscape less the print margins
+TIME_MM = 9.0
+MIN_MEDICINE_MM = 70.0
+
+
+def grid_widths(days: int) -> dict[str, float]:
+    """Day columns are 6 mm wide (a 28-day cycle leaves ~100 mm for the medicine column, which
+    takes what is left); longer periods shrink the days so the grid still fits A4 landscape."""
+    return {"day_mm": round(min(6.0, (PAGE_MM - TIME_MM - MIN_MEDICINE_MM) / days), 2)}
+
+
+def _materialise(home: CareHome, start: dt.date, days: int, unit: Unit | None) -> None:
+    """Make sure the period's future doses exist before drawing them (beat only keeps
+    yesterday..tomorrow): otherwise a scheduled future day would print as "not scheduled" on
+    the downtime MAR (H-10). `doses_sync` only creates or cancels doses from now on and never
+    touches a recorded one, so a GET may call it; the past is only read."""
+    end = start + dt.timedelta(days=days - 1)
+    today = home.local_today()
+    if end >= today:
+        doses_sync(home=home, start=max(start, today), end=end, unit=unit)
+
+
+def _pdf_response(pdf: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _resident(request, resident_id: int) -> Resident:
+    return scoped_get(
+        request.user, Perm.VIEW_MAR, Resident.objects.select_related("home", "unit"), pk=resident_id
+    )
+
+
+@require_GET
+@requires(Perm.VIEW_MAR)
+def resident_mar(request, resident_id: int):
+    resident = _resident(request, resident_id)
+    home = resident.home
+    try:
+        start, days = period_from(request.GET, home)
+    except PeriodError as e:
+        context = {"resident": resident, "home": home, "error": str(e)}
+        return render(request, "medications/mar_chart.html", context, status=400)
+    _materialise(home, start, days, resident.unit)
+    chart = mar_chart(resident=resident, start=start, days=days)
+    step = dt.timedelta(days=days)
+    context = {
+        "resident": resident,
+        "home": home,
+        "chart": chart,
+        "days": days,
+        "previous": start - step,
+        "next": start + step,
+        "current": cycle_start(home.local_today()),
+    }
+    return render(request, "medications/mar_chart.html", context)
+
+
+@require_GET
+@requires(Perm.VIEW_MAR)
+def resident_mar_pdf(request, resident_id: int):
+    resident = _resident(request, resident_id)
+    try:
+        start, days = period_from(request.GET, resident.home)
+    except PeriodError as e:
+        return HttpResponseBadRequest(str(e), content_type="text/plain; charset=utf-8")
+    _materialise(resident.home, start, days, resident.unit)
+    chart = mar_chart(resident=resident, start=start, days=days)
+    title = f"MAR chart — {resident.full_name}"
+    pdf = render_pdf(PRINT_TEMPLATE, print_context([chart], resident.home, title, days))
+    return _pdf_response(pdf, f"mar-{slugify(resident.full_name)}-{start:%Y-%m-%d}.pdf")
+
+
+@require_GET
+@requires(Perm.VIEW_MAR)
+def unit_mar_pdf(request, home: CareHome, unit_id: int):
+    """Every current resident of a unit: the printable downtime MAR (H-10)."""
+    unit = get_object_or_404(Unit, home=home, pk=unit_id)
+    try:
+        start, days = period_from(request.GET, home)
+    except PeriodError as e:
+        return HttpResponseBadRequest(str(e), content_type="text/plain; charset=utf-8")
+    _materialise(home, start, days, unit)
+    pdf = render_pdf(PRINT_TEMPLATE, unit_print_context(home, unit, start, days))
+    return _pdf_response(pdf, f"mar-{slugify(unit.name)}-{start:%Y-%m-%d}.pdf")
+
+
+def _room_order(room: str) -> list:
+    """Room "3" before room "12", as on the doors."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in re.split(r"(\d+)", room)]
+
+
+def unit_print_context(home: CareHome, unit: Unit, start: dt.date, days: int) -> dict:
+    residents = Resident.objects.current().filter(unit=unit).select_related("home", "unit")
+    charts = [
+        mar_chart(resident=r, start=start, days=days)
+        for r in sorted(residents, key=lambda r: (_room_order(r.room), r.full_name))
+    ]
+    return print_context(charts, home, f"MAR charts — {unit.name}, {home.name}", days)
