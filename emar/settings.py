@@ -255,6 +255,27 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "training.tasks.training_expiry_alerts",
         "schedule": crontab(hour=6, minute=30),
     },
+    # R-ALR-1/2: a sweep that beat could not deliver on time is dropped (expires), the next one
+    # looks back 30 minutes and catches up; notifications are unique, so overlaps are harmless.
+    "dose-reminders-sweep": {
+        "task": "medications.tasks.dose_reminders_sweep",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
+    "doses-sync-all": {
+        "task": "medications.tasks.doses_sync_all",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 540},
+    },
+    "prn-follow-up-alerts": {
+        "task": "medications.tasks.prn_follow_up_alerts",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 240},
+    },
+    "medicines-daily-alerts": {
+        "task": "medications.tasks.medicines_daily_alerts",
+        "schedule": crontab(hour=7, minute=0),
+    },
 }
 
 # --- Security (R-SEC-1, R-SEC-3) ---------------------------------------------------------------

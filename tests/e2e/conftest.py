@@ -19,8 +19,10 @@ SCREENSHOTS = Path(__file__).parent / "screenshots"
 TABLET = {"width": 800, "height": 1280}  # a 10" tablet in portrait
 
 
-@pytest.fixture(scope="session")
-def browser():
+@pytest.fixture
+def browser(transactional_db):
+    """Per test, and only after the database is set up: Playwright's sync API switches the
+    thread's context, so Django must restore the reference data (courses, catalogue) first."""
     need(
         Path(CHROMIUM).exists() or bool(shutil.which("chromium")),
         "needs Chromium at /usr/bin/chromium (apt-get install chromium)",
