@@ -411,11 +411,19 @@ def notify(
         .exclude(recipient__email="")
         .values_list("pk", flat=True)
     )
-    if emailable:
-        from .tasks import notification_email
-
-        transaction.on_commit(lambda: [notification_email.delay(pk) for pk in emailable])
+    notification_emails_enqueue(emailable)
     return max(created, 0)
+
+
+def notification_emails_enqueue(notification_ids: list[int]) -> None:
+    """Email these notifications once the transaction commits (R-ALR-4); the task sends each
+    at most once (`notification_email_send`)."""
+    if not notification_ids:
+        return
+    from .tasks import notification_email
+
+    ids = list(notification_ids)
+    transaction.on_commit(lambda: [notification_email.delay(pk) for pk in ids])
 
 
 @transaction.atomic

@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from emar.models import CareHome, Membership, Notification, Role, Shift, User
-from emar.services import notify
+from emar.services import notification_emails_enqueue, notify
 from residents import selectors as resident_selectors
 
 from . import selectors
@@ -215,10 +215,7 @@ def _notifications_insert(pending: list[_Pending], *, at: dt.datetime) -> Counte
             ).values_list("pk", "kind", "subject", "window", "recipient_id")
             if tuple(key) in keys
         ]
-        if emailable:
-            from emar.tasks import notification_email
-
-            transaction.on_commit(lambda: [notification_email.delay(pk) for pk in emailable])
+        notification_emails_enqueue(emailable)
     return Counter(n.kind for n in new)
 
 
