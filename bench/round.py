@@ -322,6 +322,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--db", default="emar_bench_round")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--skip-http", action="store_true", help="only generate and time the round")
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith("postgres"):
@@ -355,6 +356,8 @@ def main() -> None:
             f"round screen (30 residents, whole day): {r['queries']} queries, "
             f"{r['dose_rows']} dose rows, p50 {r['p50_ms']:.1f} ms, max {r['max_ms']:.1f} ms"
         )
+        if args.skip_http:
+            return
         env = {**os.environ, "DATABASE_URL": bench_url, "LOG_LEVEL": "WARNING"}
         server = subprocess.Popen(
             [

@@ -53,4 +53,5 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("audits.urls")),
     path("", include("medications.chart_urls")),
+    path("", include("medications.stock_urls")),
 ]

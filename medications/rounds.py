@@ -39,6 +39,19 @@ class DoseState:
     record: Administration | None = None  # the record in force (after corrections)
     retry: Administration | None = None  # e.g. "S asleep" before the final record
     history: list[Administration] = field(default_factory=list)
+    stock_level: object = None  # set by round_screen for every row at once (R-STK-2)
+
+    @property
+    def stock(self):
+        """The line's stock balance and days left; one query when not preset (a single row)."""
+        if self.stock_level is None:
+            from .services import stock_levels
+
+            today = self.dose.home.local_today()
+            self.stock_level = stock_levels(line_ids=[self.dose.line_id], today=today).get(
+                self.dose.line_id, False
+            )
+        return self.stock_level or None
 
     @property
     def label(self) -> str:
@@ -200,6 +213,14 @@ def round_screen(
     from .services import last_sites, needs_site
 
     site_lines = {d.dose.line_id for row in rows for d in row.doses if needs_site(d.dose.line)}
+    from .services import stock_levels
+
+    levels = stock_levels(
+        line_ids=sorted({d.dose.line_id for row in rows for d in row.doses}),
+        today=now.astimezone(home.tz).date(),
+    )
+    for d in (d for row in rows for d in row.doses):
+        d.stock_level = levels.get(d.dose.line_id, False)
     return RoundScreen(
         home=home,
         unit=unit,

@@ -2,3 +2,4 @@
 
 from .mar import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
+from .stock import *  # noqa: F403

@@ -37,6 +37,7 @@ from ..models import (
     ScheduledDose,
 )
 from .prescriptions import has_covert_plan
+from .stock import stock_on_administration, stock_on_correction
 
 __all__ = [
     "DoseError",
@@ -529,6 +530,7 @@ def administration_record(
         if dose is not None:
             raise _already_recorded(dose) from None
         raise
+    stock_on_administration(record=record)  # same transaction (R-STK-1, R-STK-2, R-CD-2)
     audit_append(
         home=home,
         actor=by,
@@ -675,6 +677,7 @@ def administration_correct(
         body_site=original.body_site,
         covert=original.covert,
     )
+    stock_on_correction(original=original, record=record)  # the difference (R-STK-1)
     audit_append(
         home=home,
         actor=by,

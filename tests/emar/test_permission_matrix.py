@@ -48,6 +48,7 @@ PARAM_MODULES = (
     "audits.url_params",
     "mar.url_params",
     "mar.round_url_params",
+    "stock.url_params",
 )
 # One person's own records: everyone else gets 404 (tests/emar/test_notifications.py).
 OWN_RECORDS = {"notification_read"}

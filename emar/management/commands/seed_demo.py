@@ -11,6 +11,7 @@ STEPS = (
     "residents.demo",
     "medications.demo",
     "medications.demo_mar",
+    "medications.demo_stock",
     "audits.demo",
 )
 

@@ -1,0 +1,100 @@
+"""Forms for stock, the CD register and temperatures: validate and convert; the rules live in
+medications.services.stock."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.utils import timezone
+
+from .models import LocationKind, MovementKind, StorageLocation
+from .round_forms import WitnessMixin
+
+QTY = {"max_digits": 9, "decimal_places": 3}
+TEMP = {"max_digits": 4, "decimal_places": 1, "min_value": -30, "max_value": 60}
+
+
+def _local_datetime(home, day: dt.date | None) -> dt.datetime | None:
+    """A date entered for an event: now when it is today, else midday of that day."""
+    if day is None:
+        return None
+    if day == timezone.now().astimezone(home.tz).date():
+        return None
+    return dt.datetime.combine(day, dt.time(12, 0), tzinfo=home.tz)
+
+
+class ReceiveForm(WitnessMixin):
+    carried_forward = forms.BooleanField(
+        required=False, label="Carried forward from the last cycle (not a new delivery)"
+    )
+    quantity = forms.DecimalField(min_value=0, **QTY)
+    received_on = forms.DateField(
+        required=False, label="Date received", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    pharmacy = forms.CharField(required=False, max_length=200, label="Received from (pharmacy)")
+    batch = forms.CharField(required=False, max_length=60)
+    expiry = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    note = forms.CharField(required=False, max_length=500)
+
+    def at(self, home) -> dt.datetime | None:
+        return _local_datetime(home, self.cleaned_data.get("received_on"))
+
+
+class DisposeForm(WitnessMixin):
+    kind = forms.ChoiceField(
+        choices=[
+            (MovementKind.RETURNED, "Returned to the pharmacy"),
+            (MovementKind.DESTROYED, "Destroyed in the home (e.g. CD denaturing kit)"),
+        ]
+    )
+    quantity = forms.DecimalField(min_value=0, **QTY)
+    on = forms.DateField(
+        required=False, label="Date", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(max_length=500)
+    destination = forms.CharField(
+        required=False, max_length=200, label="Returned to / destroyed how"
+    )
+    receipt_ref = forms.CharField(
+        required=False, max_length=100, label="Pharmacy receipt reference"
+    )
+
+    def at(self, home) -> dt.datetime | None:
+        return _local_datetime(home, self.cleaned_data.get("on"))
+
+
+class CheckForm(WitnessMixin):
+    counted = forms.DecimalField(min_value=0, label="Number counted", **QTY)
+    note = forms.CharField(required=False, max_length=500)
+    theft_suspected = forms.BooleanField(required=False, label="Theft or diversion is suspected")
+
+
+class CorrectForm(WitnessMixin):
+    change = forms.DecimalField(label="Out by (+ more, − less)", **QTY)
+    reason = forms.CharField(max_length=500, label="What was wrong with the entry")
+
+
+class LocationForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    kind = forms.ChoiceField(choices=LocationKind.choices)
+
+
+class TemperatureForm(forms.Form):
+    location = forms.ModelChoiceField(queryset=StorageLocation.objects.none())
+    current = forms.DecimalField(label="Current °C", **TEMP)
+    minimum = forms.DecimalField(label="Minimum °C", **TEMP)
+    maximum = forms.DecimalField(label="Maximum °C", **TEMP)
+    reset_confirmed = forms.BooleanField(
+        required=False, label="I reset the thermometer's minimum and maximum"
+    )
+    action_taken = forms.CharField(
+        required=False,
+        max_length=1000,
+        label="Action taken (needed when out of range)",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, home, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["location"].queryset = StorageLocation.objects.filter(home=home, active=True)

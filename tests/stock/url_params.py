@@ -1,0 +1,26 @@
+"""URL kwargs of the stock pages for the permission-matrix harness
+(tests/emar/test_permission_matrix.py); `line_id` and `resident_id` come from
+tests/medications/url_params.py."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from emar.models import CareHome, Unit, User
+from medications import services
+from medications.models import Medicine, StorageLocation
+from residents.models import AllergyStatus
+from tests.medications.factories import line
+from tests.residents.factories import resident
+
+
+def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, int]:
+    senior, manager = users["senior"], users["manager"]
+    person = resident(unit, senior, allergy_status=AllergyStatus.NONE_KNOWN)
+    live = line(person, senior, checker=manager)
+    receipt = services.stock_receive(
+        line=live, by=senior, quantity=Decimal(28), pharmacy="Boots, High Street"
+    )
+    StorageLocation.objects.get_or_create(home=home, name="Treatment room fridge", kind="fridge")
+    medicine = Medicine.objects.filter(cd_register=True).order_by("pk").first()
+    return {"movement_id": receipt.pk, "medicine_id": medicine.pk}
