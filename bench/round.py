@@ -172,6 +172,32 @@ def generate(recording_doses: int, clients: int, history_days: int) -> dict:
             for k, ln in enumerate(made)
         )
 
+    def book_in() -> None:
+        """Carry forward 500 of each line, as a home does when it starts (R-STK-1)."""
+        from medications.models import Stock, StockMovement
+
+        all_lines = list(PrescriptionLine.objects.filter(home=home).exclude(stock__isnull=False))
+        Stock.objects.bulk_create(
+            Stock(line=ln, home=home, resident_id=ln.resident_id, balance=500, seq=1)
+            for ln in all_lines
+        )
+        StockMovement.objects.bulk_create(
+            StockMovement(
+                home=home,
+                resident_id=ln.resident_id,
+                line=ln,
+                seq=1,
+                kind="carried_forward",
+                change=500,
+                balance_before=0,
+                balance_after=500,
+                at=began,
+                by=senior,
+                reason="Carried forward",
+            )
+            for ln in all_lines
+        )
+
     oak_people = residents(oak, 30)
     lines(
         oak_people,
@@ -183,6 +209,7 @@ def generate(recording_doses: int, clients: int, history_days: int) -> dict:
     per_resident = 4
     bench_people = residents(bench, max(1, recording_doses // per_resident))
     lines(bench_people, per_resident, [[slot]])
+    book_in()
     start = today - dt.timedelta(days=history_days)
     services.doses_sync(home=home, start=start, end=today, now=now - dt.timedelta(days=400))
     past = ScheduledDose.objects.filter(unit=oak, window_closes__lt=now)

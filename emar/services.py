@@ -127,8 +127,11 @@ def audit_append(
     `prev_hash` is the hash of the link before it; other homes are not blocked.
     """
     home_id = home if isinstance(home, int) else home.pk
-    AuditChain.objects.get_or_create(home_id=home_id)
-    chain = AuditChain.objects.select_for_update().get(home_id=home_id)
+    chain = AuditChain.objects.select_for_update().filter(home_id=home_id).first()
+    if chain is None:  # the home's first entry; a racing first writer meets the unique rule
+        with transaction.atomic():
+            AuditChain.objects.get_or_create(home_id=home_id)
+        chain = AuditChain.objects.select_for_update().get(home_id=home_id)
     seq = chain.last_seq + 1
     at = timezone.now()
     object_type = obj._meta.label if obj is not None else ""

@@ -276,6 +276,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "medications.tasks.medicines_daily_alerts",
         "schedule": crontab(hour=7, minute=0),
     },
+    # R-AUD-1: every home's audit of the previous month, on the 1st (idempotent per home/month).
+    "monthly-audits-prepare": {
+        "task": "audits.tasks.monthly_audits_prepare",
+        "schedule": crontab(day_of_month="1", hour=5, minute=15),
+    },
 }
 
 # --- Security (R-SEC-1, R-SEC-3) ---------------------------------------------------------------

@@ -162,7 +162,7 @@ def dose_record(request, dose_id: int):
             except DomainError as e:
                 form.add_error(None, e)
                 status = 409 if e.code == "already_recorded" else 422
-    dose = rounds.dose_for_row(dose.pk).get()
+    rounds.refresh_records(dose)
     if request.htmx:
         context = _row_context(request, dose, form if status != 200 else None)
         response = render(request, "medications/partials/dose_row.html", context, status=status)

@@ -111,6 +111,14 @@ def doses_with_records() -> Prefetch:
     )
 
 
+def refresh_records(dose: ScheduledDose) -> None:
+    """Reload one dose's records after a write (one query), keeping what else was loaded."""
+    from django.db.models import prefetch_related_objects
+
+    getattr(dose, "_prefetched_objects_cache", {}).pop("administrations", None)
+    prefetch_related_objects([dose], doses_with_records())
+
+
 def dose_for_row(dose_id: int) -> QuerySet[ScheduledDose]:
     return (
         ScheduledDose.objects.filter(pk=dose_id)

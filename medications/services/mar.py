@@ -435,7 +435,7 @@ def administration_record(
         raise DoseError("Which dose?", code="no_dose")
     if existing := _existing_for_key(idempotency_key, line=line):
         return existing
-    home = line.home
+    home = dose.home if dose is not None else line.home
     if not permissions.has_perm(by, Perm.RECORD_DOSE, home):
         raise DoseError("Your role cannot record doses in this home.", code="not_allowed")
     # Serialise records of one line: PRN limits and the refusal count read what went before.
@@ -444,6 +444,7 @@ def administration_record(
         .select_related("medicine", "resident")
         .get(pk=line.pk)
     )
+    line.home = home  # already loaded; saves a query on the hot path
     now = timezone.now()
     at = administered_at or now
     _check_time(home=home, at=at, now=now)

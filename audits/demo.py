@@ -1,0 +1,127 @@
+"""Demo audits and incidents (R-RUN-4): last month's audit of Demo Care Home prepared,
+checklist answered, two actions (one still open), signed by the manager, with its PDF report
+built here (not by the worker); one near miss naming no one and one error naming `carer3`, whose
+topical competency is suspended (`carer` stays able to record). Idempotent."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from emar.demo import DemoContext
+
+from . import services
+from .checklist import DEFAULT_QUESTIONS
+from .models import (
+    ActionStatus,
+    Answer,
+    Audit,
+    AuditReport,
+    ChecklistQuestion,
+    Incident,
+    previous_month,
+)
+
+NO_ANSWERS = {
+    "storage-dates": "Two eye-drop bottles in Willow had no date of opening; replaced.",
+    "prn-reasons": "A few PRN doses had no effectiveness follow-up recorded (see the audit).",
+}
+NA_ANSWERS = {"self-admin-reviewed": "Reviewed in the care plan review cycle, not monthly."}
+
+NEAR_MISS = "Paracetamol for the wrong resident was prepared at the lunchtime round"
+ERROR = "Emollient cream applied to the wrong leg"
+
+
+def _incidents(ctx: DemoContext, month: dt.date) -> None:
+    home, manager = ctx.home, ctx.users["manager"]
+    at = dt.datetime.combine(month + dt.timedelta(days=9), dt.time(12, 20), tzinfo=home.tz)
+    if not Incident.objects.filter(home=home, description__startswith=NEAR_MISS).exists():
+        services.incident_report(
+            home=home,
+            by=manager,
+            kind="near_miss",
+            stage="administering",
+            type="wrong_resident",
+            harm="none",
+            occurred_at=at,
+            description=NEAR_MISS + "; the photo check on the dose screen stopped it.",
+            immediate_action="Dose destroyed and recorded; the round re-checked by the senior.",
+            suspend=(),
+        )
+    if not Incident.objects.filter(home=home, description__startswith=ERROR).exists():
+        services.incident_report(
+            home=home,
+            by=manager,
+            kind="error",
+            stage="administering",
+            type="wrong_route",
+            harm="low",
+            occurred_at=at + dt.timedelta(days=6, hours=-3),
+            description=ERROR + " (prescribed for the left leg only).",
+            immediate_action="Cream washed off, skin checked, GP informed; no reaction.",
+            staff=[ctx.users["carer3"]],
+            suspend=["topical"],
+        )
+
+
+@transaction.atomic
+def _audit(ctx: DemoContext, month: dt.date) -> Audit:
+    home, manager = ctx.home, ctx.users["manager"]
+    audit = services.audit_prepare(home=home, month=month, by=manager)
+    if audit.is_signed:
+        return audit
+    questions = {q.code: q.pk for q in ChecklistQuestion.objects.filter(active=True)}
+    answers = {}
+    for code, _section, _text in DEFAULT_QUESTIONS:
+        if code not in questions:
+            continue
+        if code in NO_ANSWERS:
+            answers[questions[code]] = (Answer.NO, NO_ANSWERS[code])
+        elif code in NA_ANSWERS:
+            answers[questions[code]] = (Answer.NA, NA_ANSWERS[code])
+        else:
+            answers[questions[code]] = (Answer.YES, "")
+    services.checklist_save(audit=audit, answers=answers, by=manager)
+    if not audit.actions.exists():
+        senior = ctx.users["senior"]
+        done = services.action_add(
+            audit=audit,
+            description="Label every opened liquid, cream and eye drop with the date of opening.",
+            owner=senior,
+            due_on=month + dt.timedelta(days=35),
+            by=manager,
+        )
+        services.action_update(
+            audit=audit,
+            action=done,
+            status=ActionStatus.DONE,
+            note="Checked on both units: all labelled.",
+            by=manager,
+        )
+        services.action_add(
+            audit=audit,
+            description="Remind staff to record PRN effectiveness within the hour; re-audit "
+            "PRN follow-ups next month.",
+            owner=ctx.users["senior2"],
+            due_on=month + dt.timedelta(days=60),
+            by=manager,
+        )
+    return services.audit_sign(
+        audit=audit,
+        by=manager,
+        summary="Good month overall: administration records are complete with few omissions, "
+        "every CD dose was witnessed. Date-of-opening labels and PRN follow-ups need attention; "
+        "one topical error (low harm) led to a competency reassessment.",
+    )
+
+
+def seed(ctx: DemoContext) -> None:
+    if ctx.home is None or "manager" not in ctx.users:
+        return
+    month = previous_month(ctx.home.local_today())
+    _incidents(ctx, month)
+    audit = _audit(ctx, month)
+    report, _ = AuditReport.objects.get_or_create(audit=audit)
+    if not report.is_ready:
+        services.audit_report_build(report_id=report.pk)  # here, not on the worker
