@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
 import io
+import re
 import secrets
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.apps import apps
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -464,18 +468,142 @@ def incident_follow_up(
 
 
 def access_log(
-    *, home: CareHome, user: User, action: str, what: str, obj=None, path: str = ""
+    *,
+    home: CareHome | int,
+    user: User,
+    action: str,
+    what: str,
+    obj=None,
+    path: str = "",
+    object_type: str = "",
+    object_id: str = "",
 ) -> AccessLog:
-    """Record a view or download in the reports area (R-INS-1). Append-only."""
+    """Record a view or download (R-INS-1). Append-only.
+
+    Pages write through `access_log_request` (called by the middleware once the response
+    succeeded); this is the one place a row is made."""
+    home_id = home if isinstance(home, int) else home.pk
     return AccessLog.objects.create(
-        home=home,
+        home_id=home_id,
         user=user,
-        role=permissions.role_in(user, home) or "",
+        role=permissions.role_in(user, home_id) or "",
         action=action,
         what=what[:200],
-        object_type=obj._meta.label if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
+        object_type=obj._meta.label if obj is not None else object_type,
+        object_id=str(obj.pk) if obj is not None else object_id,
         path=path[:300],
+    )
+
+
+@dataclass(frozen=True)
+class AccessNote:
+    home: CareHome
+    action: str
+    what: str
+    obj: object = None
+
+
+ACCESS_NOTE = "audits_access_note"
+
+# The URL keyword that names the object a page shows, and where that object's home is, most
+# specific first: `/audits/7/actions/3/` is about audit 7; `/residents/5/cd-register/9/` about
+# resident 5. An inspector's page is logged against the home of the first keyword present.
+ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
+    ("audit_id", "audits.Audit", "home_id"),
+    ("incident_id", "audits.Incident", "home_id"),
+    ("pack_id", "audits.EvidencePack", "home_id"),
+    ("administration_id", "medications.Administration", "home_id"),
+    ("dose_id", "medications.ScheduledDose", "home_id"),
+    ("movement_id", "medications.StockMovement", "home_id"),
+    ("version_id", "medications.ScheduleVersion", "line__home_id"),
+    ("line_id", "medications.PrescriptionLine", "home_id"),
+    ("allergy_id", "residents.Allergy", "resident__home_id"),
+    ("discrepancy_id", "residents.Discrepancy", "reconciliation__resident__home_id"),
+    ("reconciliation_id", "residents.Reconciliation", "resident__home_id"),
+    ("resident_id", "residents.Resident", "home_id"),
+    ("record_id", "training.TrainingRecord", "home_id"),
+    ("policy_id", "training.MedicinesPolicy", "home_id"),
+    ("membership_id", "emar.Membership", "home_id"),
+    ("home_id", "emar.CareHome", "pk"),
+)
+# Keywords that only ever appear next to one of the above (the permission-matrix walk checks).
+ACCESS_SECONDARY = frozenset({"action_id", "medicine_id", "staff_id", "unit_id", "metric"})
+# Status polls of a building report repeat every two seconds; they show no record.
+ACCESS_NOT_LOGGED = frozenset({"notification_badge", "audit_report_status", "evidence_pack_status"})
+
+_TITLE = re.compile(rb"<title>\s*(.*?)\s*(?:\xc2\xb7 eMAR)?\s*</title>", re.S | re.I)
+_FILENAME = re.compile(r'filename="?([^";]+)"?')
+
+
+def access_note(request, *, home: CareHome, action: str, what: str, obj=None) -> None:
+    """Describe what a reports-area page showed, for everyone who opens it, not only inspectors
+    (R-INS-1). The middleware writes it once the response succeeded."""
+    setattr(request, ACCESS_NOTE, AccessNote(home=home, action=action, what=what, obj=obj))
+
+
+def access_subject(kwargs: dict) -> tuple[int, str, str] | None:
+    """(home id, object type, object id) of the page the URL keywords name, or None."""
+    for kwarg, label, home_field in ACCESS_SUBJECTS:
+        if kwarg in kwargs:
+            model = apps.get_model(label)
+            home_id = (
+                model.objects.filter(pk=kwargs[kwarg]).values_list(home_field, flat=True).first()
+            )
+            if home_id is None:
+                return None
+            return home_id, "" if label == "emar.CareHome" else label, str(kwargs[kwarg])
+    return None
+
+
+def _describe(request, response) -> tuple[str, str]:
+    """("view" or "download", what the person saw): the file name of a download, the title
+    of a page, else the page's URL name."""
+    disposition = response.get("Content-Disposition", "")
+    content_type = response.get("Content-Type", "")
+    if disposition or not content_type.startswith("text/html"):
+        found = _FILENAME.search(disposition)
+        return "download", found.group(1) if found else request.path
+    if not response.streaming and (found := _TITLE.search(response.content[:4096])):
+        return "view", html.unescape(found.group(1).decode("utf-8", "replace"))
+    return "view", request.resolver_match.url_name.replace("_", " ").capitalize()
+
+
+def access_log_request(request, response) -> AccessLog | None:
+    """Log a successful GET (R-INS-1): every page and download an inspector opens in a home
+    they were granted, and every reports-area page (`access_note`) whoever opens it.
+
+    Called by `emar.middleware.InspectorAccessLogMiddleware` (settings.EMAR_ACCESS_LOGGER)."""
+    user = request.user
+    path = request.get_full_path()
+    if note := getattr(request, ACCESS_NOTE, None):
+        return access_log(
+            home=note.home,
+            user=user,
+            action=note.action,
+            what=note.what,
+            obj=note.obj,
+            path=path,
+        )
+    if request.resolver_match.url_name in ACCESS_NOT_LOGGED:
+        return None
+    homes = permissions.home_ids_for(user)
+    if not any(permissions.role_in(user, home_id) == Role.INSPECTOR for home_id in homes):
+        return None  # no query for staff: their roles are already cached for the request
+    subject = access_subject(request.resolver_match.kwargs)
+    if subject is None:
+        return None
+    home_id, object_type, object_id = subject
+    if permissions.role_in(user, home_id) != Role.INSPECTOR:
+        return None
+    action, what = _describe(request, response)
+    return access_log(
+        home=home_id,
+        user=user,
+        action=action,
+        what=what,
+        path=path,
+        object_type=object_type,
+        object_id=object_id,
     )
 
 

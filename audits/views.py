@@ -2,8 +2,10 @@
 the form, one service call, redirect or partial. Bad input is a 400 with the reason.
 
 Every page and download of the reports area is written to the access log (R-INS-1), which the
-manager reads. Inspectors only ever see signed audits; everything that writes needs a staff or
-manager permission, so the permission matrix refuses inspectors (R-ORG-4).
+manager reads: the views describe what they showed (`_log`) and the access-log middleware writes
+it once the response succeeded, as it does for every page an inspector opens elsewhere.
+Inspectors only ever see signed audits; everything that writes needs a staff or manager
+permission, so the permission matrix refuses inspectors (R-ORG-4).
 """
 
 from __future__ import annotations
@@ -51,9 +53,8 @@ def _audit(request, audit_id: int, perm: Perm) -> Audit:
 
 
 def _log(request, home: CareHome, action: str, what: str, obj=None) -> None:
-    services.access_log(
-        home=home, user=request.user, action=action, what=what, obj=obj, path=request.path
-    )
+    """Say what this page shows; the access-log middleware writes it if the response succeeds."""
+    services.access_note(request, home=home, action=action, what=what, obj=obj)
 
 
 def _bad(request, template: str, context: dict):

@@ -1,6 +1,9 @@
-"""Request-wide behaviour: idle logout for shared tablets (R-SEC-2), security headers (R-SEC-3)."""
+"""Request-wide behaviour: idle logout for shared tablets (R-SEC-2), security headers (R-SEC-3),
+the inspector access log (R-INS-1)."""
 
+import functools
 import time
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -9,6 +12,7 @@ from django.contrib.auth import logout
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.module_loading import import_string
 
 LAST_SEEN = "emar_last_seen"
 # Background polling (the notification badge) must not keep an unattended tablet signed in.
@@ -50,6 +54,40 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        return response
+
+
+@functools.cache
+def _access_logger(path: str) -> Callable:
+    return import_string(path)
+
+
+class InspectorAccessLogMiddleware:
+    """Hand every successful GET of a signed-in user to the access logger (R-INS-1).
+
+    The logger (`settings.EMAR_ACCESS_LOGGER`, the audits app) decides what is logged: every page
+    and download an inspector opens in a home they were granted, and the reports area for
+    everyone. It is resolved lazily so the core app does not depend on audits. Background polls
+    (the notification badge) are not views; failed requests (404 for an expired inspector)
+    showed nothing.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if (
+            request.method == "GET"
+            and 200 <= response.status_code < 300
+            and user is not None
+            and user.is_authenticated
+            and getattr(request, "resolver_match", None) is not None
+            and not request.META.get(POLL_HEADER)
+            and settings.EMAR_ACCESS_LOGGER
+        ):
+            _access_logger(settings.EMAR_ACCESS_LOGGER)(request, response)
         return response
 
 

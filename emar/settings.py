@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "emar.middleware.IdleLogoutMiddleware",
+    "emar.middleware.InspectorAccessLogMiddleware",
     "emar.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -172,6 +173,10 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+
+# Called by InspectorAccessLogMiddleware with (request, response) after each successful GET
+# (R-INS-1); a dotted path so the core app does not import the audits app.
+EMAR_ACCESS_LOGGER = "audits.services.access_log_request"
 
 # R-SEC-2: an idle session on a shared tablet ends after this many minutes.
 IDLE_LOGOUT_MINUTES = env_int("IDLE_LOGOUT_MINUTES", 10, minimum=1)

@@ -92,7 +92,9 @@ def _history(home: CareHome, ctx: DemoContext, rng: random.Random) -> int:
         line = dose.line
         roll = rng.random()
         by = rng.choice(givers)
-        at = dose.due_at + dt.timedelta(minutes=rng.randint(-20, 35))
+        # Time-sensitive doses are given on time (R-RX-7); others within the round's window.
+        spread = (-10, 12) if dose.time_sensitive else (-20, 35)
+        at = dose.due_at + dt.timedelta(minutes=rng.randint(*spread))
         base = {
             "home": home,
             "resident_id": dose.resident_id,
@@ -152,7 +154,10 @@ def _history(home: CareHome, ctx: DemoContext, rng: random.Random) -> int:
             base["recorded_at"] = at + dt.timedelta(minutes=41)
         late = roll < LATE + ASLEEP_THEN_GIVEN and rng.random() < 0.5
         if late:
-            base["recorded_at"] = dose.window_closes + dt.timedelta(minutes=rng.randint(10, 90))
+            base["recorded_at"] = max(
+                dose.window_closes + dt.timedelta(minutes=rng.randint(10, 90)),
+                base["administered_at"] + dt.timedelta(minutes=1),
+            )
         extra: dict = {}
         if line.needs_witness:
             extra["witness"] = rng.choice([s for s in seniors if s.pk != by.pk] or seniors)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -82,7 +83,10 @@ def round_view(request, home):
         round_ = rounds.current_round(home, all_rounds, now)
     if abs((day - home.local_today()).days) > 400:
         return HttpResponseBadRequest("Choose a date within the last year.")
-    services.doses_sync(home=home, start=day, end=day, unit=unit, now=now)
+    # Prescription changes resync on commit and beat every 10 minutes; this catches the rest
+    # (e.g. a resident moved) at most a minute late without paying for it on every load.
+    if cache.add(f"emar:doses-synced:{unit.pk}:{day.isoformat()}", True, timeout=60):
+        services.doses_sync(home=home, start=day, end=day, unit=unit, now=now)
     screen = rounds.round_screen(
         home=home,
         unit=unit,

@@ -39,6 +39,9 @@ def _eager_celery():
 
 @pytest.fixture(autouse=True)
 def _test_settings(tmp_path, settings):
+    from django.core.cache import cache
+
+    cache.clear()
     settings.MEDIA_ROOT = tmp_path / "media"
     # Hashing cost is a production concern; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

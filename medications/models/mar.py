@@ -70,6 +70,7 @@ class ScheduledDose(models.Model):
             models.Index(fields=["unit", "local_date"], name="dose_unit_day"),
             models.Index(fields=["home", "local_date"], name="dose_home_day"),
             models.Index(fields=["resident", "local_date"], name="dose_resident_day"),
+            models.Index(fields=["line", "local_date"], name="dose_line_day"),
             models.Index(
                 fields=["window_opens"], condition=Q(cancelled_at__isnull=True), name="dose_opens"
             ),

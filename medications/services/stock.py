@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, DecimalField, OuterRef, Subquery, Sum
+from django.db.models import Count, DecimalField, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -593,31 +593,35 @@ class StockLevel:
 
 
 def stock_levels(*, line_ids: list[int], today: dt.date) -> dict[int, StockLevel]:
-    """Balance and daily use of many lines in one query (the round screen, R-STK-2)."""
+    """Balance and daily use of many lines in two indexed queries (the round screen, R-STK-2).
+
+    Daily use is what was scheduled over the last 7 days (index `dose_line_day`)."""
     if not line_ids:
         return {}
-    recent = ScheduledDose.objects.filter(
-        line=OuterRef("pk"),
-        local_date__gt=today - dt.timedelta(days=7),
-        local_date__lte=today,
-        cancelled_at__isnull=True,
-    ).values("line")
-    rows = (
-        PrescriptionLine.objects.filter(pk__in=line_ids)
-        .annotate(
-            stock_balance=Subquery(Stock.objects.filter(line=OuterRef("pk")).values("balance")),
-            used=Subquery(
-                recent.annotate(
-                    s=Sum(Coalesce("dose", "line__dose"), output_field=DecimalField())
-                ).values("s")
-            ),
-            used_days=Subquery(recent.annotate(n=Count("local_date", distinct=True)).values("n")),
+    balances = dict(Stock.objects.filter(line_id__in=line_ids).values_list("line_id", "balance"))
+    used = {
+        row["line_id"]: row
+        for row in ScheduledDose.objects.filter(
+            line_id__in=line_ids,
+            local_date__gt=today - dt.timedelta(days=7),
+            local_date__lte=today,
+            cancelled_at__isnull=True,
         )
-        .values_list("pk", "stock_balance", "used", "used_days")
-    )
+        .values("line_id")
+        .annotate(
+            s=Sum(Coalesce("dose", "line__dose"), output_field=DecimalField()),
+            n=Count("local_date", distinct=True),
+        )
+    }
     levels = {}
-    for pk, balance, used, days in rows:
-        per_day = (Decimal(used) / days).quantize(Decimal("0.001")) if used and days else None
+    for pk in line_ids:
+        balance = balances.get(pk)
+        row = used.get(pk)
+        per_day = (
+            (Decimal(row["s"]) / row["n"]).quantize(Decimal("0.001"))
+            if row and row["s"] and row["n"]
+            else None
+        )
         levels[pk] = StockLevel(
             balance=balance if balance is not None else Decimal(0),
             per_day=per_day,

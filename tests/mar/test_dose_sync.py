@@ -57,3 +57,18 @@ def test_a_line_checked_today_has_no_doses_before_its_check(
         line(resident_a, senior_a, checker=senior2_a, schedule=times("08:00", "20:00"))
         services.doses_sync(home=home_a, start=DAY, end=DAY)
     assert [d.local_time for d in _doses(home_a)] == [dt.time(20)]
+
+
+def test_a_prescription_change_resyncs_doses_when_it_commits(
+    home_a, resident_a, senior_a, senior2_a, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(at_local(home_a, DAY - dt.timedelta(days=3), "10:00"), tick=False):
+        live = line(resident_a, senior_a, checker=senior2_a, schedule=times("08:00", "20:00"))
+    with time_machine.travel(at_local(home_a, DAY, "12:00"), tick=False):
+        services.doses_sync(home=home_a, start=DAY, end=DAY)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.line_stop(
+                line=live, by=senior_a, reason="Course finished", authorised_by="Dr Test"
+            )
+    evening = ScheduledDose.objects.get(line=live, local_time=dt.time(20))
+    assert evening.cancelled_at is not None  # no explicit sync: the stop did it on commit
