@@ -144,3 +144,46 @@ def pytest_collection_modifyitems(items):
             item.add_marker(
                 pytest.mark.django_db(**marker.kwargs, serialized_rollback=True), append=False
             )
+
+
+def isolated_celery_app(broker_url: str, backend: str, options: dict | None = None):
+    """A Celery app configured like the project's, on its own queue, for tests that start a
+    real worker. The queue is unique so that parallel test processes sharing one Redis never
+    take each other's tasks (each process has its own test database)."""
+    import uuid
+
+    from celery import Celery
+
+    app = Celery("emar-test", set_as_current=False)
+    app.config_from_object("django.conf:settings", namespace="CELERY")
+    queue = f"emar-test-{uuid.uuid4().hex[:12]}"
+    app.conf.update(
+        broker_url=broker_url,
+        result_backend=backend,
+        broker_transport_options=options or {},
+        task_always_eager=False,
+        worker_hijack_root_logger=False,
+        task_default_queue=queue,
+        worker_direct=False,
+    )
+    app.autodiscover_tasks(["emar", "medications"], force=True)
+    return app
+
+
+def embedded_celery_app(tmp_path):
+    """`isolated_celery_app` on kombu's filesystem transport under `tmp_path` (as `make run`)."""
+    for sub in ("queue", "processed", "results", "control"):
+        (tmp_path / sub).mkdir(exist_ok=True)
+    # Results in memory: the worker runs in a thread of this process, and the file backend can
+    # be read half-written. The product never reads task results.
+    return isolated_celery_app(
+        "filesystem://",
+        "cache+memory://",
+        {
+            "data_folder_in": str(tmp_path / "queue"),
+            "data_folder_out": str(tmp_path / "queue"),
+            "processed_folder": str(tmp_path / "processed"),
+            "control_folder": str(tmp_path / "control"),
+            "store_processed": False,
+        },
+    )

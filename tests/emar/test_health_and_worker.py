@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from emar.celery import app as emar_app
 from emar.models import JobHeartbeat
+from tests.conftest import embedded_celery_app, isolated_celery_app
 
 
 def test_healthz_reports_database_and_broker(client, db, tmp_path, settings):
@@ -33,20 +34,6 @@ def test_healthz_is_503_and_names_the_broker_when_it_is_down(client, db, monkeyp
     assert response.json()["database"] == "ok"
 
 
-def _app(broker_url: str, backend: str, options: dict | None = None) -> Celery:
-    app = Celery("emar-test", set_as_current=False)
-    app.config_from_object("django.conf:settings", namespace="CELERY")
-    app.conf.update(
-        broker_url=broker_url,
-        result_backend=backend,
-        broker_transport_options=options or {},
-        task_always_eager=False,
-        worker_hijack_root_logger=False,
-    )
-    app.autodiscover_tasks(["emar"], force=True)
-    return app
-
-
 def _run_heartbeat_through(app: Celery) -> None:
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         app.send_task("emar.tasks.heartbeat", kwargs={"name": "sent-from-web"})
@@ -61,23 +48,10 @@ def _run_heartbeat_through(app: Celery) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_embedded_broker_runs_a_task_in_a_real_worker(tmp_path):
-    for sub in ("queue", "processed", "results", "control"):
-        (tmp_path / sub).mkdir()
-    app = _app(
-        "filesystem://",
-        f"file://{tmp_path / 'results'}",
-        {
-            "data_folder_in": str(tmp_path / "queue"),
-            "data_folder_out": str(tmp_path / "queue"),
-            "processed_folder": str(tmp_path / "processed"),
-            "control_folder": str(tmp_path / "control"),
-            "store_processed": False,
-        },
-    )
-    _run_heartbeat_through(app)
+    _run_heartbeat_through(embedded_celery_app(tmp_path))
 
 
 @pytest.mark.redis
 @pytest.mark.django_db(transaction=True)
 def test_redis_broker_runs_a_task_in_a_real_worker(redis_url):
-    _run_heartbeat_through(_app(redis_url, redis_url))
+    _run_heartbeat_through(isolated_celery_app(redis_url, redis_url))

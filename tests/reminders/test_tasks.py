@@ -12,6 +12,7 @@ from django.db import OperationalError
 from emar.models import Notification
 from medications import reminders, tasks
 from medications.models import ScheduledDose
+from tests.conftest import embedded_celery_app, isolated_celery_app
 from tests.mar.conftest import at_local
 
 from .conftest import DAY, on_shift
@@ -79,34 +80,12 @@ def test_doses_sync_all_materialises_every_homes_doses(home_a, home_b, oak):
 # --- A real worker ------------------------------------------------------------------------------
 
 
-def _app(broker_url: str, backend: str, options: dict | None = None) -> Celery:
-    app = Celery("emar-test", set_as_current=False)
-    app.config_from_object("django.conf:settings", namespace="CELERY")
-    app.conf.update(
-        broker_url=broker_url,
-        result_backend=backend,
-        broker_transport_options=options or {},
-        task_always_eager=False,
-        worker_hijack_root_logger=False,
-    )
-    app.autodiscover_tasks(["emar", "medications"], force=True)
-    return app
+def _app(broker_url: str, backend: str) -> Celery:
+    return isolated_celery_app(broker_url, backend)
 
 
 def _embedded(tmp_path) -> Celery:
-    for sub in ("queue", "processed", "results", "control"):
-        (tmp_path / sub).mkdir()
-    return _app(
-        "filesystem://",
-        f"file://{tmp_path / 'results'}",
-        {
-            "data_folder_in": str(tmp_path / "queue"),
-            "data_folder_out": str(tmp_path / "queue"),
-            "processed_folder": str(tmp_path / "processed"),
-            "control_folder": str(tmp_path / "control"),
-            "store_processed": False,
-        },
-    )
+    return embedded_celery_app(tmp_path)
 
 
 def _sweep_twice_through(app: Celery) -> None:
