@@ -458,10 +458,58 @@ def _seed_home(
                     )
 
 
+# Everyday regular medicines, so a round looks like a real one: each resident of Demo Care Home
+# gets two to four of these (never one they are allergic to, never a duplicate).
+COMMON: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("Atorvastatin 20mg tablets", ("Night",), "Cholesterol"),
+    ("Omeprazole 20mg gastro-resistant capsules", ("Morning",), "Indigestion"),
+    ("Levothyroxine sodium 50microgram tablets", ("Morning",), "Underactive thyroid"),
+    ("Sertraline 50mg tablets", ("Morning",), "Low mood"),
+    ("Ramipril 2.5mg capsules", ("Morning",), "Blood pressure"),
+    ("Furosemide 40mg tablets", ("Morning",), "Fluid retention"),
+    ("Metformin 500mg tablets", ("Morning", "Teatime"), "Type 2 diabetes"),
+    ("Senna 7.5mg tablets", ("Night",), "Constipation"),
+    ("Donepezil 5mg tablets", ("Night",), "Dementia"),
+    ("Bisoprolol 2.5mg tablets", ("Morning",), "Heart rate"),
+    ("Mirtazapine 15mg tablets", ("Night",), "Sleep and mood"),
+)
+
+
+def _with_common_lines(home: CareHome, specs: dict[int, list[dict]]) -> dict[int, list[dict]]:
+    result = {i: list(v) for i, v in specs.items()}
+    for index, row in enumerate(PEOPLE):
+        if row[3] not in ("Oak", "Willow") or row[5] is None:
+            continue
+        taken = {spec["medicine"] for spec in result.get(index, [])}
+        person = Resident.objects.filter(home=home, nhs_number=demo_nhs_number(index)).first()
+        allergies = list(person.allergies.filter(removed_at__isnull=True)) if person else []
+        wanted = 2 + index % 3
+        for k in range(len(COMMON)):
+            name, rounds, indication = COMMON[(index * 3 + k) % len(COMMON)]
+            medicine = Medicine.objects.filter(name=name).first()
+            if len(taken) >= wanted + len(specs.get(index, [])) or medicine is None:
+                break
+            if name in taken or services.allergy_matches(medicine, allergies):
+                continue
+            result.setdefault(index, []).append(
+                {
+                    "medicine": name,
+                    "dose_unit": "capsule" if "capsule" in name else "tablet",
+                    "route": "oral",
+                    "schedule": _rounds(home, *rounds),
+                    "indication": indication,
+                }
+            )
+            taken.add(name)
+    return result
+
+
 @transaction.atomic
 def seed(ctx: DemoContext) -> None:
     home = ctx.home
-    _seed_home(home, _lines_for(home), ctx.users["senior"], ctx.users["senior2"])
+    _seed_home(
+        home, _with_common_lines(home, _lines_for(home)), ctx.users["senior"], ctx.users["senior2"]
+    )
     # The newest admission (allergy status unknown) gets a line that cannot be activated.
     unknown = next(i for i, row in enumerate(PEOPLE) if row[5] is None)
     _seed_home(
