@@ -244,6 +244,7 @@ _DOSE_FIELDS = (
     "time_sensitive",
     "dose_text",
     "round_id",
+    "round_date",
     "round__name",
     "unit__name",
     "home__timezone",
@@ -333,7 +334,8 @@ def _round_open(group: list, staff: _Staff) -> _Pending:
             body += f"; and {len(shown) - 40} more"
         query = f"?unit={first.unit_id}&date={first.local_date.isoformat()}"
         if first.round_id:
-            query += f"&round={first.round_id}"
+            day = first.round_date or first.local_date
+            query = f"?unit={first.unit_id}&date={day.isoformat()}&round={first.round_id}"
         return title, body, reverse("round", args=[first.home_id]) + query
 
     return _Pending(

@@ -38,7 +38,9 @@ def _int(value: str | None) -> int | None:
 
 def round_url(dose_or_unit, *, round_id=None, day: dt.date | None = None) -> str:
     if isinstance(dose_or_unit, ScheduledDose):
-        unit, round_id, day = dose_or_unit.unit, dose_or_unit.round_id, dose_or_unit.local_date
+        dose = dose_or_unit
+        unit, round_id = dose.unit, dose.round_id
+        day = dose.round_date if round_id and dose.round_date else dose.local_date
     else:
         unit = dose_or_unit
     query = f"?unit={unit.pk}"
@@ -86,7 +88,9 @@ def round_view(request, home):
     # Prescription changes resync on commit and beat every 10 minutes; this catches the rest
     # (e.g. a resident moved) at most a minute late without paying for it on every load.
     if cache.add(f"emar:doses-synced:{unit.pk}:{day.isoformat()}", True, timeout=60):
-        services.doses_sync(home=home, start=day, end=day, unit=unit, now=now)
+        # the night round's doses after midnight are dated the next day
+        end = day + dt.timedelta(days=1)
+        services.doses_sync(home=home, start=day, end=end, unit=unit, now=now)
     screen = rounds.round_screen(
         home=home,
         unit=unit,

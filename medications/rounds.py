@@ -170,13 +170,17 @@ def round_screen(
 ) -> RoundScreen:
     now = now or timezone.now()
     doses = (
-        ScheduledDose.objects.filter(unit=unit, local_date=day, cancelled_at__isnull=True)
+        ScheduledDose.objects.filter(unit=unit, cancelled_at__isnull=True)
         .select_related("line", "line__medicine")
         .prefetch_related(doses_with_records())
         .order_by("due_at", "line__medicine__name")
     )
-    if round_ is not None:
-        doses = doses.filter(round=round_)
+    # A round is a session: the night round of the 25th includes a 01:30 dose on the 26th.
+    doses = (
+        doses.filter(round=round_, round_date=day)
+        if round_ is not None
+        else doses.filter(local_date=day)
+    )
     by_resident: dict[int, list[DoseState]] = {}
     for dose in doses:
         by_resident.setdefault(dose.resident_id, []).append(dose_state(dose, now))

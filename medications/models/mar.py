@@ -47,6 +47,12 @@ class ScheduledDose(models.Model):
     round = models.ForeignKey(
         Round, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    round_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The day of the round it is given on: a 01:30 dose belongs to the night round "
+        "of the day before.",
+    )
     label = models.CharField(max_length=60, blank=True)
     dose = models.DecimalField(max_digits=8, decimal_places=3, null=True, blank=True)
     dose_text = models.CharField(max_length=120)
@@ -68,6 +74,7 @@ class ScheduledDose(models.Model):
         ]
         indexes = [
             models.Index(fields=["unit", "local_date"], name="dose_unit_day"),
+            models.Index(fields=["unit", "round_date", "round"], name="dose_unit_round"),
             models.Index(fields=["home", "local_date"], name="dose_home_day"),
             models.Index(fields=["resident", "local_date"], name="dose_resident_day"),
             models.Index(fields=["line", "local_date"], name="dose_line_day"),

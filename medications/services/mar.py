@@ -53,6 +53,7 @@ __all__ = [
     "next_site",
     "patch_site_suggestion",
     "prn_follow_up_record",
+    "round_for",
 ]
 
 
@@ -65,12 +66,31 @@ class SyncResult:
 
 
 def nearest_round(local_time: dt.time, rounds: list[Round]) -> Round | None:
-    """The round a dose belongs to on the round screen: the nearest round time (earlier wins a
-    tie)."""
+    """The round a dose belongs to on the round screen: the nearest round time around the
+    clock (earlier wins a tie), so a 01:30 dose goes with the 22:00 night round."""
+    return round_for(local_time, rounds)[0]
+
+
+def round_for(local_time: dt.time, rounds: list[Round]) -> tuple[Round | None, int]:
+    """(the nearest round around the clock, the day offset of that round's session): -1 when
+    the dose is after midnight but belongs to the evening before, +1 when it is late in the
+    evening but belongs to the next morning's round."""
     if not rounds:
-        return None
+        return None, 0
     minutes = local_time.hour * 60 + local_time.minute
-    return min(rounds, key=lambda r: (abs(r.time.hour * 60 + r.time.minute - minutes), r.time))
+    day = 24 * 60
+
+    def distance(r: Round) -> tuple[int, dt.time]:
+        diff = abs(r.time.hour * 60 + r.time.minute - minutes)
+        return min(diff, day - diff), r.time
+
+    best = min(rounds, key=distance)
+    diff = best.time.hour * 60 + best.time.minute - minutes
+    if diff > day // 2:
+        return best, -1
+    if diff < -(day // 2):
+        return best, 1
+    return best, 0
 
 
 @transaction.atomic
@@ -150,6 +170,7 @@ _FIELDS = (
     "local_date",
     "local_time",
     "round_id",
+    "round_date",
     "label",
     "dose",
     "dose_text",
@@ -162,7 +183,7 @@ _FIELDS = (
 
 def _fields(d: selectors.DueDose, home: CareHome, rounds: list[Round]) -> dict:
     tolerance = dt.timedelta(minutes=d.tolerance_minutes)
-    round_ = nearest_round(d.local_time, rounds)
+    round_, offset = round_for(d.local_time, rounds)
     return {
         "home_id": home.pk,
         "unit_id": d.resident.unit_id,
@@ -174,6 +195,7 @@ def _fields(d: selectors.DueDose, home: CareHome, rounds: list[Round]) -> dict:
         "local_date": d.local_date,
         "local_time": d.local_time,
         "round_id": round_.pk if round_ else None,
+        "round_date": d.local_date + dt.timedelta(days=offset),
         "label": d.label[:60],
         "dose": d.dose,
         "dose_text": d.dose_text[:120],

@@ -72,3 +72,34 @@ def test_a_prescription_change_resyncs_doses_when_it_commits(
             )
     evening = ScheduledDose.objects.get(line=live, local_time=dt.time(20))
     assert evening.cancelled_at is not None  # no explicit sync: the stop did it on commit
+
+
+def test_a_dose_after_midnight_belongs_to_the_night_round_before(
+    home_a, resident_a, senior_a, senior2_a
+):
+    with time_machine.travel(at_local(home_a, DAY - dt.timedelta(days=3), "10:00"), tick=False):
+        line(resident_a, senior_a, checker=senior2_a, schedule=times("01:30", "23:30", "06:30"))
+    with time_machine.travel(at_local(home_a, DAY, "00:00"), tick=False):
+        services.doses_sync(home=home_a, start=DAY, end=DAY)
+    by_time = {d.local_time: d for d in _doses(home_a)}
+    night = by_time[dt.time(1, 30)]
+    assert night.round.name == "Night" and night.round_date == DAY - dt.timedelta(days=1)
+    assert by_time[dt.time(23, 30)].round.name == "Night"
+    assert by_time[dt.time(23, 30)].round_date == DAY
+    assert by_time[dt.time(6, 30)].round.name == "Morning"
+    assert by_time[dt.time(6, 30)].round_date == DAY
+
+
+def test_the_night_round_screen_shows_the_doses_after_midnight(
+    client, home_a, unit_a, resident_a, senior_a, senior2_a, carer_a
+):
+    from django.urls import reverse
+
+    with time_machine.travel(at_local(home_a, DAY - dt.timedelta(days=3), "10:00"), tick=False):
+        line(resident_a, senior_a, checker=senior2_a, schedule=times("01:30"))
+    night = home_a.rounds.get(name="Night")
+    with time_machine.travel(at_local(home_a, DAY, "22:05"), tick=False):
+        client.force_login(carer_a)
+        url = reverse("round", args=[home_a.pk])
+        page = client.get(f"{url}?unit={unit_a.pk}&round={night.pk}&date={DAY}").content.decode()
+    assert "01:30" in page and "Upcoming" in page
