@@ -39,3 +39,17 @@ class InspectorGrantForm(forms.Form):
     def expires_at(self) -> dt.datetime:
         day = self.cleaned_data["expires_on"]
         return dt.datetime.combine(day, dt.time.min, tzinfo=self.home.tz)
+
+
+class OneTimeCodeForm(forms.Form):
+    code = forms.RegexField(
+        regex=r"^\s*\d{6}\s*$",
+        label="6-digit code from your authenticator app",
+        error_messages={"invalid": "Enter the 6 digits shown in your authenticator app."},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}
+        ),
+    )
+
+    def clean_code(self) -> str:
+        return self.cleaned_data["code"].strip()

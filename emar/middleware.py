@@ -46,6 +46,45 @@ class IdleLogoutMiddleware:
         return self.get_response(request)
 
 
+class TwoFactorMiddleware:
+    """R-SEC-2: until a manager, provider admin or inspector has entered a one-time code in
+    this session, every page sends them to set up or enter it (signing out still works)."""
+
+    ALLOWED = ("two_factor", "logout", "healthz", "login")
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            settings.TWO_FACTOR_REQUIRED
+            and user is not None
+            and user.is_authenticated
+            and not user.is_verified()
+            and not request.path.startswith(settings.STATIC_URL)
+        ):
+            from . import permissions
+
+            match = getattr(request, "resolver_match", None)
+            name = match.url_name if match else None
+            if name is None:
+                from django.urls import Resolver404, resolve
+
+                try:
+                    name = resolve(request.path_info).url_name
+                except Resolver404:
+                    name = None
+            if name not in self.ALLOWED and permissions.needs_two_factor(user):
+                target = reverse("two_factor") + "?" + urlencode({"next": request.get_full_path()})
+                if request.htmx:
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = target
+                    return response
+                return redirect(target)
+        return self.get_response(request)
+
+
 class SecurityHeadersMiddleware:
     def __init__(self, get_response) -> None:
         self.get_response = get_response

@@ -135,6 +135,15 @@ def forget(user: User) -> None:
         del user._emar_roles
 
 
+def needs_two_factor(user: User) -> bool:
+    """R-SEC-2: managers, provider admins and inspectors must sign in with a one-time code."""
+    if not user.is_authenticated:
+        return False
+    return bool(user.admin_of_id) or any(
+        role in (Role.MANAGER, Role.INSPECTOR) for role in _roles(user).values()
+    )
+
+
 def role_in(user: User, home: CareHome | int) -> str | None:
     home_id = home if isinstance(home, int) else home.pk
     return _roles(user).get(home_id)

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "bootstrap",  # django-bootstrap-static: Bootstrap 5 from a package (static/bootstrap/)
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
@@ -96,9 +98,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "emar.middleware.IdleLogoutMiddleware",
+    "emar.middleware.TwoFactorMiddleware",
     "emar.middleware.InspectorAccessLogMiddleware",
     "emar.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -177,6 +181,10 @@ AXES_VERBOSE = False
 # Called by InspectorAccessLogMiddleware with (request, response) after each successful GET
 # (R-INS-1); a dotted path so the core app does not import the audits app.
 EMAR_ACCESS_LOGGER = "audits.services.access_log_request"
+
+# R-SEC-2: managers, provider admins and inspectors sign in with a one-time code (TOTP) too.
+TWO_FACTOR_REQUIRED = env_bool("TWO_FACTOR_REQUIRED", True)
+OTP_TOTP_ISSUER = "eMAR"
 
 # R-SEC-2: an idle session on a shared tablet ends after this many minutes.
 IDLE_LOGOUT_MINUTES = env_int("IDLE_LOGOUT_MINUTES", 10, minimum=1)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/code/", views.two_factor, name="two_factor"),
     path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password/reset/sent/",

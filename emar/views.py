@@ -204,3 +204,50 @@ def notifications_read_all(request):
     n = services.notifications_read_all(user=request.user)
     messages.success(request, f"{n} notifications marked as read.")
     return redirect("notifications")
+
+
+# --- Two-factor sign-in (R-SEC-2) ----------------------------------------------------------------
+
+
+@never_cache
+@login_required
+def two_factor(request):
+    """Set up (first time) or enter the one-time code from an authenticator app."""
+    import segno
+    from django_otp import login as otp_login
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from .forms import OneTimeCodeForm
+
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        nxt = ""
+    device = TOTPDevice.objects.filter(user=request.user, confirmed=True).first()
+    setting_up = device is None
+    if setting_up:
+        device, _ = TOTPDevice.objects.get_or_create(
+            user=request.user, confirmed=False, defaults={"name": "Authenticator app"}
+        )
+    form = OneTimeCodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid() and device.verify_token(form.cleaned_data["code"]):
+            if setting_up:
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            messages.success(request, "Signed in with your one-time code.")
+            return redirect(nxt or "dashboard")
+        form.add_error("code", "That code is not right. Codes change every 30 seconds.")
+    context = {"form": form, "setting_up": setting_up, "next": nxt}
+    if setting_up:
+        context["qr"] = segno.make(device.config_url, error="m").svg_data_uri(scale=5)
+        context["secret"] = _base32(device.bin_key)
+    return render(request, "registration/two_factor.html", context, status=status)
+
+
+def _base32(key: bytes) -> str:
+    import base64
+
+    return base64.b32encode(key).decode().rstrip("=")

@@ -43,6 +43,9 @@ def _test_settings(tmp_path, settings):
 
     cache.clear()
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Two-factor sign-in is tested in tests/emar/test_two_factor.py; elsewhere force_login is
+    # the signed-in state.
+    settings.TWO_FACTOR_REQUIRED = False
     # Hashing cost is a production concern; tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -30,6 +30,7 @@ PUBLIC = {
 # Pages for any signed-in user, whatever their role.
 SIGNED_IN = {
     "dashboard",
+    "two_factor",
     "logout",
     "password_change",
     "password_change_done",

@@ -41,3 +41,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password: {shown}{note}):"))
         for username, what in LOGINS:
             self.stdout.write(f"  {username:<18} {what}")
+        self.stdout.write(
+            "Managers, admins and inspectors also enter a one-time code (set up at first sign-in;\n"
+            "without an authenticator app: python manage.py totp_code USERNAME)."
+        )
