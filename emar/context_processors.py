@@ -8,6 +8,13 @@ def emar(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"idle_logout_minutes": settings.IDLE_LOGOUT_MINUTES}
+    if (
+        settings.TWO_FACTOR_REQUIRED
+        and not user.is_verified()
+        and permissions.needs_two_factor(user)
+    ):
+        # Nothing but the code page and sign-out until the one-time code is entered.
+        return {"idle_logout_minutes": settings.IDLE_LOGOUT_MINUTES, "two_factor_pending": True}
     home = current_home(request)
     return {
         "current_home": home,

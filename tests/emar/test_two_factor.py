@@ -35,6 +35,8 @@ def test_managers_inspectors_and_admins_must_set_up_a_code(client, who, request)
     assert response.status_code == 302 and response["Location"].startswith("/login/code/")
     page = client.get(response["Location"]).content.decode()
     assert "Set up two-step sign-in" in page and "data:image/svg+xml" in page
+    # No polling on this page: the badge would be sent back here and reload it for ever.
+    assert reverse("notification_badge") not in page
 
 
 def test_a_carer_is_not_asked_for_a_code(client, carer_a):
