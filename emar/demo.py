@@ -13,9 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import services
+from .auth import pin_set
 from .models import CareHome, Membership, Provider, Role, Unit, User
 
 DEFAULT_PASSWORD = "emar-demo-2026"
+DEMO_PIN = "2468"
 PROVIDER = "Demo Care Group"
 HOME = "Demo Care Home"
 RIVERSIDE = "Demo Riverside"
@@ -97,6 +99,10 @@ def seed(ctx: DemoContext) -> None:
     _role(inspector, ctx.home, Role.INSPECTOR, expires_at=ctx.now + dt.timedelta(days=90))
     _role(_user(ctx, "carer_riverside", "Rhys", "Jones", "RJ"), ctx.riverside, Role.CARER)
     _role(_user(ctx, "manager_riverside", "Ruth", "Patel", "RP"), ctx.riverside, Role.MANAGER)
+    # Care staff switch user on the shared tablet with a PIN (R-SEC-2).
+    for username in ("senior", "senior2", "carer", "carer2", "carer3", "carer_riverside"):
+        if not ctx.users[username].pin_hash:
+            pin_set(user=ctx.users[username], pin=DEMO_PIN)
 
 
 LOGINS: tuple[tuple[str, str], ...] = (

@@ -53,3 +53,29 @@ class OneTimeCodeForm(forms.Form):
 
     def clean_code(self) -> str:
         return self.cleaned_data["code"].strip()
+
+
+class PinSwitchForm(forms.Form):
+    username = forms.CharField(
+        max_length=150,
+        widget=forms.TextInput(attrs={"autocapitalize": "none", "autocomplete": "off"}),
+    )
+    pin = forms.RegexField(
+        regex=r"^\d{4,6}$",
+        label="PIN",
+        error_messages={"invalid": "A PIN is 4 to 6 digits."},
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+
+class PinSetForm(forms.Form):
+    password = forms.CharField(
+        label="Your password",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    pin = forms.RegexField(
+        regex=r"^\d{4,6}$",
+        label="New PIN (4 to 6 digits)",
+        error_messages={"invalid": "A PIN is 4 to 6 digits."},
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )

@@ -152,6 +152,7 @@ AUTH_USER_MODEL = "emar.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "emar.auth.PinBackend",  # quick user switch on a shared tablet (R-SEC-2)
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"

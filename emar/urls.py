@@ -10,6 +10,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("login/code/", views.two_factor, name="two_factor"),
+    path("login/switch/", views.pin_switch, name="pin_switch"),
+    path("account/pin/", views.pin_set, name="pin_set"),
     path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
     path(
         "password/reset/sent/",

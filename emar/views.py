@@ -251,3 +251,64 @@ def _base32(key: bytes) -> str:
     import base64
 
     return base64.b32encode(key).decode().rstrip("=")
+
+
+# --- Quick user switch with a PIN (R-SEC-2) -------------------------------------------------------
+
+
+@never_cache
+def pin_switch(request):
+    """Hand the shared tablet to a colleague: their username and PIN sign them in (and whoever
+    was signed in out). Wrong PINs count towards the account lockout."""
+    from django.contrib.auth import authenticate, login, logout
+
+    from .forms import PinSwitchForm
+
+    form = PinSwitchForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            user = authenticate(
+                request, username=form.cleaned_data["username"], pin=form.cleaned_data["pin"]
+            )
+            if user is not None:
+                if request.user.is_authenticated:
+                    logout(request)
+                login(request, user, backend="emar.auth.PinBackend")
+                messages.success(request, f"Signed in as {user}.")
+                return redirect("dashboard")
+            form.add_error(
+                None,
+                "Username or PIN not recognised. Managers, admins and inspectors sign in with "
+                "password and code.",
+            )
+    return render(request, "registration/pin_switch.html", {"form": form}, status=status)
+
+
+@never_cache
+@login_required
+def pin_set(request):
+    from django.contrib.auth import authenticate
+
+    from . import auth
+    from .forms import PinSetForm
+
+    form = PinSetForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            if authenticate(
+                request, username=request.user.username, password=form.cleaned_data["password"]
+            ):
+                auth.pin_set(user=request.user, pin=form.cleaned_data["pin"])
+                messages.success(request, "Your PIN is set: use it to switch to yourself.")
+                return redirect("dashboard")
+            form.add_error("password", "That password is not right.")
+    return render(
+        request,
+        "registration/pin_set.html",
+        {"form": form, "allowed": not permissions.needs_two_factor(request.user)},
+        status=status,
+    )

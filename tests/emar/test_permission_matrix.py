@@ -21,6 +21,7 @@ from emar.permissions import MATRIX
 # Pages anyone may open (R-SEC-1: the login page and the health check, plus password reset).
 PUBLIC = {
     "login",
+    "pin_switch",
     "healthz",
     "password_reset",
     "password_reset_done",
@@ -30,6 +31,7 @@ PUBLIC = {
 # Pages for any signed-in user, whatever their role.
 SIGNED_IN = {
     "dashboard",
+    "pin_set",
     "two_factor",
     "logout",
     "password_change",
