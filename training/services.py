@@ -121,6 +121,20 @@ def _refusal(
 def _check(
     *, person: User, home: CareHome, category: MedicineCategory, at: dt.datetime, whose: str
 ) -> GateRefusal | None:
+    return _check_all(person=person, home=home, categories=[category], at=at, whose=whose)
+
+
+def _check_all(
+    *,
+    person: User,
+    home: CareHome,
+    categories: list[MedicineCategory],
+    at: dt.datetime,
+    whose: str,
+) -> GateRefusal | None:
+    """The first reason `person` may not give a dose needing all of `categories`: medication
+    training, then each category's competency in turn. Three queries however many categories
+    (a CD given PRN needs three)."""
     today = _today(home, at)
     if not permissions.has_perm(person, Perm.RECORD_DOSE, home):
         return _refusal(home, person, "not_staff", f"{whose} not on the staff of {home}")
@@ -144,55 +158,72 @@ def _check(
             on=training_expiry,
         )
 
-    label = f"Medication competency ({category.label})"
-    suspension = (
+    suspensions: dict[str, CompetencySuspension] = {}
+    for suspension in (
         CompetencySuspension.objects.filter(
-            home=home, person=person, category=category, suspended_at__lte=at
+            home=home, person=person, category__in=categories, suspended_at__lte=at
         )
         .filter(Q(lifted_at__isnull=True) | Q(lifted_at__gt=at))
         .order_by("-suspended_at")
-        .first()
-    )
-    if suspension is not None:
-        since = suspension.suspended_at.astimezone(home.tz).date()
-        return _refusal(
-            home,
-            person,
-            "competency_suspended",
-            f"{label} is suspended since {_day(since)} until reassessed",
-            category,
-            since,
-        )
-    latest = (
-        CompetencyAssessment.objects.filter(
-            home=home, person=person, category=category, assessed_on__lte=today
-        )
-        .order_by("-assessed_on", "-pk")
-        .first()
-    )
-    if latest is None:
-        return _refusal(
-            home, person, "competency_missing", f"No {label.lower()} is recorded", category
-        )
-    if not latest.is_competent:
-        return _refusal(
-            home,
-            person,
-            "competency_not_competent",
-            f"{label} was assessed as not yet competent on {_day(latest.assessed_on)}",
-            category,
-            latest.assessed_on,
-        )
-    if latest.expires_on <= today:
-        return _refusal(
-            home,
-            person,
-            "competency_expired",
-            f"{label} expired on {_day(latest.expires_on)}",
-            category,
-            latest.expires_on,
-        )
+    ):
+        suspensions.setdefault(suspension.category, suspension)
+    latest_of: dict[str, CompetencyAssessment] = {}
+    for assessment in CompetencyAssessment.objects.filter(
+        home=home, person=person, category__in=categories, assessed_on__lte=today
+    ).order_by("-assessed_on", "-pk"):
+        latest_of.setdefault(assessment.category, assessment)
+
+    for category in categories:
+        label = f"Medication competency ({category.label})"
+        suspension = suspensions.get(category)
+        if suspension is not None:
+            since = suspension.suspended_at.astimezone(home.tz).date()
+            return _refusal(
+                home,
+                person,
+                "competency_suspended",
+                f"{label} is suspended since {_day(since)} until reassessed",
+                category,
+                since,
+            )
+        latest = latest_of.get(category)
+        if latest is None:
+            return _refusal(
+                home, person, "competency_missing", f"No {label.lower()} is recorded", category
+            )
+        if not latest.is_competent:
+            return _refusal(
+                home,
+                person,
+                "competency_not_competent",
+                f"{label} was assessed as not yet competent on {_day(latest.assessed_on)}",
+                category,
+                latest.assessed_on,
+            )
+        if latest.expires_on <= today:
+            return _refusal(
+                home,
+                person,
+                "competency_expired",
+                f"{label} expired on {_day(latest.expires_on)}",
+                category,
+                latest.expires_on,
+            )
     return None
+
+
+def gate_administration_all(
+    *, person: User, home: CareHome, categories: list[str], at: dt.datetime | None = None
+) -> None:
+    """`gate_administration` for every competency a line needs, in one go (R-MAR-13)."""
+    if refusal := _check_all(
+        person=person,
+        home=home,
+        categories=[_category(c) for c in categories],
+        at=at or timezone.now(),
+        whose="You are",
+    ):
+        raise refusal.error()
 
 
 def check_administration(

@@ -18,7 +18,7 @@ from emar.models import CareHome, CodeCategory, NonAdministrationCode, Round, Un
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, notify
 from residents.models import ResidentStatus
-from training.services import gate_administration, gate_witness
+from training.services import gate_administration, gate_administration_all, gate_witness
 
 from .. import selectors
 from ..models import (
@@ -377,8 +377,9 @@ def _check_given(
             "Covert administration needs the covert plan attached to this line (R-RX-8).",
             code="covert_plan_required",
         )
-    for category in line.competency_categories(covert=covert):
-        gate_administration(person=by, home=home, category=category, at=at)
+    gate_administration_all(
+        person=by, home=home, categories=line.competency_categories(covert=covert), at=at
+    )
     _check_witness(line=line, home=home, by=by, witness=witness, at=at)
     if _needs_site(line):
         if body_site not in BODY_SITES and not (line.route == Route.TOPICAL and body_site):

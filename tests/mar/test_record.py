@@ -562,3 +562,16 @@ def test_homely_remedy_warns_about_a_prescribed_duplicate_ingredient(
         confirm_duplicate=True,
     )
     assert dose.duplicate_warning
+
+
+def test_every_competency_the_line_needs_is_checked(clock, oxycodone, carer_a, senior_a, home_a):
+    """An oral CD needs the oral and the controlled-drugs competency (R-TRN-3)."""
+    from tests.training.factories import qualify
+
+    qualify(carer_a, home_a, categories=["oral"])
+    qualify(senior_a, home_a)
+    dose = dose_at(oxycodone, "08:00")
+    clock("08:10")
+    with pytest.raises(TrainingGateError) as e:
+        give(dose, carer_a, witness=senior_a)
+    assert e.value.code == "competency_missing" and "controlled drugs" in e.value.message
