@@ -3,7 +3,14 @@
 
 from django.contrib import admin
 
-from .models import Medicine, PrescriptionLine
+from .models import (
+    Administration,
+    HomelyRemedy,
+    Medicine,
+    PrescriptionLine,
+    ScheduledDose,
+    StockMovement,
+)
 
 
 @admin.register(Medicine)
@@ -39,3 +46,46 @@ class PrescriptionLineAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class ReadOnly(admin.ModelAdmin):
+    """Clinical records: visible to the provider's IT, never changed here (R-MAR-4, R-CD-2)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Administration)
+class AdministrationAdmin(ReadOnly):
+    list_display = ("line", "resident", "outcome", "code", "administered_at", "recorded_by")
+    list_filter = ("outcome", "home")
+    list_select_related = ("line__medicine", "resident", "code", "recorded_by")
+
+
+@admin.register(ScheduledDose)
+class ScheduledDoseAdmin(ReadOnly):
+    list_display = ("line", "resident", "due_at", "round", "cancelled_at")
+    list_filter = ("home", "unit")
+    list_select_related = ("line__medicine", "resident", "round")
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnly):
+    list_display = ("line", "seq", "kind", "change", "balance_after", "at", "by", "witness")
+    list_filter = ("kind", "home")
+    list_select_related = ("line__medicine", "by", "witness")
+
+
+@admin.register(HomelyRemedy)
+class HomelyRemedyAdmin(admin.ModelAdmin):
+    """The home's approved list of homely remedies (R-MAR-11), kept by the provider."""
+
+    list_display = ("medicine", "home", "dose_guidance", "max_doses_24h", "active")
+    list_filter = ("home", "active")
+    autocomplete_fields = ("medicine",)

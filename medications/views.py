@@ -106,6 +106,7 @@ def resident_profile(request, resident_id: int):
         "stopped_lines": [ln for ln in lines if ln.status == LineStatus.STOPPED],
         "can_manage": permissions.has_perm(user, Perm.MANAGE_RESIDENTS, home),
         "can_prescribe": permissions.has_perm(user, Perm.ENTER_PRESCRIPTION, home),
+        "can_record": permissions.has_perm(user, Perm.RECORD_DOSE, home),
         "can_check": permissions.has_perm(user, Perm.CHECK_PRESCRIPTION, home),
     }
     return render(request, "residents/profile.html", context)

@@ -299,3 +299,16 @@ def test_homely_remedy_page_warns_then_records(
     assert warned.status_code == 422 and "same ingredient" in warned.content.decode()
     assert client.post(url, {**data, "confirm_duplicate": "on"}).status_code == 302
     assert HomelyRemedyDose.objects.get().duplicate_warning
+
+
+def test_prn_is_offered_from_the_resident_page(
+    client, clock, make_line, senior_a, carer_a, inspector_a, resident_a
+):
+    prn = make_line(prn=True)
+    prn_protocol(prn, senior_a)
+    client.force_login(carer_a)
+    page = client.get(reverse("resident_profile", args=[resident_a.pk])).content.decode()
+    assert reverse("prn_give", args=[prn.pk]) in page
+    client.force_login(inspector_a)
+    page = client.get(reverse("resident_profile", args=[resident_a.pk])).content.decode()
+    assert reverse("prn_give", args=[prn.pk]) not in page
