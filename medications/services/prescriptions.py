@@ -322,6 +322,20 @@ def line_create(
     return line
 
 
+def _require_all(fields: dict[str, Any], required, *, what: str, code: str) -> None:
+    """Every required field present and not blank, else one error naming the missing ones."""
+    missing = [
+        f
+        for f in required
+        if fields.get(f) in (None, "") or (isinstance(fields.get(f), str) and not fields[f].strip())
+    ]
+    if missing:
+        raise DomainError(
+            f"{what} is incomplete: " + ", ".join(m.replace("_", " ") for m in missing),
+            code=code,
+        )
+
+
 def _doses_resync(home: CareHome) -> None:
     """After a prescription change commits, bring today's and tomorrow's scheduled doses in
     line, so rounds and reminders see it at once (the beat job does it every 10 minutes too)."""
@@ -602,16 +616,7 @@ def prn_protocol_write(*, line: PrescriptionLine, by: User, **fields: Any) -> Pr
         raise DomainError("Only a PRN line has a protocol.", code="not_prn")
     if line.status == LineStatus.STOPPED:
         raise DomainError("This line is stopped.", code="line_stopped")
-    missing = [
-        f
-        for f in PRN_REQUIRED
-        if fields.get(f) in (None, "") or (isinstance(fields.get(f), str) and not fields[f].strip())
-    ]
-    if missing:
-        raise DomainError(
-            "The protocol is incomplete: " + ", ".join(m.replace("_", " ") for m in missing),
-            code="prn_protocol_incomplete",
-        )
+    _require_all(fields, PRN_REQUIRED, what="The protocol", code="prn_protocol_incomplete")
     if fields["min_interval_minutes"] < 1 or fields["max_doses_24h"] < 1:
         raise DomainError("Interval and maximum must be at least 1.", code="prn_limits")
     if fields["review_date"] < line.home.local_today():
@@ -657,16 +662,7 @@ def covert_plan_record(*, line: PrescriptionLine, by: User, **fields: Any) -> Co
     )
     if line.status == LineStatus.STOPPED:
         raise DomainError("This line is stopped.", code="line_stopped")
-    missing = [
-        f
-        for f in COVERT_REQUIRED
-        if fields.get(f) in (None, "") or (isinstance(fields.get(f), str) and not fields[f].strip())
-    ]
-    if missing:
-        raise DomainError(
-            "The covert plan is incomplete: " + ", ".join(m.replace("_", " ") for m in missing),
-            code="covert_plan_incomplete",
-        )
+    _require_all(fields, COVERT_REQUIRED, what="The covert plan", code="covert_plan_incomplete")
     today = line.home.local_today()
     if fields["capacity_assessed_on"] > today or fields["decided_on"] > today:
         raise DomainError(
