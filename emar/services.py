@@ -274,6 +274,7 @@ def membership_set(
             raise DomainError("The expiry date must be in the future.", code="expiry_past")
     else:
         expires_at = None
+    _check_account_kind(user=user, role=role)
     existing = Membership.objects.select_for_update().filter(user=user, home=home).first()
     before = (
         {"role": existing.role, "active": existing.active, "expires_at": existing.expires_at}
@@ -301,6 +302,30 @@ def membership_set(
     )
     permissions.forget(user)
     return membership
+
+
+def _check_account_kind(*, user: User, role: str) -> None:
+    """R-SEC-7: an inspector account is only ever an inspector, and staff are never inspectors.
+
+    Any staff role the person holds or has held in any home (or provider administration)
+    refuses inspector access; any inspector access they hold or have held refuses a staff role.
+    Otherwise a carer of another home could be "granted" read access to every resident here.
+    """
+    others = Membership.objects.filter(user=user)
+    if role == Role.INSPECTOR:
+        if user.admin_of_id or others.exclude(role=Role.INSPECTOR).exists():
+            raise DomainError(
+                f"{user.username} is a staff account, not an inspector's. Inspector access is "
+                "only granted to an inspector's own account: ask them for it, or ask your "
+                "provider admin to create one.",
+                code="not_an_inspector",
+            )
+    elif others.filter(role=Role.INSPECTOR).exists():
+        raise DomainError(
+            f"{user.username} is an inspector's account and cannot be given a staff role. "
+            "Create a separate staff account for this person.",
+            code="inspector_account",
+        )
 
 
 @transaction.atomic

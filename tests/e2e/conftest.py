@@ -60,3 +60,28 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_out(page) -> None:
+    """Sign out through the collapsed navbar (below 1400 px the menu hides behind "Menu").
+
+    The toggle is clicked until the menu is open: a click that lands while Bootstrap is still
+    starting, or during the collapse transition, is ignored by Bootstrap, and the sign-out
+    button would never appear.
+    """
+    from playwright.sync_api import expect
+
+    menu = page.get_by_role("button", name="Menu")
+    sign_out_button = page.get_by_role("button", name="Sign out")
+    if menu.is_visible():
+        for _ in range(5):
+            if menu.get_attribute("aria-expanded") != "true":
+                menu.click()
+            try:
+                expect(sign_out_button).to_be_visible(timeout=3_000)
+                break
+            except AssertionError:
+                continue
+    expect(sign_out_button).to_be_visible()
+    sign_out_button.click()
+    page.wait_for_url("**/login/")

@@ -5,11 +5,12 @@ same report from the reports area — the same bytes, and the inspector's downlo
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from audits import services
 from audits.models import AccessLog, Audit, ChecklistQuestion, previous_month
 from tests.audits.conftest import month_of_records
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, sign_out
 from tests.factories import TEST_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -61,7 +62,7 @@ def test_manager_signs_the_audit_and_an_inspector_downloads_the_same_report(
     page = desktop
     _sign_in(page, live_server.url, "manager_a")
     page.goto(f"{live_server.url}/audits/{audit.pk}/")
-    assert page.get_by_text("2 checklist questions still to answer").is_visible()
+    expect(page.get_by_text("2 checklist questions still to answer")).to_be_visible()
     screenshot(page, "audit-1-draft")
 
     # The two open questions: a yes, and a no with what was found.
@@ -70,7 +71,7 @@ def test_manager_signs_the_audit_and_an_inspector_downloads_the_same_report(
     page.locator(f"#c{second.pk}").fill("Fridge log missed two days")
     page.get_by_role("button", name="Save checklist").click()
     page.get_by_text("Checklist saved.").wait_for()
-    assert page.get_by_text("Checklist complete.").is_visible()
+    expect(page.get_by_text("Checklist complete.")).to_be_visible()
 
     page.get_by_label("Summary and overall findings").fill("Good month; fridge log to tighten.")
     page.get_by_label("I have reviewed the metrics").check()
@@ -83,13 +84,11 @@ def test_manager_signs_the_audit_and_an_inspector_downloads_the_same_report(
     managers_pdf = _download(page, download_link.click)
 
     # The inspector finds the signed audit in the reports area.
-    page.get_by_role("button", name="Menu").click()  # the navbar collapses below 1400 px
-    page.get_by_role("button", name="Sign out").click()
-    page.wait_for_url("**/login/")
+    sign_out(page)
     _sign_in(page, live_server.url, "inspector_a")
     page.goto(f"{live_server.url}/homes/{home_a.pk}/reports/")
     row = page.locator(".list-group-item", has_text=f"{audit.month:%B %Y}")
-    assert row.get_by_text("signed").is_visible()
+    expect(row.get_by_text("signed")).to_be_visible()
     screenshot(page, "audit-3-inspector-reports")
     inspectors_pdf = _download(page, row.get_by_role("link", name="Download PDF").click)
 

@@ -1,6 +1,7 @@
 import pytest
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, sign_out
 from tests.factories import TEST_PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -13,14 +14,12 @@ def test_carer_signs_in_on_a_tablet(live_server, tablet, carer_a, unit_a):
     tablet.get_by_label("Password").fill(TEST_PASSWORD)
     tablet.get_by_role("button", name="Sign in").click()
     tablet.wait_for_url(f"{live_server.url}/")
-    assert tablet.get_by_role("heading", name="Home A").is_visible()
-    assert tablet.locator("section[aria-labelledby=units-h]").get_by_text("Oak").is_visible()
+    expect(tablet.get_by_role("heading", name="Home A")).to_be_visible()
+    expect(tablet.locator("section[aria-labelledby=units-h]").get_by_text("Oak")).to_be_visible()
     # Tablet first: nothing scrolls sideways in portrait.
     assert tablet.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert screenshot(tablet, "login-carer-dashboard").stat().st_size > 0
-    tablet.get_by_role("button", name="Menu").click()
-    tablet.get_by_role("button", name="Sign out").click()
-    tablet.wait_for_url("**/login/")
+    sign_out(tablet)
 
 
 def test_wrong_password_shows_a_message(live_server, tablet, carer_a):
@@ -28,4 +27,4 @@ def test_wrong_password_shows_a_message(live_server, tablet, carer_a):
     tablet.get_by_label("Username").fill("carer_a")
     tablet.get_by_label("Password").fill("not-the-password")
     tablet.get_by_role("button", name="Sign in").click()
-    assert tablet.get_by_text("correct username and password").is_visible()
+    expect(tablet.get_by_text("correct username and password")).to_be_visible()

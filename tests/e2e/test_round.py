@@ -3,6 +3,7 @@ controlled drug with a witness, each swapping its row in place; screenshots are 
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot
 from tests.factories import TEST_PASSWORD
@@ -45,7 +46,7 @@ def test_carer_records_doses_on_the_round(
     tablet.get_by_role("button", name="Sign in").click()
     tablet.wait_for_url(f"{live_server.url}/")
     tablet.goto(f"{live_server.url}/homes/{home_a.pk}/round/?unit={unit_a.pk}&round=all")
-    assert tablet.get_by_text("Tablets one at a time with orange juice").is_visible()
+    expect(tablet.get_by_text("Tablets one at a time with orange juice")).to_be_visible()
     assert tablet.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(tablet, "round-1-open")
 

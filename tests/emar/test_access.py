@@ -8,7 +8,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from emar import permissions
+from emar import permissions, services
 from emar.models import AuditEvent, Membership, Role
 from tests.factories import TEST_PASSWORD
 
@@ -149,6 +149,54 @@ def test_inspector_grant_refuses_bad_input(
     assert error in response.content.decode()
     assert Membership.objects.get(user=carer_a).role == Role.CARER
     assert not Membership.objects.filter(user__username="cqc").exists()
+
+
+def test_a_carer_of_another_home_cannot_be_granted_inspector_access(
+    client, manager_a, home_a, carer_b
+):
+    """R-SEC-7: a staff account of any home is refused, or it could read every resident here."""
+    client.force_login(manager_a)
+    response = client.post(
+        reverse("inspector_grant", args=[home_a.pk]),
+        {
+            "username": carer_b.username,
+            "expires_on": (timezone.localdate() + dt.timedelta(days=14)).isoformat(),
+        },
+    )
+    assert response.status_code == 400
+    assert "staff account, not an inspector" in response.content.decode()
+    assert not Membership.objects.filter(user=carer_b, home=home_a).exists()
+    assert permissions.homes_for(carer_b).filter(pk=home_a.pk).count() == 0
+
+
+def test_a_provider_admin_cannot_be_granted_inspector_access(home_a, manager_a, admin_a):
+    with pytest.raises(services.DomainError) as e:
+        services.membership_set(
+            user=admin_a,
+            home=home_a,
+            role=Role.INSPECTOR,
+            by=manager_a,
+            expires_at=timezone.now() + dt.timedelta(days=7),
+        )
+    assert e.value.code == "not_an_inspector"
+
+
+def test_an_inspector_account_cannot_be_given_a_staff_role(home_b, inspector_a):
+    with pytest.raises(services.DomainError) as e:
+        services.membership_set(user=inspector_a, home=home_b, role=Role.CARER, by=None)
+    assert e.value.code == "inspector_account"
+    assert not Membership.objects.filter(user=inspector_a, home=home_b).exists()
+
+
+def test_an_inspector_can_be_granted_a_second_home(home_b, inspector_a):
+    m = services.membership_set(
+        user=inspector_a,
+        home=home_b,
+        role=Role.INSPECTOR,
+        by=None,
+        expires_at=timezone.now() + dt.timedelta(days=7),
+    )
+    assert m.role == Role.INSPECTOR
 
 
 def test_manager_ends_inspector_access_early(client, manager_a, inspector_a, home_a):
