@@ -26,17 +26,28 @@ from .selectors import questions_for
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
-class MonthField(forms.CharField):
+class MonthField(forms.Field):
+    """A calendar month typed as YYYY-MM, cleaned to its first day.
+
+    Not a CharField: its length validator would run on the cleaned date and fail.
+    """
+
+    widget = forms.TextInput(attrs={"maxlength": 7, "inputmode": "numeric"})
+
     def to_python(self, value):
-        value = super().to_python(value).strip()
+        value = str(value or "").strip()
+        if not value:
+            return None
         try:
+            if len(value) != 7:
+                raise ValueError
             return dt.datetime.strptime(value, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
         except ValueError:
             raise forms.ValidationError("Give the month as YYYY-MM, e.g. 2026-10.") from None
 
 
 class PrepareForm(forms.Form):
-    month = MonthField(label="Month", max_length=7)
+    month = MonthField(label="Month")
 
 
 def _staff_choices(home: CareHome):

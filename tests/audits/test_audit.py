@@ -224,6 +224,27 @@ def test_metric_records_page_lists_the_gaps(client, audit, manager_a):
     assert client.get(reverse("audit_metric_records", args=[audit.pk, "nope"])).status_code == 404
 
 
+def test_prepare_or_open_a_month_from_the_list(client, home_a, manager_a):
+    """The audits list's "Prepare / open" button posts YYYY-MM and lands on that audit."""
+    client.force_login(manager_a)
+    month = previous_month(home_a.local_today())
+    response = client.post(reverse("audit_prepare", args=[home_a.pk]), {"month": f"{month:%Y-%m}"})
+    audit = Audit.objects.get(home=home_a, month=month)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("audit_detail", args=[audit.pk])
+    again = client.post(reverse("audit_prepare", args=[home_a.pk]), {"month": f"{month:%Y-%m}"})
+    assert again["Location"] == response["Location"]
+    assert Audit.objects.filter(home=home_a, month=month).count() == 1
+
+
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "2026-011", "", "x" * 500, "2026-1\x00"])
+def test_bad_month_gives_a_message(client, home_a, manager_a, month):
+    client.force_login(manager_a)
+    response = client.post(reverse("audit_prepare", args=[home_a.pk]), {"month": month})
+    assert response.status_code == 400
+    assert not Audit.objects.filter(home=home_a).exists()
+
+
 def test_bad_month_is_a_400(client, home_a, manager_a):
     client.force_login(manager_a)
     response = client.post(reverse("audit_prepare", args=[home_a.pk]), {"month": "2026-13"})
