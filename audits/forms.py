@@ -134,7 +134,7 @@ class IncidentForm(forms.Form):
     suspend = forms.MultipleChoiceField(
         label="Competency to suspend for the staff named",
         choices=MedicineCategory.choices,
-        initial=[MedicineCategory.ORAL.value],
+        # Nothing is pre-ticked: an eye-drop error must not suspend oral competency by default.
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )

@@ -4,6 +4,7 @@ competency, so the training gate then stops them; incidents feed the audit."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.urls import reverse
@@ -82,6 +83,15 @@ def test_a_carer_reports_through_the_form(client, home_a, carer_a, senior_a):
     incident = Incident.objects.get()
     assert list(incident.staff.all()) == [senior_a]
     assert check_administration(person=senior_a, home=home_a, category="injection") is not None
+
+
+def test_a_new_incident_suspends_no_competency_until_one_is_chosen(client, home_a, carer_a):
+    """Nothing is pre-ticked: an eye-drop incident must not also suspend oral competency."""
+    client.force_login(carer_a)
+    body = client.get(reverse("incident_new", args=[home_a.pk])).content.decode()
+    boxes = re.findall(r'<input[^>]*name="suspend"[^>]*>', body)
+    assert len(boxes) >= 2
+    assert not [b for b in boxes if "checked" in b]
 
 
 def test_bad_input_is_a_400_and_nothing_is_written(client, home_a, carer_a):
