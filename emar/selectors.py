@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from . import permissions
-from .models import CareHome, JobHeartbeat, Membership, Notification, Role, Shift, Unit, User
+from .models import (
+    AuditEvent,
+    CareHome,
+    JobHeartbeat,
+    Membership,
+    Notification,
+    Role,
+    Shift,
+    Unit,
+    User,
+)
 
 SESSION_HOME = "emar_home_id"
 
@@ -77,3 +89,95 @@ def notifications_for(user: User) -> QuerySet[Notification]:
 def unread_count(user: User) -> int:
     """The badge on every page: one indexed query (R-ALR-4)."""
     return notifications_for(user).filter(read_at__isnull=True).count()
+
+
+# --- the audit trail page: readable changes -----------------------------------------------
+
+# Keys of audit entries whose values are staff account ids: shown as the person's name.
+_PERSON_KEYS = frozenset(
+    {
+        "actor",
+        "assessor",
+        "by",
+        "checked_by",
+        "entered_by",
+        "granted_by",
+        "owner",
+        "recorded_by",
+        "reported_by",
+        "signed_by",
+        "staff",
+        "stopped_by",
+        "user",
+        "witness",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class TrailRow:
+    event: AuditEvent
+    action: str
+    changes: list[Change]
+
+
+def _shown(value, people: dict[int, str], key: str) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key in _PERSON_KEYS and isinstance(value, int):
+        return people.get(value, f"account {value}")
+    if isinstance(value, list):
+        return ", ".join(_shown(v, people, key) for v in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {_shown(v, people, k)}" for k, v in value.items())
+    return str(value)
+
+
+def _as_dict(data) -> dict:
+    if isinstance(data, dict):
+        return data
+    return {"value": data} if data not in (None, "") else {}
+
+
+def audit_trail_rows(events) -> list[TrailRow]:
+    """R-SEC-4: the trail as a reader sees it — each change as field, before and after, with
+    people's names instead of account ids. One query for the names, whatever the page size."""
+    events = list(events)
+    ids: set[int] = set()
+    for e in events:
+        for data in (e.before, e.after):
+            if isinstance(data, dict):
+                for k, v in data.items():
+                    if k in _PERSON_KEYS:
+                        ids.update(x for x in (v if isinstance(v, list) else [v]) if type(x) is int)
+    people = {u.pk: str(u) for u in User.objects.filter(pk__in=ids)} if ids else {}
+    rows = []
+    for e in events:
+        before = (
+            e.before if isinstance(e.before, dict) else ({"value": e.before} if e.before else {})
+        )
+        after = e.after if isinstance(e.after, dict) else ({"value": e.after} if e.after else {})
+        changes = [
+            Change(
+                field=k.replace("_", " ").capitalize(),
+                before=_shown(before.get(k), people, k) if k in before else "",
+                after=_shown(after.get(k), people, k) if k in after else "",
+            )
+            for k in list(before) + [k for k in after if k not in before]
+            if before.get(k) != after.get(k) or k not in before or k not in after
+        ]
+        rows.append(
+            TrailRow(
+                event=e, action=e.action.replace(".", " · ").replace("_", " "), changes=changes
+            )
+        )
+    return rows

@@ -113,7 +113,8 @@ def membership_end(request, membership_id: int):
 def audit_trail(request, home):
     events = AuditEvent.objects.filter(home=home).select_related("actor").order_by("-seq")
     page = Paginator(events, 50).get_page(request.GET.get("page"))
-    return render(request, "emar/audit_trail.html", {"home": home, "page": page})
+    rows = selectors.audit_trail_rows(page.object_list)
+    return render(request, "emar/audit_trail.html", {"home": home, "page": page, "rows": rows})
 
 
 @never_cache
