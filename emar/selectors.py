@@ -47,6 +47,11 @@ def staff_of(home: CareHome) -> QuerySet[Membership]:
     )
 
 
+def staff_count(home: CareHome) -> int:
+    """People whose role here is in force now: ended and expired access are not counted."""
+    return Membership.objects.current().filter(home=home).values("user").distinct().count()
+
+
 def homes_overview(user: User) -> QuerySet[CareHome]:
     return (
         permissions.homes_for(user)

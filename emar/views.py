@@ -35,7 +35,7 @@ def dashboard(request):
         "can_work_shifts": role in permissions.STAFF,
     }
     if role in permissions.MANAGERS:
-        context["staff"] = selectors.staff_of(home)
+        context["staff_count"] = selectors.staff_count(home)
         context["heartbeats"] = selectors.heartbeats()
     if role == permissions.ADMIN:
         context["homes"] = selectors.homes_overview(request.user)

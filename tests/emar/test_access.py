@@ -230,3 +230,17 @@ def test_password_reset_sends_an_email(client, carer_a, mailoutbox):
     assert response.status_code == 302
     assert len(mailoutbox) == 1
     assert "/password/reset/" in mailoutbox[0].body
+
+
+def test_dashboard_staff_count_leaves_out_ended_and_expired_access(
+    client, home_a, manager_a, carer_a, senior_a, inspector_a
+):
+    client.force_login(manager_a)
+    before = client.get(reverse("dashboard")).content.decode()
+    assert "4 people have a role here now" in before
+    services.membership_end(membership=Membership.objects.get(user=carer_a), by=manager_a)
+    expiry = Membership.objects.get(user=inspector_a).expires_at
+    with time_machine.travel(expiry + dt.timedelta(seconds=1), tick=False):
+        client.force_login(manager_a)
+        after = client.get(reverse("dashboard")).content.decode()
+    assert "2 people have a role here now" in after
