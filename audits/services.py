@@ -586,6 +586,8 @@ def access_log_request(request, response) -> AccessLog | None:
         )
     if request.resolver_match.url_name in ACCESS_NOT_LOGGED:
         return None
+    if response.get("Content-Type", "").startswith("image/"):
+        return None  # photos on a page: the page is logged, not each image it shows
     homes = permissions.home_ids_for(user)
     if not any(permissions.role_in(user, home_id) == Role.INSPECTOR for home_id in homes):
         return None  # no query for staff: their roles are already cached for the request

@@ -100,6 +100,18 @@ def test_the_reports_area_is_logged_for_everyone_once(client, home_a, manager_a,
     assert rows == [("manager", "Reports area"), ("inspector", "Reports area")]
 
 
+def test_resident_photos_are_not_logged_one_line_each(client, home_a, inspector_a, edith):
+    """The log lists documents and pages an inspector opened, not every image on them."""
+    person, _ = edith
+    client.force_login(inspector_a)
+    assert client.get(reverse("resident_mar", args=[person.pk])).status_code == 200
+    photo = client.get(reverse("resident_photo", args=[person.pk]))
+    assert photo.status_code == 200 and photo["Content-Type"].startswith("image/")
+    assert list(AccessLog.objects.values_list("path", flat=True)) == [
+        reverse("resident_mar", args=[person.pk])
+    ]
+
+
 def test_the_polled_badge_is_not_logged(client, inspector_a):
     client.force_login(inspector_a)
     url = reverse("notification_badge")
