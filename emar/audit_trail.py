@@ -181,6 +181,16 @@ def record_digest(instance: models.Model) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _as_saved(record: models.Model) -> models.Model:
+    """The row read back from the database, so the digest sees what the database stored (a
+    decimal rounded to its places, say), not what the caller happened to hold."""
+    model = type(record)
+    rows = model._base_manager.all()
+    if includes := getattr(model, "audit_digest_includes", ()):
+        rows = rows.prefetch_related(*includes)
+    return rows.get(pk=record.pk)
+
+
 # --- Appending -------------------------------------------------------------------------------
 
 
@@ -210,7 +220,7 @@ def audit_append(
         if record.pk is None:
             raise ValueError("audit_append(record=...) needs a saved row")
         obj = record if obj is None else obj
-    digest = record_digest(record) if record is not None else ""
+    digest = record_digest(_as_saved(record)) if record is not None else ""
     object_type = obj._meta.label if obj is not None else ""
     object_id = str(obj.pk) if obj is not None else ""
     before, after = _canonical(before), _canonical(after)
@@ -504,7 +514,7 @@ def _verify_records(label: str) -> list[TamperedRecord]:
         )
         first_pk[None] = min(first_pk.values(), default=None)
     covered_by = getattr(model, "audit_covered_by", None)
-    rows = model._default_manager.order_by("pk")
+    rows = model._base_manager.order_by("pk")
     includes = getattr(model, "audit_digest_includes", ())
     if includes:
         rows = rows.prefetch_related(*includes)
@@ -533,7 +543,7 @@ def _verify_records(label: str) -> list[TamperedRecord]:
             pks = [int(i) if integer_pk else i for i in chunk]
             present = {
                 str(pk)
-                for pk in model._default_manager.filter(pk__in=pks).values_list("pk", flat=True)
+                for pk in model._base_manager.filter(pk__in=pks).values_list("pk", flat=True)
             }
             problems.extend(
                 TamperedRecord(label, i, "was removed after it was recorded")
