@@ -11,7 +11,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY . .
 RUN pip install . && useradd --system --home /app emar \
- && mkdir -p /app/var && chown -R emar /app/var
+ && mkdir -p /app/var /app/media /app/audit-checkpoints \
+ && chown -R emar /app/var /app/media /app/audit-checkpoints
 ENV STATIC_MANIFEST=1 EMAR_VAR_DIR=/app/var
 RUN SECRET_KEY=build python manage.py collectstatic --noinput
 USER emar

@@ -404,7 +404,7 @@ def incident_report(
         home=home,
         actor=by,
         action="incident.reported",
-        obj=incident,
+        record=incident,
         after={
             "reference": incident.reference,
             "kind": kind,
@@ -457,7 +457,7 @@ def incident_follow_up(
         home=incident.home_id,
         actor=by,
         action="incident.follow_up",
-        obj=incident,
+        record=incident,
         before=before,
         after={f: getattr(incident, f) for f in fields},
     )

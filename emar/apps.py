@@ -9,6 +9,7 @@ class EmarConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        from . import checks  # noqa: F401 (registers the system checks)
         from .middleware import mark_active_on_login
 
         user_logged_in.connect(mark_active_on_login, dispatch_uid="emar_idle_reset")

@@ -236,6 +236,11 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Which HMAC key sealed the link (emar/audit_trail.py); "" marks a link written before
+    # keyed links (plain SHA-256), accepted only at the start of a chain.
+    key_id = models.CharField(max_length=20, blank=True)
+    # SHA-256 of the clinical row this entry records, as saved (emar/audit_trail.py).
+    record_digest = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["home", "seq"]

@@ -4,22 +4,23 @@ hash-chained audit trail (R-SEC-4) that every clinical write goes through."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-from dataclasses import dataclass
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from . import permissions
+from .audit_trail import (  # noqa: F401 (the audit trail's API, imported from here)
+    BrokenLink,
+    audit_append,
+    audit_checkpoint_write,
+    audit_hash,
+    audit_verify,
+    record_digest,
+)
 from .models import (
-    AuditChain,
-    AuditEvent,
     CareHome,
     CodeCategory,
     Membership,
@@ -71,150 +72,7 @@ DEFAULT_CODES: tuple[tuple[str, str, str, bool, bool, bool, bool], ...] = (
 )
 
 
-# --- Audit trail (R-SEC-4) --------------------------------------------------------------------
-
-
-def _canonical(value: Any) -> Any:
-    """JSON-native form of `value`, so the hash is the same after a database round trip."""
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, sort_keys=True))
-
-
-def audit_hash(
-    *,
-    prev_hash: str,
-    home_id: int,
-    seq: int,
-    at: dt.datetime,
-    actor_id: int | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    before: Any,
-    after: Any,
-) -> str:
-    payload = json.dumps(
-        {
-            "prev": prev_hash,
-            "home": home_id,
-            "seq": seq,
-            "at": at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-            "actor": actor_id,
-            "action": action,
-            "type": object_type,
-            "id": object_id,
-            "before": before,
-            "after": after,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-@transaction.atomic
-def audit_append(
-    *,
-    home: CareHome | int,
-    actor: User | None,
-    action: str,
-    obj: Any = None,
-    before: Any = None,
-    after: Any = None,
-) -> AuditEvent:
-    """Append one link to the home's chain: who, when, what, before and after.
-
-    The chain head row is locked, so appends for one home are serialised and each link's
-    `prev_hash` is the hash of the link before it; other homes are not blocked.
-    """
-    home_id = home if isinstance(home, int) else home.pk
-    chain = AuditChain.objects.select_for_update().filter(home_id=home_id).first()
-    if chain is None:  # the home's first entry; a racing first writer meets the unique rule
-        with transaction.atomic():
-            AuditChain.objects.get_or_create(home_id=home_id)
-        chain = AuditChain.objects.select_for_update().get(home_id=home_id)
-    seq = chain.last_seq + 1
-    at = timezone.now()
-    object_type = obj._meta.label if obj is not None else ""
-    object_id = str(obj.pk) if obj is not None else ""
-    before, after = _canonical(before), _canonical(after)
-    digest = audit_hash(
-        prev_hash=chain.last_hash,
-        home_id=home_id,
-        seq=seq,
-        at=at,
-        actor_id=actor.pk if actor else None,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-    )
-    event = AuditEvent.objects.create(
-        home_id=home_id,
-        seq=seq,
-        at=at,
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        prev_hash=chain.last_hash,
-        hash=digest,
-    )
-    chain.last_seq, chain.last_hash = seq, digest
-    chain.save(update_fields=["last_seq", "last_hash"])
-    return event
-
-
-@dataclass(frozen=True)
-class BrokenLink:
-    home_id: int
-    seq: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"home {self.home_id}, entry {self.seq}: {self.reason}"
-
-
-def audit_verify(*, home_ids: list[int] | None = None) -> list[BrokenLink]:
-    """Recompute every chain; report the first broken link of each broken chain."""
-    chains = AuditChain.objects.all()
-    if home_ids is not None:
-        chains = chains.filter(home_id__in=home_ids)
-    broken: list[BrokenLink] = []
-    for chain in chains.order_by("home_id"):
-        prev, expected_seq = "0" * 64, 1
-        problem: BrokenLink | None = None
-        events = AuditEvent.objects.filter(home_id=chain.home_id).order_by("seq")
-        for event in events.iterator(chunk_size=2000):
-            if event.seq != expected_seq:
-                problem = BrokenLink(chain.home_id, expected_seq, "entry missing")
-                break
-            if event.prev_hash != prev:
-                problem = BrokenLink(chain.home_id, event.seq, "does not follow the entry before")
-                break
-            digest = audit_hash(
-                prev_hash=event.prev_hash,
-                home_id=event.home_id,
-                seq=event.seq,
-                at=event.at,
-                actor_id=event.actor_id,
-                action=event.action,
-                object_type=event.object_type,
-                object_id=event.object_id,
-                before=event.before,
-                after=event.after,
-            )
-            if digest != event.hash:
-                problem = BrokenLink(chain.home_id, event.seq, "content was altered")
-                break
-            prev, expected_seq = event.hash, expected_seq + 1
-        if problem is None and (chain.last_seq != expected_seq - 1 or chain.last_hash != prev):
-            problem = BrokenLink(chain.home_id, expected_seq, "chain ends early (entries removed)")
-        if problem:
-            broken.append(problem)
-    return broken
+# --- Audit trail (R-SEC-4): emar/audit_trail.py; imported from here by every app --------------
 
 
 # --- Organisation (R-ORG-1, R-ORG-5) ------------------------------------------------------------

@@ -5,6 +5,7 @@ console email. DATABASE_URL and REDIS_URL switch to PostgreSQL and Redis. A malf
 stops start-up with a message naming the variable.
 """
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -290,6 +291,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "medications.tasks.medicines_daily_alerts",
         "schedule": crontab(hour=7, minute=0),
     },
+    # R-SEC-4, H-9: signed checkpoints of the audit chains' heads, outside the database.
+    "audit-checkpoint": {
+        "task": "emar.tasks.audit_checkpoint",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 540},
+    },
     # R-AUD-1: every home's audit of the previous month, on the 1st (idempotent per home/month).
     "monthly-audits-prepare": {
         "task": "audits.tasks.monthly_audits_prepare",
@@ -318,6 +325,26 @@ if env_bool("BEHIND_TLS_PROXY", False):
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+# R-SEC-4, H-9: the audit trail's links are sealed with an HMAC key that lives here, never in
+# the database. Unset gives a key derived from SECRET_KEY (embedded run, tests); production sets
+# one (`check --deploy` refuses to pass without it). Rotation: give the new key a new id and
+# move the old one to AUDIT_TRAIL_OLD_KEYS (`id=key,id=key`), so older links still verify.
+AUDIT_TRAIL_KEY = env.str("AUDIT_TRAIL_KEY", default="")
+AUDIT_TRAIL_KEY_ID = env.str("AUDIT_TRAIL_KEY_ID", default="1")
+AUDIT_TRAIL_OLD_KEYS: dict[str, str] = env.dict("AUDIT_TRAIL_OLD_KEYS", default={})
+for _kid in (AUDIT_TRAIL_KEY_ID, *AUDIT_TRAIL_OLD_KEYS):
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,20}", _kid) or _kid == "dev":
+        raise ImproperlyConfigured(
+            f"Audit trail key id {_kid!r}: use 1-20 letters, digits, '.', '_' or '-' (not 'dev')"
+        )
+if AUDIT_TRAIL_KEY_ID in AUDIT_TRAIL_OLD_KEYS:
+    raise ImproperlyConfigured("AUDIT_TRAIL_OLD_KEYS must not repeat AUDIT_TRAIL_KEY_ID")
+# Signed checkpoints of every chain's head (append-only JSON lines), written by beat; keep this
+# directory off the database server and ship it (or the log lines) somewhere the DB can't reach.
+AUDIT_CHECKPOINT_DIR = Path(
+    env.str("AUDIT_CHECKPOINT_DIR", default=str(VAR_DIR / "audit-checkpoints"))
 )
 
 LOGGING = {

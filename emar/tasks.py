@@ -3,7 +3,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from .models import JobHeartbeat
-from .services import notification_email_send
+from .services import audit_checkpoint_write, notification_email_send
 
 
 @shared_task(acks_late=True, ignore_result=False)
@@ -25,3 +25,9 @@ def heartbeat(name: str = "beat") -> str:
 def notification_email(notification_id: int) -> bool:
     """Email one notification (R-ALR-4); safe to run twice."""
     return notification_email_send(notification_id=notification_id)
+
+
+@shared_task(acks_late=True, time_limit=240, soft_time_limit=200)
+def audit_checkpoint() -> int:
+    """Checkpoint every audit chain's head outside the database (R-SEC-4); safe to overlap."""
+    return audit_checkpoint_write()

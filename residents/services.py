@@ -231,7 +231,7 @@ def allergy_add(
         home=resident.home_id,
         actor=by,
         action="allergy.added",
-        obj=allergy,
+        record=allergy,
         before={"allergy_status": before_status},
         after={
             "substance": substance,
@@ -262,7 +262,7 @@ def allergy_remove(*, allergy: Allergy, by: User, reason: str) -> Allergy:
         home=resident.home_id,
         actor=by,
         action="allergy.removed",
-        obj=allergy,
+        record=allergy,
         before={"substance": allergy.substance},
         after={"reason": reason, "allergy_status": resident.allergy_status},
     )

@@ -43,6 +43,7 @@ def _test_settings(tmp_path, settings):
 
     cache.clear()
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
     # Two-factor sign-in is tested in tests/emar/test_two_factor.py; elsewhere force_login is
     # the signed-in state.
     settings.TWO_FACTOR_REQUIRED = False

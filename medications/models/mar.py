@@ -160,6 +160,9 @@ class Administration(models.Model):
     old_patch_removed = models.BooleanField(null=True, blank=True)
     covert = models.BooleanField(default=False)
 
+    # R-SEC-4: the stock movement a dose made is part of its audited record (emar/audit_trail.py).
+    audit_digest_includes = ("stock_movements",)
+
     class Meta:
         ordering = ["administered_at", "pk"]
         constraints = [

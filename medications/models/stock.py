@@ -118,6 +118,9 @@ class StockMovement(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrected_by"
     )
 
+    # R-SEC-4: a movement made by a dose is digested with the dose's audited record.
+    audit_covered_by = "administration"
+
     class Meta:
         ordering = ["line", "seq"]
         constraints = [

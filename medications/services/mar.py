@@ -559,7 +559,7 @@ def administration_record(
         home=home,
         actor=by,
         action=f"mar.{'prn' if line.is_prn else 'dose'}.{outcome}",
-        obj=record,
+        record=record,
         after=_snapshot(record),
     )
     if code is not None and code.category == CodeCategory.REFUSED:
@@ -706,7 +706,7 @@ def administration_correct(
         home=home,
         actor=by,
         action="mar.correction",
-        obj=record,
+        record=record,
         before=_snapshot(original),
         after=_snapshot(record),
     )
@@ -742,7 +742,7 @@ def prn_follow_up_record(
         home=administration.home,
         actor=by,
         action="mar.prn.follow_up",
-        obj=follow_up,
+        record=follow_up,
         after={"administration": administration.pk, "effectiveness": effectiveness},
     )
     return follow_up
@@ -822,7 +822,7 @@ def homely_remedy_give(
         home=home,
         actor=by,
         action="mar.homely_remedy.given",
-        obj=dose,
+        record=dose,
         after={"remedy": remedy.medicine.name, "quantity": quantity, "warning": warning},
     )
     return dose

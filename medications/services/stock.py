@@ -204,7 +204,7 @@ def _audit(movement: StockMovement, by: User, **extra) -> None:
         home=movement.home_id,
         actor=by,
         action=f"stock.{movement.kind}",
-        obj=movement,
+        record=movement,
         after={
             "line": movement.line_id,
             "seq": movement.seq,
@@ -875,7 +875,7 @@ def temperature_record(
         home=home,
         actor=by,
         action="storage.temperature",
-        obj=reading,
+        record=reading,
         after={
             "location": location.name,
             "current": current,

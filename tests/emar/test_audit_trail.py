@@ -1,9 +1,13 @@
 import itertools
+import os
+import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, SystemCheckError
 
+from emar.checks import audit_trail_key_check
 from emar.models import AuditEvent
 from emar.services import audit_append, audit_verify
 
@@ -59,3 +63,28 @@ def test_verifier_catches_a_changed_actor(home_a, manager_a, senior_a):
     victim = AuditEvent.objects.filter(home=home_a, actor=manager_a).order_by("seq").last()
     AuditEvent.objects.filter(pk=victim.pk).update(actor=senior_a)
     assert audit_verify()[0].seq == victim.seq
+
+
+def test_check_deploy_refuses_a_missing_or_weak_audit_trail_key(settings):
+    settings.AUDIT_TRAIL_KEY = ""
+    assert [e.id for e in audit_trail_key_check(None)] == ["emar.E010"]
+    with pytest.raises(SystemCheckError, match="AUDIT_TRAIL_KEY is not set"):
+        call_command("check", deploy=True, tags=["security"])
+    settings.AUDIT_TRAIL_KEY = "short"
+    assert [e.id for e in audit_trail_key_check(None)] == ["emar.E011"]
+    settings.AUDIT_TRAIL_KEY = "a-random-secret-of-forty-characters-0123"
+    assert audit_trail_key_check(None) == []
+
+
+def test_a_malformed_key_id_stops_start_up():
+    result = subprocess.run(
+        [sys.executable, "-c", "import django, os; django.setup()"],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "emar.settings",
+            "AUDIT_TRAIL_KEY_ID": "no spaces, please",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0 and "Audit trail key id" in result.stderr

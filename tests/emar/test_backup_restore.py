@@ -31,7 +31,12 @@ def test_backup_then_restore_gives_the_same_records(postgres, home_a, manager_a,
     source = _url(db, connection.settings_dict["NAME"])
     target_name = f"emar_restore_{uuid.uuid4().hex[:8]}"
     admin_url = _url(db, "postgres")
-    env = {**os.environ, "DATABASE_URL": source, "MEDIA_ROOT": str(tmp_path / "media")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": source,
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "AUDIT_CHECKPOINT_DIR": str(tmp_path / "audit-checkpoints"),
+    }
     (tmp_path / "media").mkdir()
     (tmp_path / "media" / "photo.jpg").write_bytes(b"\xff\xd8\xff photo")
     dump = subprocess.run(

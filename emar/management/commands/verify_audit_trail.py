@@ -5,12 +5,16 @@ from emar.services import audit_verify
 
 
 class Command(BaseCommand):
-    help = "Verify every home's hash-chained audit trail (R-SEC-4); non-zero exit on a break."
+    help = (
+        "Verify every home's audit chain against its key and the checkpoints outside the "
+        "database, and the recorded clinical rows against their digests (R-SEC-4, H-9); "
+        "non-zero exit naming the first problem."
+    )
 
     def handle(self, *args, **options) -> None:
-        broken = audit_verify()
-        if broken:
-            for link in broken:
-                self.stderr.write(f"BROKEN: {link}")
-            raise CommandError(f"First broken link: {broken[0]}")
+        problems = audit_verify()
+        if problems:
+            for problem in problems:
+                self.stderr.write(f"BROKEN: {problem}")
+            raise CommandError(f"First problem: {problems[0]}")
         self.stdout.write(f"Audit trail intact: {AuditEvent.objects.count()} entries verified.")
