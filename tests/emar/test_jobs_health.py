@@ -51,6 +51,20 @@ def _health(client):
     return response.status_code, response.json()
 
 
+def test_healthz_reports_database_and_broker(client, heartbeats):
+    heartbeats(beat=0, reminders=0, reports=0)
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 200
+    body = response.json()
+    assert {k: body[k] for k in ("status", "database", "broker", "worker", "beat")} == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+        "worker": "ok",
+        "beat": "ok",
+    }
+
+
 def test_a_dead_worker_is_503_naming_the_worker(client, heartbeats):
     heartbeats(beat=0.5, reminders=5, reports=5)
     status, body = _health(client)
