@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -168,9 +169,8 @@ def build_models() -> list[type[BackgroundBuild]]:
 
 def build_enqueue(build: BackgroundBuild) -> None:
     """Queue the build's job after the transaction commits."""
-    from .celery import app
-
-    task = app.tasks[build.build_task]
+    module, name = build.build_task.rsplit(".", 1)
+    task = getattr(importlib.import_module(module), name)  # the web process imports tasks lazily
     pk, attempt = build.pk, build.attempt
     transaction.on_commit(lambda: task.delay(pk, attempt=attempt))
 

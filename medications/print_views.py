@@ -29,7 +29,7 @@ class MarPrintForm(forms.Form):
     unit = forms.ModelChoiceField(
         queryset=Unit.objects.none(), required=False, empty_label="The whole home"
     )
-    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     days = forms.IntegerField(min_value=1, max_value=MAX_DAYS, initial=CYCLE_DAYS)
 
     def __init__(self, *args, home: CareHome, **kwargs) -> None:
