@@ -482,6 +482,7 @@ ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
     ("audit_id", "audits.Audit", "home_id"),
     ("incident_id", "audits.Incident", "home_id"),
     ("pack_id", "audits.EvidencePack", "home_id"),
+    ("print_id", "medications.MarPrint", "home_id"),
     ("administration_id", "medications.Administration", "home_id"),
     ("dose_id", "medications.ScheduledDose", "home_id"),
     ("movement_id", "medications.StockMovement", "home_id"),
@@ -499,7 +500,9 @@ ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
 # Keywords that only ever appear next to one of the above (the permission-matrix walk checks).
 ACCESS_SECONDARY = frozenset({"action_id", "medicine_id", "staff_id", "unit_id", "metric"})
 # Status polls of a building report repeat every two seconds; they show no record.
-ACCESS_NOT_LOGGED = frozenset({"notification_badge", "audit_report_status", "evidence_pack_status"})
+ACCESS_NOT_LOGGED = frozenset(
+    {"notification_badge", "audit_report_status", "evidence_pack_status", "mar_print_status"}
+)
 
 _TITLE = re.compile(rb"<title>\s*(.*?)\s*(?:\xc2\xb7 eMAR)?\s*</title>", re.S | re.I)
 _FILENAME = re.compile(r'filename="?([^";]+)"?')
