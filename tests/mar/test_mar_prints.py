@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
+from audits.models import AccessLog
 from emar import jobs
 from emar.celery import app as celery_app
 from emar.models import AuditEvent
@@ -98,6 +99,7 @@ def test_the_finished_file_is_served_to_readers_and_404_to_an_outsider(
     assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"
     pages = _pdf_text(response)
     assert "Albert Brown" in pages[0] and "Edith Clarke" in pages[-1]
+    assert AccessLog.objects.filter(user=inspector_a, object_id=str(mar_print.pk)).exists()
 
     client.force_login(carer_b)
     for name in ("mar_print_download", "mar_print_status"):
