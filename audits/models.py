@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from emar.models import CareHome, User
+from emar.models import BackgroundBuild, BuildStatus, CareHome, User, auto_retry_constraint
 from residents.models import Resident
 from training.models import MedicineCategory
 
@@ -201,14 +201,7 @@ def report_path(instance: models.Model, filename: str) -> str:
     return f"audits/{filename}"
 
 
-class BuildStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    BUILDING = "building", "Building"
-    READY = "ready", "Ready"
-    FAILED = "failed", "Failed"
-
-
-class AuditReport(models.Model):
+class AuditReport(BackgroundBuild):
     """The signed audit's PDF (R-AUD-4): one row per audit, built once by a background job and
     then always served from the stored file."""
 
@@ -222,11 +215,14 @@ class AuditReport(models.Model):
     requested_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    build_task = "audits.tasks.audit_report_build"
+
     class Meta:
         constraints = [
             models.CheckConstraint(
                 condition=~Q(status="ready") | ~Q(sha256=""), name="audit_report_ready_has_file"
             ),
+            auto_retry_constraint("audit_report"),
         ]
 
     def __str__(self) -> str:
@@ -237,7 +233,7 @@ class AuditReport(models.Model):
         return self.status == BuildStatus.READY
 
 
-class EvidencePack(models.Model):
+class EvidencePack(BackgroundBuild):
     """A ZIP of the reports for a period, for an inspection (R-INS-2), built in the background."""
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="evidence_packs")
@@ -255,10 +251,13 @@ class EvidencePack(models.Model):
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
+    build_task = "audits.tasks.evidence_pack_build"
+
     class Meta:
         ordering = ["-requested_at", "-pk"]
         constraints = [
             models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="pack_end_after"),
+            auto_retry_constraint("evidence_pack"),
         ]
 
     def __str__(self) -> str:

@@ -8,22 +8,19 @@ Every change to an audit locks its row and is refused once the audit is signed (
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
 import io
 import re
-import secrets
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from emar import permissions
+from emar import jobs, permissions
 from emar.models import CareHome, Role, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, notify
@@ -41,7 +38,6 @@ from .models import (
     AuditAction,
     AuditReport,
     AuditStatus,
-    BuildStatus,
     ChecklistAnswer,
     EvidencePack,
     Harm,
@@ -265,58 +261,32 @@ def audit_sign(*, audit: Audit, by: User, summary: str | None = None) -> Audit:
         obj=audit,
         after={"month": audit.month.isoformat(), "score": s.percent, "rag": s.rag},
     )
-    from .tasks import audit_report_build
-
-    transaction.on_commit(lambda: audit_report_build.delay(report.pk))
+    jobs.build_enqueue(report)
     return audit
 
 
-def _store(instance, field: str, content: bytes, suffix: str) -> str:
-    """Save `content` under an unguessable name; returns its SHA-256."""
-    name = f"{secrets.token_urlsafe(24)}{suffix}"
-    getattr(instance, field).save(name, ContentFile(content), save=False)
-    return hashlib.sha256(content).hexdigest()
-
-
-def audit_report_build(*, report_id: int) -> AuditReport:
+def audit_report_build(*, report_id: int, attempt: int | None = None) -> AuditReport:
     """Build and store the signed audit's PDF once (R-AUD-4). A second run (a retry, another
-    worker) finds it ready and does nothing; the row lock stops two builds at once."""
-    with transaction.atomic():
-        report = AuditReport.objects.select_for_update().select_related("audit").get(pk=report_id)
-        if report.status == BuildStatus.READY:
-            return report
-        report.status, report.progress, report.error = BuildStatus.BUILDING, 20, ""
-        report.save(update_fields=["status", "progress", "error"])
+    worker) finds it ready and does nothing; a job of an earlier attempt does nothing either
+    (`emar.jobs`: a stalled build is queued again)."""
+    report = jobs.build_start(model=AuditReport, pk=report_id, attempt=attempt)
+    if report is None:
+        return AuditReport.objects.get(pk=report_id)
+    jobs.build_progress(report, 20)
     try:
         pdf = reports.report_pdf(Audit.objects.select_related("home").get(pk=report.audit_id))
     except Exception as e:
-        AuditReport.objects.filter(pk=report.pk).update(
-            status=BuildStatus.FAILED, error=str(e)[:500], progress=0
-        )
+        jobs.build_fail(report, str(e))
         raise
-    with transaction.atomic():
-        report = AuditReport.objects.select_for_update().get(pk=report_id)
-        if report.status == BuildStatus.READY:  # someone else finished first
-            return report
-        report.sha256 = _store(report, "file", pdf, ".pdf")
-        report.size = len(pdf)
-        report.status, report.progress = BuildStatus.READY, 100
-        report.finished_at = timezone.now()
-        report.save()
-    return report
+    return jobs.build_finish(build=report, content=pdf, suffix=".pdf")
 
 
 @transaction.atomic
 def audit_report_retry(*, audit: Audit, by: User) -> AuditReport:
-    """Queue the report again after a failure."""
-    report = AuditReport.objects.select_for_update().get(audit=audit)
-    if report.status == BuildStatus.FAILED:
-        report.status, report.progress, report.error = BuildStatus.QUEUED, 0, ""
-        report.save(update_fields=["status", "progress", "error"])
-        from .tasks import audit_report_build
-
-        transaction.on_commit(lambda: audit_report_build.delay(report.pk))
-    return report
+    """Queue the report again after a failure, or when its build stopped (no progress for
+    `BUILD_STALE_MINUTES`)."""
+    report = AuditReport.objects.select_related("audit__home").get(audit=audit)
+    return jobs.build_retry(build=report, by=by)
 
 
 # --- Incidents (R-AUD-5) -------------------------------------------------------------------------
@@ -512,6 +482,7 @@ ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
     ("audit_id", "audits.Audit", "home_id"),
     ("incident_id", "audits.Incident", "home_id"),
     ("pack_id", "audits.EvidencePack", "home_id"),
+    ("print_id", "medications.MarPrint", "home_id"),
     ("administration_id", "medications.Administration", "home_id"),
     ("dose_id", "medications.ScheduledDose", "home_id"),
     ("movement_id", "medications.StockMovement", "home_id"),
@@ -529,7 +500,9 @@ ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
 # Keywords that only ever appear next to one of the above (the permission-matrix walk checks).
 ACCESS_SECONDARY = frozenset({"action_id", "medicine_id", "staff_id", "unit_id", "metric"})
 # Status polls of a building report repeat every two seconds; they show no record.
-ACCESS_NOT_LOGGED = frozenset({"notification_badge", "audit_report_status", "evidence_pack_status"})
+ACCESS_NOT_LOGGED = frozenset(
+    {"notification_badge", "audit_report_status", "evidence_pack_status", "mar_print_status"}
+)
 
 _TITLE = re.compile(rb"<title>\s*(.*?)\s*(?:\xc2\xb7 eMAR)?\s*</title>", re.S | re.I)
 _FILENAME = re.compile(r'filename="?([^";]+)"?')
@@ -631,14 +604,12 @@ def evidence_pack_request(
         obj=pack,
         after={"start": start, "end": end},
     )
-    from .tasks import evidence_pack_build
-
-    transaction.on_commit(lambda: evidence_pack_build.delay(pack.pk))
+    jobs.build_enqueue(pack)
     return pack
 
 
 def _progress(pack: EvidencePack, percent: int, step: str) -> None:
-    EvidencePack.objects.filter(pk=pack.pk).update(progress=percent, step=step[:120])
+    jobs.build_progress(pack, percent, step)
 
 
 def _periods(start: dt.date, end: dt.date, days: int) -> list[tuple[dt.date, int]]:
@@ -650,7 +621,7 @@ def _periods(start: dt.date, end: dt.date, days: int) -> list[tuple[dt.date, int
     return out
 
 
-def evidence_pack_build(*, pack_id: int) -> EvidencePack:
+def evidence_pack_build(*, pack_id: int, attempt: int | None = None) -> EvidencePack:
     """Build the ZIP: signed audit reports of months in the period, every resident's MAR
     charts, the CD register (when the stock feature offers it), PRN protocols and the
     training matrix. Built once; a rerun of a ready pack does nothing."""
@@ -658,12 +629,9 @@ def evidence_pack_build(*, pack_id: int) -> EvidencePack:
     from medications.chart import MAX_DAYS, mar_chart
     from medications.chart_views import PRINT_TEMPLATE, print_context
 
-    with transaction.atomic():
-        pack = EvidencePack.objects.select_for_update().select_related("home").get(pk=pack_id)
-        if pack.status == BuildStatus.READY:
-            return pack
-        pack.status, pack.progress, pack.error = BuildStatus.BUILDING, 1, ""
-        pack.save(update_fields=["status", "progress", "error"])
+    pack = jobs.build_start(model=EvidencePack, pk=pack_id, attempt=attempt)
+    if pack is None:
+        return EvidencePack.objects.get(pk=pack_id)
     home = pack.home
     buffer = io.BytesIO()
     contents: list[str] = []
@@ -712,22 +680,11 @@ def evidence_pack_build(*, pack_id: int) -> EvidencePack:
             _progress(pack, 94, "Training matrix")
             add("training-matrix.pdf", reports.training_matrix_pdf(home))
     except Exception as e:
-        EvidencePack.objects.filter(pk=pack.pk).update(
-            status=BuildStatus.FAILED, error=str(e)[:500]
-        )
+        jobs.build_fail(pack, str(e))
         raise
-    data = buffer.getvalue()
-    with transaction.atomic():
-        pack = EvidencePack.objects.select_for_update().get(pk=pack_id)
-        if pack.status == BuildStatus.READY:
-            return pack
-        pack.sha256 = _store(pack, "file", data, ".zip")
-        pack.size = len(data)
-        pack.contents = contents
-        pack.status, pack.progress, pack.step = BuildStatus.READY, 100, "Ready"
-        pack.finished_at = timezone.now()
-        pack.save()
-    return pack
+    return jobs.build_finish(
+        build=pack, content=buffer.getvalue(), suffix=".zip", contents=contents, step="Ready"
+    )
 
 
 def _cd_register_pdfs(home: CareHome) -> list[tuple[str, bytes]]:

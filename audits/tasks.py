@@ -45,12 +45,12 @@ def monthly_audits_prepare(month: str | None = None) -> int:
 
 
 @shared_task(**RETRY, soft_time_limit=240, time_limit=280)
-def audit_report_build(report_id: int) -> str:
+def audit_report_build(report_id: int, attempt: int | None = None) -> str:
     """Build and store a signed audit's PDF (R-AUD-4)."""
-    return services.audit_report_build(report_id=report_id).status
+    return services.audit_report_build(report_id=report_id, attempt=attempt).status
 
 
 @shared_task(**RETRY, soft_time_limit=1500, time_limit=1700)
-def evidence_pack_build(pack_id: int) -> str:
+def evidence_pack_build(pack_id: int, attempt: int | None = None) -> str:
     """Build and store an evidence pack ZIP (R-INS-2)."""
-    return services.evidence_pack_build(pack_id=pack_id).status
+    return services.evidence_pack_build(pack_id=pack_id, attempt=attempt).status

@@ -54,6 +54,7 @@ urlpatterns = [
         name="evidence_pack_request",
     ),
     path("evidence/<int:pack_id>/status/", views.evidence_pack_status, name="evidence_pack_status"),
+    path("evidence/<int:pack_id>/retry/", views.evidence_pack_retry, name="evidence_pack_retry"),
     path(
         "evidence/<int:pack_id>/download/",
         views.evidence_pack_download,

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_POST
 
-from emar import permissions
+from emar import jobs, permissions
 from emar.models import CareHome, Role
 from emar.pdf import render_pdf
 from emar.permissions import Perm, requires, scoped_get
@@ -226,7 +226,10 @@ def report_retry(request, audit_id: int):
     audit = _audit(request, audit_id, Perm.RUN_AUDIT)
     if not AuditReport.objects.filter(audit=audit).exists():
         return HttpResponseBadRequest("This audit has no report yet: sign it first.")
-    services.audit_report_retry(audit=audit, by=request.user)
+    try:
+        services.audit_report_retry(audit=audit, by=request.user)
+    except jobs.BuildError as e:
+        return HttpResponseBadRequest(e.message, content_type="text/plain; charset=utf-8")
     return redirect("audit_detail", audit.pk)
 
 
@@ -455,7 +458,23 @@ def _pack(request, pack_id: int) -> EvidencePack:
 @requires(Perm.VIEW_REPORTS)
 def evidence_pack_status(request, pack_id: int):
     pack = _pack(request, pack_id)
-    return render(request, "audits/partials/pack_status.html", {"pack": pack})
+    can_run = permissions.has_perm(request.user, Perm.RUN_AUDIT, pack.home)
+    return render(request, "audits/partials/pack_status.html", {"pack": pack, "can_run": can_run})
+
+
+@require_POST
+@requires(Perm.RUN_AUDIT)
+def evidence_pack_retry(request, pack_id: int):
+    """The manager asks again for a pack that failed or stopped (no progress)."""
+    pack = scoped_get(
+        request.user, Perm.RUN_AUDIT, EvidencePack.objects.select_related("home"), pk=pack_id
+    )
+    try:
+        jobs.build_retry(build=pack, by=request.user)
+    except jobs.BuildError as e:
+        return HttpResponseBadRequest(e.message, content_type="text/plain; charset=utf-8")
+    messages.success(request, "Building the evidence pack again.")
+    return redirect(reverse("reports_area", args=[pack.home_id]) + f"#pack-{pack.pk}")
 
 
 @require_GET

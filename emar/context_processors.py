@@ -1,4 +1,6 @@
 from django.conf import settings
+from django.core.cache import cache
+from django.utils.functional import SimpleLazyObject
 
 from . import permissions
 from .selectors import current_home
@@ -16,9 +18,21 @@ def emar(request) -> dict:
         # Nothing but the code page and sign-out until the one-time code is entered.
         return {"idle_logout_minutes": settings.IDLE_LOGOUT_MINUTES, "two_factor_pending": True}
     home = current_home(request)
-    return {
+    role = permissions.role_in(user, home) if home else None
+    context = {
         "current_home": home,
-        "current_role": permissions.role_in(user, home) if home else None,
+        "current_role": role,
         "my_homes": permissions.homes_for(user).order_by("name"),
         "idle_logout_minutes": settings.IDLE_LOGOUT_MINUTES,
     }
+    if role in permissions.MANAGERS:
+        # Managers are warned on every page when the worker or beat has stopped (R-RUN-5);
+        # read at most every 30 s per process, and only by pages that render the layout.
+        context["jobs_alert"] = SimpleLazyObject(_jobs_health)
+    return context
+
+
+def _jobs_health():
+    from . import jobs
+
+    return cache.get_or_set("emar:jobs_health", jobs.jobs_health, 30)

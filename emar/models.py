@@ -256,10 +256,16 @@ class AuditEvent(models.Model):
 
 
 class JobHeartbeat(models.Model):
-    """When a background job last ran, so a manager can see that the worker and beat are alive."""
+    """Signs of life of the background jobs (R-RUN-5, R-ALR-5): the row "beat" is written by
+    beat itself each time it sends a heartbeat; a row "queue:<name>" by the worker that ran the
+    heartbeat sent on that queue, with the time beat sent it (`sent_at`). A dead beat leaves
+    "beat" old; a dead or starved worker leaves its queue's row old while beat's is fresh."""
 
     name = models.CharField(max_length=80, unique=True)
     last_run = models.DateTimeField()
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When beat sent the heartbeat that ran last."
+    )
     runs = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
@@ -343,3 +349,55 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.recipient}: {self.title}"
+
+
+# --- Files built by background jobs --------------------------------------------------------------
+
+
+class BuildStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    BUILDING = "building", "Building"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+# A build may be retried automatically this many times after it stopped (its worker died).
+MAX_AUTO_RETRIES = 1
+
+
+class BackgroundBuild(models.Model):
+    """What every file built in the background (audit report, evidence pack, MAR print) keeps so
+    that a build whose worker died is noticed and retried (`emar.jobs.builds_stale_sweep`).
+
+    Concrete models also have `status` (BuildStatus), `progress`, `error` and `finished_at`,
+    name the task that builds them in `build_task` (called with the row's id and `attempt`), and
+    add the `auto_retry_constraint` to their Meta."""
+
+    updated_at = models.DateTimeField(
+        default=timezone.now, help_text="Last sign of life: every status or progress change."
+    )
+    attempt = models.PositiveSmallIntegerField(
+        default=1, help_text="Raised on every retry; a job of an older attempt does nothing."
+    )
+    auto_retries = models.PositiveSmallIntegerField(default=0)
+
+    build_task: str = ""
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_stale(self) -> bool:
+        """Queued or building with no sign of life for `BUILD_STALE_MINUTES`: its worker died."""
+        from django.conf import settings
+
+        limit = dt.timedelta(minutes=settings.BUILD_STALE_MINUTES)
+        status = getattr(self, "status", "")
+        return status in ("queued", "building") and timezone.now() - self.updated_at > limit
+
+
+def auto_retry_constraint(prefix: str) -> models.CheckConstraint:
+    """At most MAX_AUTO_RETRIES automatic retries, enforced by the database."""
+    return models.CheckConstraint(
+        condition=Q(auto_retries__lte=MAX_AUTO_RETRIES), name=f"{prefix}_auto_retry_once"
+    )

@@ -11,8 +11,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from celery.beat import BeatLazyFunc
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+
+from emar.beat import heartbeat_sent_at
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -263,9 +266,45 @@ CELERY_TIMEZONE = "UTC"
 CELERY_RESULT_EXPIRES = timedelta(days=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Two queues (README "Background jobs"): reminders, escalations, dose materialisation and
+# notifications run on "reminders" (the default); PDF and ZIP builds on "reports", with their
+# own worker, so a long report never delays a reminder.
+CELERY_TASK_DEFAULT_QUEUE = "reminders"
+CELERY_TASK_ROUTES = {
+    "audits.tasks.audit_report_build": {"queue": "reports"},
+    "audits.tasks.evidence_pack_build": {"queue": "reports"},
+    "audits.tasks.monthly_audits_prepare": {"queue": "reports"},
+    "medications.tasks.mar_print_build": {"queue": "reports"},
+}
+# R-RUN-5: a heartbeat older than this makes /healthz answer 503 naming the worker or beat;
+# for this long after the web process starts, missing heartbeats say "starting" (200).
+JOBS_STALE_MINUTES = env_int("JOBS_STALE_MINUTES", 3, minimum=2)
+JOBS_STARTUP_GRACE_MINUTES = env_int("JOBS_STARTUP_GRACE_MINUTES", 3, minimum=0)
+# A background build (report, evidence pack, MAR print) with no progress for this long has lost
+# its worker: it is retried once, then marked failed.
+BUILD_STALE_MINUTES = env_int("BUILD_STALE_MINUTES", 10, minimum=2)
+
+
 # The beat schedule lives in code (README "Background jobs"); later features add entries.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "heartbeat": {"task": "emar.tasks.heartbeat", "schedule": crontab(minute="*")},
+    # R-RUN-5: one heartbeat per queue; beat stamps the send time (and records its own beat).
+    **{
+        f"heartbeat-{queue}": {
+            "task": "emar.tasks.heartbeat",
+            "schedule": crontab(minute="*"),
+            "kwargs": {
+                "name": f"queue:{queue}",
+                "sent_at": BeatLazyFunc(heartbeat_sent_at),
+            },
+            "options": {"queue": queue, "expires": 170},
+        }
+        for queue in ("reminders", "reports")
+    },
+    "builds-stale-sweep": {
+        "task": "emar.tasks.builds_stale_sweep",
+        "schedule": crontab(minute="*/2"),
+        "options": {"expires": 110},
+    },
     "training-expiry-alerts": {
         "task": "training.tasks.training_expiry_alerts",
         "schedule": crontab(hour=6, minute=30),

@@ -1,19 +1,23 @@
-from celery import shared_task
-from django.db.models import F
-from django.utils import timezone
+import datetime as dt
 
-from .models import JobHeartbeat
+from celery import shared_task
+
+from . import jobs
 from .services import audit_checkpoint_write, notification_email_send
 
 
 @shared_task(acks_late=True, ignore_result=False)
-def heartbeat(name: str = "beat") -> str:
-    """Record that the worker ran a job sent by beat (or by the web process)."""
-    now = timezone.now()
-    updated = JobHeartbeat.objects.filter(name=name).update(last_run=now, runs=F("runs") + 1)
-    if not updated:
-        JobHeartbeat.objects.get_or_create(name=name, defaults={"last_run": now, "runs": 1})
-    return now.isoformat()
+def heartbeat(name: str = "worker", sent_at: str | None = None) -> str:
+    """Record that a worker ran a heartbeat sent by beat (R-RUN-5); `sent_at` is beat's send
+    time, stamped into the arguments by the schedule (README "Background jobs")."""
+    sent = dt.datetime.fromisoformat(sent_at) if sent_at else None
+    return jobs.heartbeat_record(name=name, sent_at=sent).isoformat()
+
+
+@shared_task(acks_late=True, soft_time_limit=90, time_limit=110)
+def builds_stale_sweep() -> dict[str, int]:
+    """Every 2 minutes: a build whose worker died is retried once, then marked failed."""
+    return jobs.builds_stale_sweep()
 
 
 @shared_task(

@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from . import permissions, selectors, services
+from . import jobs, permissions, selectors, services
 from .celery import app as celery_app
 from .forms import InspectorGrantForm
 from .models import AuditEvent, Membership, Role, Unit
@@ -37,6 +37,7 @@ def dashboard(request):
     if role in permissions.MANAGERS:
         context["staff_count"] = selectors.staff_count(home)
         context["heartbeats"] = selectors.heartbeats()
+        context["jobs_health"] = jobs.jobs_health()
     if role == permissions.ADMIN:
         context["homes"] = selectors.homes_overview(request.user)
     return render(request, "emar/dashboard.html", context)
@@ -120,8 +121,11 @@ def audit_trail(request, home):
 @never_cache
 @require_GET
 def healthz(request):
-    """R-RUN-5: 200 when the database and the broker answer, 503 naming the part that failed."""
-    result = {"status": "ok", "database": "ok", "broker": "ok"}
+    """R-RUN-5: 200 when the database, the broker, the worker and beat are alive; 503 naming
+    the part that failed. The worker and beat are judged from their heartbeats
+    (`emar.jobs.jobs_health`); just after a start, before the first heartbeat, they say
+    "starting" and the status is "starting" with 200."""
+    result = {"status": "ok", "database": "ok", "broker": "ok", "worker": "ok", "beat": "ok"}
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -133,12 +137,25 @@ def healthz(request):
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as e:  # the broker being down must be reported, not raised
         result["broker"] = f"error: {type(e).__name__}"
-    ok = result["database"] == "ok" and result["broker"] == "ok"
-    if not ok:
+    starting = False
+    if result["database"] == "ok":
+        health = jobs.jobs_health()
+        result["worker"], result["beat"] = health.worker, health.beat
+        starting = health.starting
+    else:
+        result["worker"] = result["beat"] = "unknown: the database is not answering"
+    failed = [k for k in ("database", "broker", "worker", "beat") if result[k] != "ok"]
+    if starting and all(result[k].startswith("starting") for k in failed):
+        result["status"] = "starting"
+        status = 200
+    elif failed:
         result["status"] = "error"
+        status = 503
+    else:
+        status = 200
     if settings.DEBUG:
         result["broker_url"] = celery_app.conf.broker_url.split("@")[-1]
-    return JsonResponse(result, status=200 if ok else 503)
+    return JsonResponse(result, status=status)
 
 
 # --- Shifts and notifications --------------------------------------------------------------------

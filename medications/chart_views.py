@@ -10,7 +10,7 @@ import datetime as dt
 import re
 
 from django.http import HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET
 
@@ -139,20 +139,6 @@ def resident_mar_pdf(request, resident_id: int):
     title = f"MAR chart — {resident.full_name}"
     pdf = render_pdf(PRINT_TEMPLATE, print_context([chart], resident.home, title, days))
     return _pdf_response(pdf, f"mar-{slugify(resident.full_name)}-{start:%Y-%m-%d}.pdf")
-
-
-@require_GET
-@requires(Perm.VIEW_MAR)
-def unit_mar_pdf(request, home: CareHome, unit_id: int):
-    """Every current resident of a unit: the printable downtime MAR (H-10)."""
-    unit = get_object_or_404(Unit, home=home, pk=unit_id)
-    try:
-        start, days = period_from(request.GET, home)
-    except PeriodError as e:
-        return HttpResponseBadRequest(str(e), content_type="text/plain; charset=utf-8")
-    _materialise(home, start, days, unit)
-    pdf = render_pdf(PRINT_TEMPLATE, unit_print_context(home, unit, start, days))
-    return _pdf_response(pdf, f"mar-{slugify(unit.name)}-{start:%Y-%m-%d}.pdf")
 
 
 def _room_order(room: str) -> list:

@@ -63,3 +63,11 @@ def prn_follow_up_alerts(now: str | None = None) -> int:
 def medicines_daily_alerts() -> int:
     """Daily: covert-plan and PRN-protocol reviews due, medication reviews overdue."""
     return sum(reminders.daily_alerts_send(home=home) for home in CareHome.objects.order_by("pk"))
+
+
+@shared_task(**RETRY, soft_time_limit=1500, time_limit=1700)
+def mar_print_build(print_id: int, attempt: int | None = None) -> str:
+    """On the reports queue: draw a unit's or the whole home's MAR charts as one PDF."""
+    from .services import mar_print_build as build
+
+    return build(print_id=print_id, attempt=attempt).status

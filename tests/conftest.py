@@ -161,6 +161,11 @@ def isolated_celery_app(broker_url: str, backend: str, options: dict | None = No
     app = Celery("emar-test", set_as_current=False)
     app.config_from_object("django.conf:settings", namespace="CELERY")
     queue = f"emar-test-{uuid.uuid4().hex[:12]}"
+    # The project's queues get the same unique suffix ("reports" -> "<queue>-reports").
+    routes = {
+        name: {**route, "queue": f"{queue}-{route['queue']}"}
+        for name, route in settings.CELERY_TASK_ROUTES.items()
+    }
     app.conf.update(
         broker_url=broker_url,
         result_backend=backend,
@@ -168,9 +173,10 @@ def isolated_celery_app(broker_url: str, backend: str, options: dict | None = No
         task_always_eager=False,
         worker_hijack_root_logger=False,
         task_default_queue=queue,
+        task_routes=routes,
         worker_direct=False,
     )
-    app.autodiscover_tasks(["emar", "medications"], force=True)
+    app.autodiscover_tasks(["emar", "medications", "audits"], force=True)
     return app
 
 

@@ -7,4 +7,5 @@ self-administration plans (R-RX-*). mar: scheduled doses and administration reco
 from .mar import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prescriptions import validate_not_a_container  # noqa: F401  (migrations name it)
+from .prints import *  # noqa: F403
 from .stock import *  # noqa: F403

@@ -2,4 +2,5 @@
 
 from .mar import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
+from .prints import *  # noqa: F403
 from .stock import *  # noqa: F403

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from pypdf import PdfReader
 
-from medications.models import ScheduledDose
+from medications.models import MarPrint, ScheduledDose
 from tests.mar.conftest import at_local
 from tests.mar.test_chart import CYCLE, NOW_DAY, build_history
 from tests.residents.factories import resident
@@ -121,13 +121,28 @@ def test_the_pdf_has_the_chart_and_the_code_key_on_every_page(
 
 
 def test_a_unit_pdf_has_every_current_resident_on_their_own_pages(
-    client, senior_a, home_a, unit_a, resident_a, history, at_noon
+    client,
+    senior_a,
+    home_a,
+    unit_a,
+    resident_a,
+    history,
+    at_noon,
+    django_capture_on_commit_callbacks,
 ):
     other = resident(unit_a, senior_a, full_name="Albert Brown", room="3")
     client.force_login(senior_a)
     response = client.get(f"/homes/{home_a.pk}/units/{unit_a.pk}/mar.pdf?days=14")
-    assert response.status_code == 200
-    pages = _pages(response)
+    assert response.status_code == 302  # built in the background: the print page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/homes/{home_a.pk}/mar-prints/new/",
+            {"unit": unit_a.pk, "start": CYCLE.isoformat(), "days": 14},
+        )
+    assert response.status_code == 302
+    mar_print = MarPrint.objects.get()
+    assert mar_print.is_ready
+    pages = _pages(client.get(f"/mar-prints/{mar_print.pk}/download/"))
     assert len(pages) >= 2
     assert "Albert Brown" in pages[0]  # room 3 before room 12
     assert other.full_name not in pages[-1] and "Edith Clarke" in pages[-1]
@@ -136,12 +151,23 @@ def test_a_unit_pdf_has_every_current_resident_on_their_own_pages(
 
 
 def test_the_downtime_print_shows_the_coming_days_scheduled_doses(
-    client, senior_a, home_a, unit_a, resident_a, paracetamol, at_noon
+    client,
+    senior_a,
+    home_a,
+    unit_a,
+    resident_a,
+    paracetamol,
+    at_noon,
+    django_capture_on_commit_callbacks,
 ):
     """Beat keeps only yesterday..tomorrow materialised; the print must not show next week's
     doses as "not scheduled" (H-10)."""
     next_week = NOW_DAY + dt.timedelta(days=7)
     client.force_login(senior_a)
-    url = f"/homes/{home_a.pk}/units/{unit_a.pk}/mar.pdf?start={next_week:%Y-%m-%d}&days=7"
-    assert client.get(url).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/homes/{home_a.pk}/mar-prints/new/",
+            {"unit": unit_a.pk, "start": next_week.isoformat(), "days": 7},
+        )
+    assert response.status_code == 302 and MarPrint.objects.get().is_ready
     assert ScheduledDose.objects.filter(line=paracetamol, local_date=next_week).count() == 2

@@ -1,10 +1,31 @@
 """URL kwargs of the MAR chart's pages for the permission-matrix harness
-(tests/emar/test_permission_matrix.py); `resident_id` comes from tests/medications/url_params.py."""
+(tests/emar/test_permission_matrix.py); `resident_id` comes from tests/medications/url_params.py.
+A ready MAR print of the unit is made directly, so the harness stays fast."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.core.files.base import ContentFile
+
 from emar.models import CareHome, Unit, User
+from medications.models import MarPrint
+
+PDF = b"%PDF-1.4\n%%EOF\n"
 
 
 def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, int]:
-    return {"unit_id": unit.pk}
+    mar_print = MarPrint(
+        home=home,
+        unit=unit,
+        start=dt.date(2026, 1, 1),
+        days=28,
+        requested_by=users["senior"],
+        status="ready",
+        progress=100,
+        sha256="z" * 64,
+        size=len(PDF),
+    )
+    mar_print.file.save("harness.pdf", ContentFile(PDF), save=False)
+    mar_print.save()
+    return {"unit_id": unit.pk, "print_id": mar_print.pk}
