@@ -22,7 +22,7 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 class NhsNumberField(forms.CharField):
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 12)
+        kwargs.setdefault("max_length", 20)
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", "NHS number")
         kwargs.setdefault("help_text", "10 digits, e.g. 943 476 5919")

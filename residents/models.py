@@ -8,6 +8,8 @@ status with a date, not a deletion.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 import uuid
 from pathlib import PurePath
 
@@ -21,17 +23,40 @@ from emar.models import CareHome, Unit, User
 
 
 def validate_nhs_number(value: str) -> None:
-    """Ten digits whose last is the modulus 11 check digit (R-RES-1)."""
+    """Ten ASCII digits whose last is the modulus 11 check digit (R-RES-1)."""
     digits = value.replace(" ", "")
-    if not (digits.isdigit() and len(digits) == 10 and nhs_number.is_valid(digits)):
+    if not (
+        digits.isascii() and digits.isdigit() and len(digits) == 10 and nhs_number.is_valid(digits)
+    ):
         raise ValidationError(
-            "This is not a valid NHS number (10 digits with a correct check digit).",
+            "This is not a valid NHS number (10 digits with a correct check digit): type it "
+            "as on the NHS card or GP letter, e.g. 943 476 5919.",
             code="nhs_number_invalid",
         )
 
 
 def normalise_nhs_number(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit()) if value else ""
+    """The stored form: ASCII digits without spaces or dashes (R-RES-1).
+
+    Digits of any script (Arabic-Indic ٩٤٣, full-width ９４３) become 0-9, so the same person
+    cannot get a second record through another keyboard; anything else that is not a
+    separator is kept, so that validation refuses it with a message instead of dropping it.
+    """
+    result = []
+    for ch in value or "":
+        if ch.isspace() or unicodedata.category(ch) == "Pd":  # spaces and dashes
+            continue
+        digit = unicodedata.decimal(ch, None)
+        result.append(str(digit) if digit is not None else ch)
+    return "".join(result)
+
+
+def room_order(room: str) -> tuple:
+    """Natural order of room labels as on the doors: "1", "2", "10", "A1", "A2", "B10",
+    "Room 3" (R-MAR-1). Runs of digits compare as numbers, the rest case-insensitively; each
+    part is a (kind, number, text) triple so a number is never compared with text."""
+    parts = re.split(r"([0-9]+)", (room or "").strip().casefold())
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
 
 
 def format_nhs_number(value: str) -> str:

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from medications.models import Administration
+from residents.models import Resident
 from tests.factories import TEST_PASSWORD
 from tests.mar.conftest import DAY, at_local, code, dose_at, prn_protocol
 from tests.medications.factories import line, times
@@ -43,6 +44,25 @@ def test_round_shows_who_and_what_in_room_order(
     assert "One at a time with orange juice" in page
     assert "Paracetamol 500mg tablets" in page and "Due now" in page
     assert reverse("resident_photo", args=[resident_a.pk]) in page
+
+
+def test_round_orders_any_room_label_naturally(
+    client, clock, qualified, home_a, unit_a, senior_a, senior2_a, carer_a
+):
+    rooms = ["B10", "Room 3", "10", "A2", "2", "A1", "1", "", "b2"]
+    for room in rooms:
+        person = resident(
+            unit_a, senior_a, full_name=f"Person in {room or 'no room'}", room=room or "0"
+        )
+        Resident.objects.filter(pk=person.pk).update(room=room)  # e.g. imported without one
+        line(person, senior_a, checker=senior2_a, schedule=times("08:00"))
+    clock("08:05")
+    client.force_login(carer_a)
+    response = client.get(round_url(home_a, unit_a))
+    assert response.status_code == 200
+    page = response.content.decode()
+    shown = sorted(rooms, key=lambda r: page.index(f"Person in {r or 'no room'}"))
+    assert shown == ["", "1", "2", "10", "A1", "A2", "b2", "B10", "Room 3"]
 
 
 def test_recording_a_dose_swaps_the_row(client, clock, qualified, paracetamol, carer_a):
