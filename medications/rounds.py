@@ -16,7 +16,6 @@ from training.services import check_administration
 from . import selectors
 from .models import Administration, Outcome, PrescriptionLine, ScheduledDose
 
-
 room_key = room_order  # natural order of any room label ("2" before "10", "A1", "Room 3")
 
 

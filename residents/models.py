@@ -38,7 +38,7 @@ def validate_nhs_number(value: str) -> None:
 def normalise_nhs_number(value: str) -> str:
     """The stored form: ASCII digits without spaces or dashes (R-RES-1).
 
-    Digits of any script (Arabic-Indic ٩٤٣, full-width ９４３) become 0-9, so the same person
+    Digits of any script (Arabic-Indic, full-width) become 0-9, so the same person
     cannot get a second record through another keyboard; anything else that is not a
     separator is kept, so that validation refuses it with a message instead of dropping it.
     """
