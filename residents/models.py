@@ -17,9 +17,13 @@ import nhs_number
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from emar.models import CareHome, Unit, User
+
+NEEDS_MAX = 2000  # characters of a need or preference (emar.forms.TEXT_MAX)
 
 
 def validate_nhs_number(value: str) -> None:
@@ -119,11 +123,13 @@ class Resident(models.Model):
     allergy_status = models.CharField(
         max_length=16, choices=AllergyStatus.choices, default=AllergyStatus.UNKNOWN
     )
-    swallowing_needs = models.TextField(blank=True)
-    communication_needs = models.TextField(blank=True)
+    # Shown on every round (R-MAR-1): bounded here and by the database (R-REL-1).
+    swallowing_needs = models.TextField(blank=True, max_length=NEEDS_MAX)
+    communication_needs = models.TextField(blank=True, max_length=NEEDS_MAX)
     medicine_preferences = models.TextField(
         "how they like to take their medicines",
         blank=True,
+        max_length=NEEDS_MAX,
         help_text="Shown at the point of administration, e.g. 'one tablet at a time with "
         "orange juice, sitting up in the lounge'.",
     )
@@ -155,6 +161,13 @@ class Resident(models.Model):
                 name="resident_weight_positive",
             ),
             models.CheckConstraint(condition=~Q(full_name=""), name="resident_full_name_not_blank"),
+            *(
+                models.CheckConstraint(
+                    condition=LessThanOrEqual(Length(field), NEEDS_MAX),
+                    name=f"resident_{field}_max_length",
+                )
+                for field in ("swallowing_needs", "communication_needs", "medicine_preferences")
+            ),
         ]
         indexes = [models.Index(fields=["home", "status"], name="resident_home_status")]
 

@@ -110,6 +110,45 @@ def test_second_carer_is_told_who_recorded_it(
     assert "Already recorded by" in response.content.decode()
 
 
+def test_another_person_sending_the_same_key_is_told_who_recorded_it(
+    client, clock, qualified, paracetamol, carer_a, senior_a
+):
+    dose = dose_at(paracetamol, "08:00")
+    clock("08:05")
+    same = str(uuid.uuid4())
+    client.force_login(carer_a)
+    assert post_dose(client, dose, idempotency_key=same).status_code == 200
+    assert post_dose(client, dose, idempotency_key=same).status_code == 200  # own retry
+    client.force_login(senior_a)
+    response = post_dose(client, dose, idempotency_key=same)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert f"Already recorded by {carer_a} at 08:05" in html
+    assert Administration.objects.get().recorded_by == carer_a
+
+
+def test_a_prn_field_the_page_does_not_show_still_reports_its_error(
+    client, clock, qualified, make_line, senior_a
+):
+    oral = make_line(prn=True)
+    prn_protocol(oral, senior_a)
+    clock("10:00")
+    client.force_login(senior_a)
+    response = client.post(
+        reverse("prn_give", args=[oral.pk]),
+        {
+            "idempotency_key": str(uuid.uuid4()),
+            "prn_reason": "Pain",
+            "quantity": "1",
+            "body_site": "On the moon",
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Not saved" in html and "Body site: Select a valid choice" in html
+    assert not Administration.objects.exists()
+
+
 def test_a_refused_rule_says_not_saved_and_why(client, clock, paracetamol, carer_a):
     dose = dose_at(paracetamol, "08:00")
     clock("08:05")
