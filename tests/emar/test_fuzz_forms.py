@@ -28,6 +28,19 @@ from tests.medications.factories import line
 from tests.residents.factories import resident
 from tests.training.factories import qualify
 
+# Which hostile values each kind of input gets (every kind gets the NUL byte, the 40-digit
+# number, the empty value and script); the megabyte goes where text is typed.
+KINDS = {
+    "date": ("year1", "year9999", "negative"),
+    "datetime-local": ("year1", "year9999", "negative"),
+    "time": ("year1", "negative"),
+    "number": ("negative", "year1"),
+    "select": ("negative", "emoji"),
+    "checkbox": ("negative",),
+    "radio": ("negative",),
+}
+TEXT_VALUES = ("megabyte", "emoji", "negative", "year1", "year9999")
+ALWAYS = ("nul", "digits40", "empty", "script")
 HOSTILE = {
     "nul": "a\x00b",
     "megabyte": "x" * 1_000_000,
@@ -62,7 +75,7 @@ class _Forms(HTMLParser):
         a = dict(attrs)
         if tag == "form":
             if (a.get("method") or "get").lower() == "post":
-                self._form = {"action": a.get("action") or "", "fields": {}}
+                self._form = {"action": a.get("action") or "", "fields": {}, "kinds": {}}
                 self.forms.append(self._form)
             return
         form = self._form
@@ -73,6 +86,7 @@ class _Forms(HTMLParser):
             kind = (a.get("type") or "text").lower()
             if kind in ("submit", "button", "image", "reset", "file"):
                 return
+            form["kinds"][name] = kind
             if kind in ("checkbox", "radio"):
                 if name not in form["fields"] or "checked" in a:
                     form["fields"][name] = a.get("value", "on") if "checked" in a else ""
@@ -80,6 +94,7 @@ class _Forms(HTMLParser):
             form["fields"][name] = a.get("value", "")
         elif tag == "select":
             self._select = name
+            form["kinds"][name] = "select"
             form["fields"].setdefault(name, None)
         elif tag == "option" and self._select:
             value = a.get("value", "")
@@ -87,6 +102,7 @@ class _Forms(HTMLParser):
                 form["fields"][self._select] = value
         elif tag == "textarea":
             self._textarea = name
+            form["kinds"][name] = "textarea"
             form["fields"][name] = ""
 
     def handle_data(self, data):
@@ -143,10 +159,10 @@ def _more_pages(home, unit, persona) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def site(client, url_params, persona, home_a, unit_a):  # noqa: F811
-    """The discovered forms: {url name: (role, action path, default fields)}."""
+    """The discovered forms: {url name: (role, action path, default fields, input kinds)}."""
     for role in ("carer", "senior", "manager"):
         qualify(persona[role], home_a)
-    found: dict[str, tuple[str | None, str, dict]] = {}
+    found: dict[str, tuple[str | None, str, dict, dict]] = {}
     pages = []
     for name, route, callback in ROUTES:
         role = None if name in PUBLIC else _role_for(callback)
@@ -175,20 +191,20 @@ def site(client, url_params, persona, home_a, unit_a):  # noqa: F811
             target_role = None if target in PUBLIC else _role_for(match.func)
             known = found.get(target)
             if known is None or len(fields) > len(known[2]):
-                found[target] = (target_role, action, fields)
+                found[target] = (target_role, action, fields, form["kinds"])
     client.logout()
     return found
 
 
-def _post_each(client, persona, role, action, fields, tables) -> list[str]:
+def _post_each(client, persona, role, action, fields, kinds, tables) -> list[str]:
     wrong = []
     client.logout()
     if role is not None:
         client.force_login(persona[role])
     before = _row_counts(tables)  # every case is rolled back: the same rows before each
     for field in fields:
-        for label, value in HOSTILE.items():
-            data = {**fields, field: value}
+        for label in ALWAYS + KINDS.get(kinds.get(field, "text"), TEXT_VALUES):
+            data = {**fields, field: HOSTILE[label]}
             with transaction.atomic():
                 try:
                     response = client.post(action, data)
@@ -214,10 +230,10 @@ def test_every_post_form_survives_hostile_values(client, site, persona):
     assert {"resident_admit", "line_new", "dose_record", "prn_give", "incident_new"} <= set(site)
     wrong = []
     only = os.environ.get("EMAR_FUZZ_ONLY", "").split(",")  # e.g. resident_admit,line_new
-    for target, (role, action, fields) in sorted(site.items()):
+    for target, (role, action, fields, kinds) in sorted(site.items()):
         if only != [""] and target not in only:
             continue
-        wrong += _post_each(client, persona, role, action, fields, tables)
+        wrong += _post_each(client, persona, role, action, fields, kinds, tables)
     assert wrong == []
 
 

@@ -226,7 +226,7 @@ def test_a_very_long_prn_override_username_is_a_form_error(client, senior_a, per
     assert response.status_code == 400
 
 
-def test_a_very_long_username_at_sign_in_is_a_form_error(client):
+def test_a_very_long_username_at_sign_in_is_a_form_error(client, db):
     response = client.post(reverse("login"), {"username": "u" * 300, "password": "x"})
     assert response.status_code == 200
     assert "at most 150 characters" in response.content.decode()
