@@ -3,6 +3,7 @@
 import datetime as dt
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core import validators
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -120,6 +121,17 @@ class Form(InputBounds, forms.Form):
 
 class ModelForm(InputBounds, forms.ModelForm):
     pass
+
+
+class SignInForm(InputBounds, AuthenticationForm):
+    """Django's sign-in form with the username's length enforced on the server (Django only
+    sets the input's maxlength), so an over-long name is a form error before the lockout
+    counter stores it (R-SEC-2, R-REL-1)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(validators.MaxLengthValidator(username.max_length or 150))
 
 
 class InspectorGrantForm(Form):
