@@ -6,6 +6,7 @@ import datetime as dt
 
 from django import forms
 
+from emar.forms import TEXT_MAX, Form, checked_text
 from emar.models import CareHome, User
 from medications.chart import CYCLE_DAYS, MAX_DAYS
 from residents.models import Resident
@@ -46,7 +47,7 @@ class MonthField(forms.Field):
             raise forms.ValidationError("Give the month as YYYY-MM, e.g. 2026-10.") from None
 
 
-class PrepareForm(forms.Form):
+class PrepareForm(Form):
     month = MonthField(label="Month")
 
 
@@ -64,7 +65,7 @@ class StaffMultiple(forms.ModelMultipleChoiceField):
         return str(obj)
 
 
-class ActionForm(forms.Form):
+class ActionForm(Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
     owner = StaffChoice(queryset=User.objects.none())
     due_on = forms.DateField(label="Due by", widget=DATE)
@@ -74,12 +75,12 @@ class ActionForm(forms.Form):
         self.fields["owner"].queryset = _staff_choices(home).order_by("last_name", "username")
 
 
-class ActionUpdateForm(forms.Form):
+class ActionUpdateForm(Form):
     status = forms.ChoiceField(choices=ActionStatus.choices)
     note = forms.CharField(required=False, max_length=2000)
 
 
-class SignForm(forms.Form):
+class SignForm(Form):
     summary = forms.CharField(
         label="Summary and overall findings",
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -99,15 +100,18 @@ def checklist_answers(data, audit: Audit) -> tuple[dict[int, tuple[str, str]], s
         if f"q{q.pk}" not in data and f"c{q.pk}" not in data:
             continue
         answer = (data.get(f"q{q.pk}") or "").strip()
-        comment = (data.get(f"c{q.pk}") or "")[:2000]
+        comment = checked_text(data.get(f"c{q.pk}") or "", limit=TEXT_MAX, what="A comment")
         if answer and answer not in Answer.values:
             raise forms.ValidationError(f"“{answer[:10]}” is not yes, no or n.a.")
         answers[q.pk] = (answer, comment)
     summary = data.get("summary")
-    return answers, (summary[:5000] if summary is not None else None)
+    if summary is not None:
+        summary = checked_text(summary, limit=5000, what="The summary")
+    return answers, summary
 
 
-class IncidentForm(forms.Form):
+class IncidentForm(Form):
+    past_dates = ("occurred_at",)
     kind = forms.ChoiceField(choices=IncidentKind.choices, widget=forms.RadioSelect)
     stage = forms.ChoiceField(choices=Stage.choices)
     type = forms.ChoiceField(label="What went wrong", choices=IncidentType.choices)
@@ -161,7 +165,8 @@ class IncidentForm(forms.Form):
         return data
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(Form):
+    past_dates = ("candour_done_on", "cqc_notified_on", "safeguarding_referred_on")
     candour_done_on = forms.DateField(label="Duty of candour met on", required=False, widget=DATE)
     cqc_notified_on = forms.DateField(label="CQC notified on", required=False, widget=DATE)
     safeguarding_referred_on = forms.DateField(
@@ -175,12 +180,12 @@ class FollowUpForm(forms.Form):
     )
 
 
-class PeriodForm(forms.Form):
+class PeriodForm(Form):
     start = forms.DateField(widget=DATE)
     end = forms.DateField(widget=DATE)
 
 
-class MarForm(forms.Form):
+class MarForm(Form):
     resident = forms.ModelChoiceField(queryset=Resident.objects.none())
     start = forms.DateField(widget=DATE)
     days = forms.IntegerField(min_value=1, max_value=MAX_DAYS, initial=CYCLE_DAYS)

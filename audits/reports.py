@@ -15,6 +15,7 @@ from emar.models import CareHome, CodeCategory
 from emar.pdf import render_pdf
 from medications.models import PrnProtocol
 from medications.models.prescriptions import LineStatus
+from residents.models import room_order
 
 from . import charts, selectors
 from .models import Answer, Audit, Section
@@ -118,7 +119,11 @@ def prn_protocols(home: CareHome):
         latest.setdefault(p.line_id, p)
     return sorted(
         latest.values(),
-        key=lambda p: (p.line.resident.unit.name, p.line.resident.room, p.line.medicine.name),
+        key=lambda p: (
+            p.line.resident.unit.name,
+            room_order(p.line.resident.room),
+            p.line.medicine.name,
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from emar.models import CareHome, Role, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, notify
 from residents.models import Resident
+from residents.selectors import in_room_order
 from training.models import MedicineCategory
 from training.services import competency_suspend
 
@@ -651,11 +652,10 @@ def evidence_pack_build(*, pack_id: int, attempt: int | None = None) -> Evidence
                 if report is not None and report.is_ready:
                     with report.file.open("rb") as f:
                         add(f"audits/audit-{audit.month:%Y-%m}.pdf", f.read())
-            residents = list(
+            residents = in_room_order(
                 Resident.objects.filter(home=home, admitted_on__lte=pack.end)
                 .exclude(left_on__lt=pack.start)
                 .select_related("home", "unit")
-                .order_by("unit__name", "room", "full_name")
             )
             for i, resident in enumerate(residents):
                 _progress(pack, 10 + int(70 * i / max(len(residents), 1)), f"MAR: {resident}")

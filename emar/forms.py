@@ -1,12 +1,140 @@
+"""Forms of the core, and the input bounds every form of the product inherits (R-REL-1)."""
+
 import datetime as dt
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core import validators
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 
 from .models import User
 
+# R-REL-1: every field has a sane bound, so hostile or mistaken input gets a message instead of
+# a crash (an integer the database cannot hold, a date that overflows when shifted by a time
+# zone) or a page that grows by a megabyte of text on every round.
+TEXT_MAX = 2000  # a note, need, preference, reason or comment (a textarea)
+LINE_MAX = 200  # a one-line answer
+NUMBER_MAX = 100_000  # an integer with no bound of its own
+EARLIEST_DATE = dt.date(1900, 1, 1)
+YEARS_AHEAD = 10  # review, end, expiry and due dates
 
-class InspectorGrantForm(forms.Form):
+
+@deconstructible
+class SaneDate:
+    """A date (or the date of a date and time) from 1 Jan 1900 to YEARS_AHEAD years ahead,
+    or up to today for what has already happened (births, admissions, training done)."""
+
+    def __init__(self, *, past: bool = False) -> None:
+        self.past = past
+
+    def __call__(self, value: dt.date | dt.datetime) -> None:
+        day = value.date() if isinstance(value, dt.datetime) else value
+        if day < EARLIEST_DATE:
+            raise ValidationError(
+                "Check the year: dates before 1 Jan 1900 are not accepted.", code="date_too_early"
+            )
+        today = timezone.localdate()
+        if self.past and day > today:
+            raise ValidationError(
+                "This date cannot be in the future: check the day and year.", code="date_future"
+            )
+        latest = today.replace(year=today.year + YEARS_AHEAD, day=min(today.day, 28))
+        if day > latest:
+            raise ValidationError(
+                f"Check the year: dates after {latest:%-d %b %Y} are not accepted.",
+                code="date_too_late",
+            )
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SaneDate) and other.past == self.past
+
+
+def bound_field(field: forms.Field, *, past: bool = False) -> None:
+    """Give one form field the product's bounds unless it has its own (R-REL-1)."""
+    if isinstance(field, forms.CharField) and type(field).to_python is forms.CharField.to_python:
+        if field.max_length is None:
+            limit = TEXT_MAX if isinstance(field.widget, forms.Textarea) else LINE_MAX
+            field.max_length = limit
+            field.validators.append(validators.MaxLengthValidator(limit))
+            field.widget.attrs.setdefault("maxlength", str(limit))
+    elif isinstance(field, forms.IntegerField) and not isinstance(field, forms.FloatField):
+        if field.max_value is None:
+            field.max_value = NUMBER_MAX
+            field.validators.append(validators.MaxValueValidator(NUMBER_MAX))
+        if field.min_value is None:
+            field.min_value = -NUMBER_MAX
+            field.validators.append(validators.MinValueValidator(-NUMBER_MAX))
+    elif isinstance(field, forms.DateField | forms.DateTimeField):
+        field.validators.append(SaneDate(past=past))
+
+
+def checked_text(value: str, *, limit: int, what: str = "This text") -> str:
+    """Free text read without a form field (e.g. a checklist's comments): the same rules."""
+    if "\x00" in value:
+        raise ValidationError(
+            f"{what} contains a hidden character that cannot be stored: retype it.",
+            code="null_characters",
+        )
+    if len(value) > limit:
+        raise ValidationError(
+            f"{what} is longer than {limit:,} characters: shorten it.", code="too_long"
+        )
+    return value
+
+
+class InputBounds:
+    """Mixed into every form of the product (see `Form` and `ModelForm`): text has a maximum
+    length, integers a range, dates a sane range (`past_dates` name the fields that cannot be
+    in the future), and errors of fields the page does not show (hidden inputs) are shown with
+    the form's own errors instead of being swallowed."""
+
+    past_dates: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            bound_field(field, past=name in self.past_dates)
+
+    def hide(self, *names: str) -> None:
+        """The page does not show these fields: their errors go with the form's own."""
+        for name in names:
+            self.fields[name].widget = forms.HiddenInput()
+
+    def non_field_errors(self):
+        errors = super().non_field_errors()
+        unshown = [
+            f"{field.label or name.replace('_', ' ').capitalize()}: {message}"
+            for name, field in self.fields.items()
+            if field.widget.is_hidden and name in self.errors
+            for message in self.errors[name]
+        ]
+        if not unshown:
+            return errors
+        return self.error_class([*errors, *unshown], error_class="nonfield", renderer=self.renderer)
+
+
+class Form(InputBounds, forms.Form):
+    pass
+
+
+class ModelForm(InputBounds, forms.ModelForm):
+    pass
+
+
+class SignInForm(InputBounds, AuthenticationForm):
+    """Django's sign-in form with the username's length enforced on the server (Django only
+    sets the input's maxlength), so an over-long name is a form error before the lockout
+    counter stores it (R-SEC-2, R-REL-1)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(validators.MaxLengthValidator(username.max_length or 150))
+
+
+class InspectorGrantForm(Form):
     """R-ORG-4: a manager grants an inspector read-only access to this home until a date."""
 
     username = forms.CharField(max_length=150, help_text="The inspector's eMAR username.")
@@ -41,7 +169,7 @@ class InspectorGrantForm(forms.Form):
         return dt.datetime.combine(day, dt.time.min, tzinfo=self.home.tz)
 
 
-class OneTimeCodeForm(forms.Form):
+class OneTimeCodeForm(Form):
     code = forms.RegexField(
         regex=r"^\s*\d{6}\s*$",
         label="6-digit code from your authenticator app",
@@ -55,7 +183,7 @@ class OneTimeCodeForm(forms.Form):
         return self.cleaned_data["code"].strip()
 
 
-class PinSwitchForm(forms.Form):
+class PinSwitchForm(Form):
     username = forms.CharField(
         max_length=150,
         widget=forms.TextInput(attrs={"autocapitalize": "none", "autocomplete": "off"}),
@@ -68,7 +196,7 @@ class PinSwitchForm(forms.Form):
     )
 
 
-class PinSetForm(forms.Form):
+class PinSetForm(Form):
     password = forms.CharField(
         label="Your password",
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),

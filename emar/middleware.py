@@ -1,5 +1,6 @@
-"""Request-wide behaviour: idle logout for shared tablets (R-SEC-2), security headers (R-SEC-3),
-the inspector access log (R-INS-1)."""
+"""Request-wide behaviour: idle logout for shared tablets (R-SEC-2), security headers and no
+caching of personal data (R-SEC-3), refusing unusable query strings (R-REL-1), the inspector
+access log (R-INS-1)."""
 
 import functools
 import time
@@ -9,7 +10,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.module_loading import import_string
@@ -85,7 +86,37 @@ class TwoFactorMiddleware:
         return self.get_response(request)
 
 
+class RequestGuardMiddleware:
+    """R-REL-1, before any view runs: the product's pages are read with GET and changed with
+    POST, so PUT, PATCH, DELETE and the like get 405; and a NUL character in the address
+    (`?q=%00`) cannot reach the database (PostgreSQL refuses it in any text) nor be shown back:
+    400 with what to do."""
+
+    METHODS = ("GET", "HEAD", "POST")
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in self.METHODS:
+            return HttpResponseNotAllowed(self.METHODS)
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            return HttpResponseBadRequest(
+                "The address contains a character that is not allowed. "
+                "Go back and search or open the page again.",
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)
+
+
 class SecurityHeadersMiddleware:
+    """R-SEC-3 headers; and `Cache-Control: no-store` on every page and file served to a
+    signed-in user (resident pages, photos, the round, MAR charts, PDFs), so a shared tablet's
+    browser or a proxy keeps no copy of personal data. Static files are served before this
+    (WhiteNoise) and stay cacheable; a view that sets its own Cache-Control keeps it."""
+
     def __init__(self, get_response) -> None:
         self.get_response = get_response
 
@@ -93,6 +124,9 @@ class SecurityHeadersMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and "Cache-Control" not in response:
+            response["Cache-Control"] = "private, no-store"
         return response
 
 

@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from . import jobs, permissions, selectors, services
 from .celery import app as celery_app
@@ -20,6 +20,7 @@ from .models import AuditEvent, Membership, Role, Unit
 from .permissions import Perm, requires
 
 
+@require_safe
 @login_required
 def dashboard(request):
     home = selectors.current_home(request)
@@ -61,6 +62,7 @@ def _staff_page(request, home, form: InspectorGrantForm, status: int = 200):
     return render(request, "emar/staff.html", context, status=status)
 
 
+@require_safe
 @requires(Perm.MANAGE_STAFF)
 def staff(request, home):
     return _staff_page(request, home, InspectorGrantForm(home=home))
@@ -110,6 +112,7 @@ def membership_end(request, membership_id: int):
     return redirect("staff", home_id=membership.home_id)
 
 
+@require_safe
 @requires(Perm.VIEW_AUDIT_TRAIL)
 def audit_trail(request, home):
     events = AuditEvent.objects.filter(home=home).select_related("actor").order_by("-seq")
@@ -189,6 +192,7 @@ def shift_end(request):
     return redirect("dashboard")
 
 
+@require_safe
 @login_required
 def notifications(request):
     items = selectors.notifications_for(request.user)
@@ -196,6 +200,7 @@ def notifications(request):
     return render(request, "emar/notifications.html", {"page": page})
 
 
+@require_safe
 @never_cache
 @login_required
 def notification_badge(request):

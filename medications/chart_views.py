@@ -7,7 +7,6 @@ read, so an outsider gets 404 whatever they ask for; bad `start`/`days` give 400
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
@@ -17,7 +16,7 @@ from django.views.decorators.http import require_GET
 from emar.models import CareHome, Unit
 from emar.pdf import render_pdf
 from emar.permissions import Perm, requires, scoped_get
-from residents.models import Resident
+from residents.models import Resident, room_order
 
 from .chart import CYCLE_DAYS, MAX_DAYS, MarChart, cycle_start, mar_chart
 from .services import doses_sync
@@ -141,9 +140,9 @@ def resident_mar_pdf(request, resident_id: int):
     return _pdf_response(pdf, f"mar-{slugify(resident.full_name)}-{start:%Y-%m-%d}.pdf")
 
 
-def _room_order(room: str) -> list:
+def _room_order(room: str) -> tuple:
     """Room "3" before room "12", as on the doors."""
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p.lower()) for p in re.split(r"(\d+)", room)]
+    return room_order(room)
 
 
 def unit_print_context(home: CareHome, unit: Unit, start: dt.date, days: int) -> dict:

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
+from emar.forms import Form
 from emar.models import CareHome, Round
 
 from . import schedule as sched
@@ -49,7 +50,7 @@ def parse_taper(text: str) -> list[tuple[int, Decimal]]:
     return steps
 
 
-class ScheduleFields(forms.Form):
+class ScheduleFields(Form):
     """The schedule part of the add-line and change-schedule forms (R-RX-3)."""
 
     days = forms.ChoiceField(
@@ -78,8 +79,12 @@ class ScheduleFields(forms.Form):
     month_day = forms.IntegerField(
         label="Day of the month", min_value=1, max_value=31, initial=1, required=False
     )
-    cycle_on = forms.IntegerField(label="Days on", min_value=0, required=False, initial=0)
-    cycle_off = forms.IntegerField(label="Days off", min_value=0, required=False, initial=0)
+    cycle_on = forms.IntegerField(
+        label="Days on", min_value=0, max_value=366, required=False, initial=0
+    )
+    cycle_off = forms.IntegerField(
+        label="Days off", min_value=0, max_value=366, required=False, initial=0
+    )
     dose_rule = forms.ChoiceField(
         label="Dose",
         choices=[(k.value, v) for k, v in sched.DOSE_RULE_LABELS.items()],
@@ -240,21 +245,21 @@ class ScheduleChangeForm(ScheduleFields):
     )
 
 
-class CheckForm(forms.Form):
+class CheckForm(Form):
     confirm = forms.BooleanField(
         label="I have checked this line against the prescription source: medicine, "
         "strength, dose, route, times and dates.",
     )
 
 
-class StopForm(forms.Form):
+class StopForm(Form):
     reason = forms.CharField(max_length=300)
     authorised_by = forms.CharField(
         max_length=120, help_text="e.g. Dr Shah (GP), by phone at 10:40"
     )
 
 
-class PrnProtocolForm(forms.Form):
+class PrnProtocolForm(Form):
     indication = forms.CharField(max_length=200)
     dose_guidance = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), label="Dose, and how to choose within a range"
@@ -272,7 +277,8 @@ class PrnProtocolForm(forms.Form):
     review_date = forms.DateField(widget=DATE)
 
 
-class CovertPlanForm(forms.Form):
+class CovertPlanForm(Form):
+    past_dates = ("capacity_assessed_on", "decided_on")
     capacity_assessment = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), label="Mental capacity assessment"
     )
@@ -289,7 +295,7 @@ class CovertPlanForm(forms.Form):
     review_date = forms.DateField(widget=DATE)
 
 
-class SelfAdminForm(forms.Form):
+class SelfAdminForm(Form):
     has_capacity = forms.BooleanField(
         required=False, label="Understands the medicine and when to take it"
     )
@@ -305,7 +311,7 @@ class SelfAdminForm(forms.Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class VariableDoseForm(forms.Form):
+class VariableDoseForm(Form):
     day = forms.DateField(widget=DATE)
     dose = forms.DecimalField(min_value=Decimal(0), max_digits=8, decimal_places=3)
     note = forms.CharField(max_length=200, required=False, help_text="e.g. INR 2.6 on 3 Nov")

@@ -28,6 +28,7 @@ from django.utils import timezone
 from emar.models import CareHome, Membership, Notification, Role, Shift, User
 from emar.services import notification_emails_enqueue, notify
 from residents import selectors as resident_selectors
+from residents.models import room_order
 
 from . import selectors
 from .models import Administration, Outcome, ScheduledDose
@@ -326,7 +327,9 @@ def _round_open(group: list, staff: _Staff) -> _Pending:
         else:
             what = f"Doses due at {', '.join(due_times)} in {first.unit__name}"
         title = f"{what}: {_plural(len(group), 'dose')} for {_plural(len(residents), 'resident')}"
-        shown = sorted(residents.values(), key=lambda d: (d.resident__room, d.resident__full_name))
+        shown = sorted(
+            residents.values(), key=lambda d: (room_order(d.resident__room), d.resident__full_name)
+        )
         body = f"Due at {', '.join(due_times)}. " + "; ".join(
             f"{_name(d)} ({d.resident__room})" if d.resident__room else _name(d) for d in shown[:40]
         )

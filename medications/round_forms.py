@@ -9,12 +9,13 @@ from django import forms
 from django.contrib.auth import authenticate
 from django.utils import timezone
 
+from emar.forms import Form
 from emar.models import NonAdministrationCode, User
 
 from .models import BODY_SITES, Effectiveness, Outcome
 
 
-class WitnessMixin(forms.Form):
+class WitnessMixin(Form):
     witness_username = forms.CharField(required=False, label="Witness username")
     witness_password = forms.CharField(
         required=False, label="Witness password", widget=forms.PasswordInput(render_value=False)
@@ -68,6 +69,9 @@ class DoseForm(WitnessMixin):
         return dt.datetime.combine(today, t, tzinfo=self.home.tz)
 
 
+SITE_ROUTES = ("transdermal", "topical")  # the PRN page asks where it went (R-MAR-10)
+
+
 def new_key() -> str:
     return str(uuid.uuid4())
 
@@ -90,9 +94,14 @@ class PrnForm(WitnessMixin):
     )
     override_reason = forms.CharField(required=False, max_length=500, label="Reason for override")
 
-    def __init__(self, *args, home, **kwargs) -> None:
+    def __init__(self, *args, home, line=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.home = home
+        # Fields the page leaves out for this line still report their errors (R-REL-1).
+        if line is not None and line.route not in SITE_ROUTES:
+            self.hide("body_site")
+        if line is not None and not line.needs_witness:
+            self.hide("witness_username", "witness_password")
 
     administered_at = DoseForm.administered_at
 
@@ -112,7 +121,7 @@ class PrnForm(WitnessMixin):
         return senior
 
 
-class FollowUpForm(forms.Form):
+class FollowUpForm(Form):
     effectiveness = forms.ChoiceField(choices=Effectiveness.choices, widget=forms.RadioSelect)
     note = forms.CharField(
         required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 2})
@@ -132,7 +141,7 @@ class CorrectionForm(WitnessMixin):
         self.fields["code"].queryset = NonAdministrationCode.objects.filter(home=home, active=True)
 
 
-class HomelyRemedyForm(forms.Form):
+class HomelyRemedyForm(Form):
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
     remedy = forms.ModelChoiceField(queryset=None, label="Remedy (the home's approved list)")
     quantity = forms.DecimalField(min_value=0, max_digits=8, decimal_places=3)

@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from emar import permissions
 from emar import selectors as core_selectors
@@ -51,6 +51,7 @@ def round_url(dose_or_unit, *, round_id=None, day: dt.date | None = None) -> str
     return reverse("round", args=[unit.home_id]) + query + "#doses"
 
 
+@require_safe
 @requires(Perm.RECORD_DOSE)
 def round_view(request, home):
     units = list(Unit.objects.filter(home=home).order_by("name"))
@@ -131,6 +132,7 @@ def _dose(request, dose_id: int) -> ScheduledDose:
     )
 
 
+@require_safe
 @requires(Perm.RECORD_DOSE)
 def dose_page(request, dose_id: int):
     dose = _dose(request, dose_id)
@@ -214,7 +216,7 @@ def prn_give(request, line_id: int):
     fallback = round_url(line.resident.unit)
     status = 200
     if request.method == "POST":
-        form = PrnForm(request.POST, home=home)
+        form = PrnForm(request.POST, home=home, line=line)
         status = 400
         if form.is_valid():
             witness = form.clean_witness(request)
@@ -248,6 +250,7 @@ def prn_give(request, line_id: int):
     else:
         form = PrnForm(
             home=home,
+            line=line,
             initial={"idempotency_key": new_key(), "quantity": line.dose},
         )
     return render(

@@ -4,23 +4,19 @@ constant number of queries whatever the number of residents or their history."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from emar.models import CareHome, NonAdministrationCode, Round, Unit, User
-from residents.models import Allergy, Resident, ResidentStatus
+from residents.models import Allergy, Resident, ResidentStatus, room_order
 from training.services import check_administration
 
 from . import selectors
 from .models import Administration, Outcome, PrescriptionLine, ScheduledDose
 
-
-def room_key(room: str) -> tuple:
-    """Natural order for room numbers: 2 before 10, "12a" after "12"."""
-    return tuple(int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", room or "") if p)
+room_key = room_order  # natural order of any room label ("2" before "10", "A1", "Room 3")
 
 
 def current_round(home: CareHome, rounds: list[Round], now: dt.datetime) -> Round | None:

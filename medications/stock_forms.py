@@ -8,6 +8,8 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
+from emar.forms import Form
+
 from .models import LocationKind, MovementKind, StorageLocation
 from .round_forms import WitnessMixin
 
@@ -25,6 +27,7 @@ def _local_datetime(home, day: dt.date | None) -> dt.datetime | None:
 
 
 class ReceiveForm(WitnessMixin):
+    past_dates = ("received_on",)
     carried_forward = forms.BooleanField(
         required=False, label="Carried forward from the last cycle (not a new delivery)"
     )
@@ -42,6 +45,7 @@ class ReceiveForm(WitnessMixin):
 
 
 class DisposeForm(WitnessMixin):
+    past_dates = ("on",)
     kind = forms.ChoiceField(
         choices=[
             (MovementKind.RETURNED, "Returned to the pharmacy"),
@@ -75,12 +79,12 @@ class CorrectForm(WitnessMixin):
     reason = forms.CharField(max_length=500, label="What was wrong with the entry")
 
 
-class LocationForm(forms.Form):
+class LocationForm(Form):
     name = forms.CharField(max_length=100)
     kind = forms.ChoiceField(choices=LocationKind.choices)
 
 
-class TemperatureForm(forms.Form):
+class TemperatureForm(Form):
     location = forms.ModelChoiceField(queryset=StorageLocation.objects.none())
     current = forms.DecimalField(label="Current °C", **TEMP)
     minimum = forms.DecimalField(label="Minimum °C", **TEMP)

@@ -12,7 +12,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from emar import permissions
 from emar.pdf import render_pdf
@@ -86,6 +86,7 @@ def _run(form, request, call) -> int:
     return 200
 
 
+@require_safe
 @requires(Perm.VIEW_STOCK)
 def stock_overview(request, home):
     forecasts = services.stock_forecast(home=home)
@@ -106,6 +107,7 @@ def stock_overview(request, home):
     )
 
 
+@require_safe
 @requires(Perm.VIEW_STOCK)
 def stock_reorder(request, home):
     raw = request.GET.get("threshold", str(services.stock.LOW_DAYS))
@@ -126,6 +128,7 @@ def stock_reorder(request, home):
     )
 
 
+@require_safe
 @requires(Perm.VIEW_STOCK)
 def stock_line(request, line_id: int):
     return _line_page(request, _line(request, Perm.VIEW_STOCK, line_id))
@@ -247,6 +250,7 @@ def stock_correct(request, movement_id: int):
 # --- CD register (R-CD-1, R-CD-2) ----------------------------------------------------------------
 
 
+@require_safe
 @requires(Perm.VIEW_STOCK)
 def cd_register_index(request, home):
     return render(
@@ -276,6 +280,7 @@ def _register(request, resident_id: int, medicine_id: int) -> dict:
     }
 
 
+@require_safe
 @requires(Perm.VIEW_STOCK)
 def cd_register(request, resident_id: int, medicine_id: int):
     return render(
@@ -283,6 +288,7 @@ def cd_register(request, resident_id: int, medicine_id: int):
     )
 
 
+@require_safe
 @requires(Perm.VIEW_STOCK)
 def cd_register_pdf(request, resident_id: int, medicine_id: int):
     context = _register(request, resident_id, medicine_id)
@@ -339,6 +345,7 @@ def _temperatures_page(request, home, *, status: int = 200, form=None, location_
     )
 
 
+@require_safe
 @requires(Perm.VIEW_STOCK)
 def temperatures(request, home):
     return _temperatures_page(request, home)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from emar.forms import Form, ModelForm
 from emar.models import CareHome, Unit
 
 from .models import (
@@ -22,7 +23,7 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 class NhsNumberField(forms.CharField):
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", 12)
+        kwargs.setdefault("max_length", 20)
         kwargs.setdefault("required", False)
         kwargs.setdefault("label", "NHS number")
         kwargs.setdefault("help_text", "10 digits, e.g. 943 476 5919")
@@ -58,7 +59,8 @@ DETAIL_FIELDS = [
 ]
 
 
-class ResidentDetailsForm(forms.ModelForm):
+class ResidentDetailsForm(ModelForm):
+    past_dates = ("date_of_birth", "weight_date", "admitted_on")
     nhs_number = NhsNumberField()
     photo = PhotoField(
         required=False,
@@ -108,13 +110,13 @@ class AdmitForm(ResidentDetailsForm):
         self.fields["unit"].queryset = Unit.objects.filter(home=home)
 
 
-class AllergyForm(forms.Form):
+class AllergyForm(Form):
     substance = forms.CharField(max_length=120)
     reaction = forms.CharField(max_length=200, required=False)
     severity = forms.ChoiceField(choices=AllergySeverity.choices, initial=AllergySeverity.UNKNOWN)
 
 
-class AllergyStatusForm(forms.Form):
+class AllergyStatusForm(Form):
     status = forms.ChoiceField(
         choices=[
             (AllergyStatus.NONE_KNOWN, "No known allergies"),
@@ -123,11 +125,11 @@ class AllergyStatusForm(forms.Form):
     )
 
 
-class AllergyRemoveForm(forms.Form):
+class AllergyRemoveForm(Form):
     reason = forms.CharField(max_length=200)
 
 
-class MoveForm(forms.Form):
+class MoveForm(Form):
     unit = forms.ModelChoiceField(queryset=Unit.objects.none())
     room = forms.CharField(max_length=20)
     note = forms.CharField(max_length=200, required=False)
@@ -137,13 +139,15 @@ class MoveForm(forms.Form):
         self.fields["unit"].queryset = Unit.objects.filter(home=home)
 
 
-class LeaveForm(forms.Form):
+class LeaveForm(Form):
+    past_dates = ("on",)
     status = forms.ChoiceField(choices=[(s.value, s.label) for s in LEAVING])
     on = forms.DateField(widget=DATE, label="Date")
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class ReconciliationForm(forms.Form):
+class ReconciliationForm(Form):
+    past_dates = ("arrived_on",)
     reason = forms.ChoiceField(choices=ReconciliationReason.choices)
     arrived_on = forms.DateField(widget=DATE, label="Arrived (admission or return) on")
     sources = forms.MultipleChoiceField(
@@ -152,7 +156,7 @@ class ReconciliationForm(forms.Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class DiscrepancyForm(forms.Form):
+class DiscrepancyForm(Form):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     resolution = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -161,11 +165,12 @@ class DiscrepancyForm(forms.Form):
     )
 
 
-class ResolveForm(forms.Form):
+class ResolveForm(Form):
     resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(Form):
+    past_dates = ("held_on",)
     held_on = forms.DateField(widget=DATE)
     participants = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),

@@ -8,6 +8,8 @@ status with a date, not a deletion.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 import uuid
 from pathlib import PurePath
 
@@ -15,23 +17,50 @@ import nhs_number
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from emar.models import CareHome, Unit, User
 
+NEEDS_MAX = 2000  # characters of a need or preference (emar.forms.TEXT_MAX)
+
 
 def validate_nhs_number(value: str) -> None:
-    """Ten digits whose last is the modulus 11 check digit (R-RES-1)."""
+    """Ten ASCII digits whose last is the modulus 11 check digit (R-RES-1)."""
     digits = value.replace(" ", "")
-    if not (digits.isdigit() and len(digits) == 10 and nhs_number.is_valid(digits)):
+    if not (
+        digits.isascii() and digits.isdigit() and len(digits) == 10 and nhs_number.is_valid(digits)
+    ):
         raise ValidationError(
-            "This is not a valid NHS number (10 digits with a correct check digit).",
+            "This is not a valid NHS number (10 digits with a correct check digit): type it "
+            "as on the NHS card or GP letter, e.g. 943 476 5919.",
             code="nhs_number_invalid",
         )
 
 
 def normalise_nhs_number(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit()) if value else ""
+    """The stored form: ASCII digits without spaces or dashes (R-RES-1).
+
+    Digits of any script (Arabic-Indic, full-width) become 0-9, so the same person
+    cannot get a second record through another keyboard; anything else that is not a
+    separator is kept, so that validation refuses it with a message instead of dropping it.
+    """
+    result = []
+    for ch in value or "":
+        if ch.isspace() or unicodedata.category(ch) == "Pd":  # spaces and dashes
+            continue
+        digit = unicodedata.decimal(ch, None)
+        result.append(str(digit) if digit is not None else ch)
+    return "".join(result)
+
+
+def room_order(room: str) -> tuple:
+    """Natural order of room labels as on the doors: "1", "2", "10", "A1", "A2", "B10",
+    "Room 3" (R-MAR-1). Runs of digits compare as numbers, the rest case-insensitively; each
+    part is a (kind, number, text) triple so a number is never compared with text."""
+    parts = re.split(r"([0-9]+)", (room or "").strip().casefold())
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p)
 
 
 def format_nhs_number(value: str) -> str:
@@ -94,11 +123,13 @@ class Resident(models.Model):
     allergy_status = models.CharField(
         max_length=16, choices=AllergyStatus.choices, default=AllergyStatus.UNKNOWN
     )
-    swallowing_needs = models.TextField(blank=True)
-    communication_needs = models.TextField(blank=True)
+    # Shown on every round (R-MAR-1): bounded here and by the database (R-REL-1).
+    swallowing_needs = models.TextField(blank=True, max_length=NEEDS_MAX)
+    communication_needs = models.TextField(blank=True, max_length=NEEDS_MAX)
     medicine_preferences = models.TextField(
         "how they like to take their medicines",
         blank=True,
+        max_length=NEEDS_MAX,
         help_text="Shown at the point of administration, e.g. 'one tablet at a time with "
         "orange juice, sitting up in the lounge'.",
     )
@@ -130,6 +161,13 @@ class Resident(models.Model):
                 name="resident_weight_positive",
             ),
             models.CheckConstraint(condition=~Q(full_name=""), name="resident_full_name_not_blank"),
+            *(
+                models.CheckConstraint(
+                    condition=LessThanOrEqual(Length(field), NEEDS_MAX),
+                    name=f"resident_{field}_max_length",
+                )
+                for field in ("swallowing_needs", "communication_needs", "medicine_preferences")
+            ),
         ]
         indexes = [models.Index(fields=["home", "status"], name="resident_home_status")]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Max, Prefetch
 
 from emar.models import CareHome, Unit
 
@@ -17,6 +17,7 @@ from .models import (
     Resident,
     ResidentStatus,
     UnitMove,
+    room_order,
     years_before,
 )
 
@@ -31,8 +32,9 @@ def _active_allergies() -> Prefetch:
 
 def residents_of(
     home: CareHome, *, unit: Unit | None = None, current: bool = True
-) -> QuerySet[Resident]:
-    """Residents in room order with their allergies and last review date (three queries)."""
+) -> list[Resident]:
+    """Residents by unit in room order ("2" before "10", "A1" after both) with their
+    allergies and last review date (three queries)."""
     qs = Resident.objects.filter(home=home)
     if current:
         qs = qs.filter(status=ResidentStatus.RESIDENT)
@@ -40,12 +42,17 @@ def residents_of(
         qs = qs.exclude(status=ResidentStatus.RESIDENT)
     if unit is not None:
         qs = qs.filter(unit=unit)
-    return (
+    return in_room_order(
         qs.select_related("unit")
         .annotate(last_review=Max("reviews__held_on"))
         .prefetch_related(_active_allergies())
-        .order_by("unit__name", "room", "full_name")
     )
+
+
+def in_room_order(residents) -> list[Resident]:
+    """Residents sorted by unit name, then room as on the doors, then name (the database's
+    text order would put "10" before "2"; see `room_order`)."""
+    return sorted(residents, key=lambda r: (r.unit.name, room_order(r.room), r.full_name))
 
 
 def resident_record(resident: Resident) -> dict:

@@ -96,7 +96,7 @@ def _placeholder(resident: Resident) -> HttpResponse:
 
 
 @require_GET
-@cache_control(private=True, max_age=300)
+@cache_control(private=True, no_store=True)  # a face on a shared tablet (R-SEC-3)
 @requires(Perm.VIEW_RESIDENTS)
 def resident_photo(request, resident_id: int):
     """The only way to see a photo (R-SEC-5): scoped, permission-checked, never a public URL."""

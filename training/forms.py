@@ -5,14 +5,18 @@ from __future__ import annotations
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from emar.forms import Form
+
 from . import uploads
 from .models import Course, MedicineCategory, Outcome
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class TrainingRecordForm(forms.Form):
+class TrainingRecordForm(Form):
     """R-TRN-1: a completed course with its certificate."""
+
+    past_dates = ("completed_on",)
 
     course = forms.ModelChoiceField(queryset=Course.objects.filter(active=True))
     completed_on = forms.DateField(label="Completed on", widget=DATE)
@@ -32,8 +36,10 @@ class TrainingRecordForm(forms.Form):
         return upload
 
 
-class AssessmentForm(forms.Form):
+class AssessmentForm(Form):
     """R-TRN-2: an observed competency assessment; the assessor is the signed-in user."""
+
+    past_dates = ("assessed_on",)
 
     category = forms.ChoiceField(choices=MedicineCategory.choices, label="Kind of medicine")
     assessed_on = forms.DateField(label="Assessed on", widget=DATE)
@@ -45,7 +51,7 @@ class AssessmentForm(forms.Form):
     )
 
 
-class SuspendForm(forms.Form):
+class SuspendForm(Form):
     """R-TRN-3: suspend competencies until reassessed."""
 
     categories = forms.MultipleChoiceField(
@@ -59,7 +65,7 @@ class SuspendForm(forms.Form):
     )
 
 
-class PolicyForm(forms.Form):
+class PolicyForm(Form):
     """R-TRN-5: a new version of the home's medicines policy."""
 
     title = forms.CharField(max_length=200, initial="Medicines policy")

@@ -1,12 +1,21 @@
 """Upload checks for certificates and policy documents (R-SEC-5): the content must really be
-one of the allowed types (magic bytes, not the name) and at most 5 MB."""
+one of the allowed types (magic bytes, not the name), at most 5 MB, and a PDF must be a plain
+document: no JavaScript, automatic actions, launched programs, embedded files or forms."""
 
 from __future__ import annotations
 
+import io
+import logging
+import re
 from pathlib import PurePosixPath
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from pypdf import PdfReader
+from pypdf.errors import PdfReadError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject
+
+logger = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
@@ -45,7 +54,94 @@ def check_upload(upload: UploadedFile, *, allowed: tuple[str, ...]) -> str:
             f"Only {names} files can be uploaded, and the file must really be one.",
             code="upload_type",
         )
+    if content_type == "application/pdf":
+        check_pdf_is_plain(upload)
     return content_type
+
+
+# PDF names that run something when the file is opened or clicked, or carry other files.
+ACTIVE_NAMES = frozenset(
+    {
+        "/JS",
+        "/JavaScript",
+        "/OpenAction",
+        "/AA",
+        "/Launch",
+        "/EmbeddedFile",
+        "/EmbeddedFiles",
+        "/RichMedia",
+        "/XFA",
+        "/SubmitForm",
+        "/ImportData",
+    }
+)
+_ACTIVE_BYTES = re.compile(
+    rb"/(?:JS|JavaScript|OpenAction|AA|Launch|EmbeddedFiles?|RichMedia|XFA)(?=[\s/<>\[\]()%]|$)"
+)
+_MAX_OBJECTS = 200_000
+
+
+def _active_content(reader: PdfReader) -> str | None:
+    """The first active name reachable from the document's root, or None."""
+    seen: set[tuple[int, int]] = set()
+    stack: list = [reader.trailer]
+    visited = 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, IndirectObject):
+            ref = (item.idnum, item.generation)
+            if ref in seen:
+                continue
+            seen.add(ref)
+            item = item.get_object()
+        visited += 1
+        if visited > _MAX_OBJECTS:
+            return "too many objects"
+        if isinstance(item, DictionaryObject):
+            for key, value in item.items():
+                if key in ACTIVE_NAMES:
+                    return str(key)
+                if isinstance(value, NameObject) and value in ACTIVE_NAMES:
+                    return str(value)
+                stack.append(value)
+        elif isinstance(item, ArrayObject):
+            stack.extend(item)
+    return None
+
+
+def check_pdf_is_plain(upload: UploadedFile) -> None:
+    """Refuse a PDF with active content (R-SEC-5): a certificate or policy is read on staff
+    devices and by inspectors, so it must not carry scripts, actions or files. The names are
+    looked for in the raw bytes and, with pypdf, in every object reachable from the document
+    (compressed object streams and escaped names included)."""
+    upload.seek(0)
+    data = upload.read()
+    upload.seek(0)
+    refused = ValidationError(
+        "This PDF contains active content (JavaScript, automatic actions, embedded files or "
+        "forms) and cannot be uploaded. Print it to a new PDF or scan it, and upload that.",
+        code="upload_active_content",
+    )
+    if _ACTIVE_BYTES.search(data):
+        raise refused
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ValidationError(
+                "This PDF is protected by a password: upload a copy without one.",
+                code="upload_encrypted",
+            )
+        found = _active_content(reader)
+    except ValidationError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, RecursionError) as e:
+        logger.info("unreadable PDF upload refused: %s", e)
+        raise ValidationError(
+            "This PDF could not be read. Save or print it to a new PDF and upload that.",
+            code="upload_unreadable",
+        ) from None
+    if found is not None:
+        raise refused
 
 
 def safe_display_name(name: str) -> str:

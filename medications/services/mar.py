@@ -400,11 +400,30 @@ def _check_not_given(*, home: CareHome, code: NonAdministrationCode | None, note
         raise DoseError(f"Code {code.code} ({code.label}) needs a note.", code="note_required")
 
 
-def _existing_for_key(key: UUID, *, line: PrescriptionLine) -> Administration | None:
-    found = Administration.objects.select_related("recorded_by").filter(idempotency_key=key).first()
+def _existing_for_key(key: UUID, *, line: PrescriptionLine, by: User) -> Administration | None:
+    """The record this submission already made: a retry by the same person gets it back; anyone
+    else sending the same key (a form shared between devices) is told who recorded it and
+    when, never "recorded" as if it were theirs (R-MAR-5)."""
+    found = (
+        Administration.objects.select_related("recorded_by", "home")
+        .filter(idempotency_key=key)
+        .first()
+    )
     if found is not None and found.line_id != line.pk:
         raise DoseError("This form was already used for another dose.", code="key_reused")
+    if found is not None and found.recorded_by_id != by.pk:
+        raise _recorded_by_someone_else(found)
     return found
+
+
+def _recorded_by_someone_else(record: Administration) -> DoseError:
+    when = record.recorded_at.astimezone(record.home.tz)
+    return DoseError(
+        f"Already recorded by {record.recorded_by} at {when:%H:%M} on {when:%-d %b}: "
+        f"{record.get_outcome_display().lower()}. Nothing more was recorded; check the round "
+        "before giving anything.",
+        code="already_recorded",
+    )
 
 
 def _already_recorded(dose: ScheduledDose) -> DoseError:
@@ -456,7 +475,7 @@ def administration_record(
         line = dose.line
     if line is None:
         raise DoseError("Which dose?", code="no_dose")
-    if existing := _existing_for_key(idempotency_key, line=line):
+    if existing := _existing_for_key(idempotency_key, line=line, by=by):
         return existing
     home = dose.home if dose is not None else line.home
     if not permissions.has_perm(by, Perm.RECORD_DOSE, home):
@@ -549,7 +568,7 @@ def administration_record(
         with transaction.atomic():
             record.save()
     except IntegrityError:
-        if existing := _existing_for_key(idempotency_key, line=line):
+        if existing := _existing_for_key(idempotency_key, line=line, by=by):
             return existing
         if dose is not None:
             raise _already_recorded(dose) from None
@@ -645,7 +664,7 @@ def administration_correct(
 ) -> Administration:
     """R-MAR-4: a mistake is corrected by a new record pointing at the original, with a
     reason; both stay on the MAR. Only the person who recorded it or a senior may correct."""
-    if existing := _existing_for_key(idempotency_key, line=original.line):
+    if existing := _existing_for_key(idempotency_key, line=original.line, by=by):
         return existing
     home = original.home
     if by.pk != original.recorded_by_id and not permissions.has_perm(
@@ -772,6 +791,13 @@ def homely_remedy_give(
     """R-MAR-11: a homely remedy with reason and dose; a warning (to confirm) when a
     prescribed line already has the same ingredient, e.g. paracetamol."""
     if found := HomelyRemedyDose.objects.filter(idempotency_key=idempotency_key).first():
+        if found.recorded_by_id != by.pk:
+            when = found.recorded_at.astimezone(resident.home.tz)
+            raise DoseError(
+                f"Already recorded by {found.recorded_by} at {when:%H:%M} on {when:%-d %b}. "
+                "Nothing more was recorded.",
+                code="already_recorded",
+            )
         return found
     home = resident.home
     if remedy.home_id != home.pk or not remedy.active:

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from medications.models import Administration
+from residents.models import Resident
 from tests.factories import TEST_PASSWORD
 from tests.mar.conftest import DAY, at_local, code, dose_at, prn_protocol
 from tests.medications.factories import line, times
@@ -43,6 +44,25 @@ def test_round_shows_who_and_what_in_room_order(
     assert "One at a time with orange juice" in page
     assert "Paracetamol 500mg tablets" in page and "Due now" in page
     assert reverse("resident_photo", args=[resident_a.pk]) in page
+
+
+def test_round_orders_any_room_label_naturally(
+    client, clock, qualified, home_a, unit_a, senior_a, senior2_a, carer_a
+):
+    rooms = ["B10", "Room 3", "10", "A2", "2", "A1", "1", "", "b2"]
+    for room in rooms:
+        person = resident(
+            unit_a, senior_a, full_name=f"Person in {room or 'no room'}", room=room or "0"
+        )
+        Resident.objects.filter(pk=person.pk).update(room=room)  # e.g. imported without one
+        line(person, senior_a, checker=senior2_a, schedule=times("08:00"))
+    clock("08:05")
+    client.force_login(carer_a)
+    response = client.get(round_url(home_a, unit_a))
+    assert response.status_code == 200
+    page = response.content.decode()
+    shown = sorted(rooms, key=lambda r: page.index(f"Person in {r or 'no room'}"))
+    assert shown == ["", "1", "2", "10", "A1", "A2", "b2", "B10", "Room 3"]
 
 
 def test_recording_a_dose_swaps_the_row(client, clock, qualified, paracetamol, carer_a):
@@ -88,6 +108,45 @@ def test_second_carer_is_told_who_recorded_it(
     response = post_dose(client, dose, outcome="not_given", code=code(dose.home, "R").pk)
     assert response.status_code == 409
     assert "Already recorded by" in response.content.decode()
+
+
+def test_another_person_sending_the_same_key_is_told_who_recorded_it(
+    client, clock, qualified, paracetamol, carer_a, senior_a
+):
+    dose = dose_at(paracetamol, "08:00")
+    clock("08:05")
+    same = str(uuid.uuid4())
+    client.force_login(carer_a)
+    assert post_dose(client, dose, idempotency_key=same).status_code == 200
+    assert post_dose(client, dose, idempotency_key=same).status_code == 200  # own retry
+    client.force_login(senior_a)
+    response = post_dose(client, dose, idempotency_key=same)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert f"Already recorded by {carer_a} at 08:05" in html
+    assert Administration.objects.get().recorded_by == carer_a
+
+
+def test_a_prn_field_the_page_does_not_show_still_reports_its_error(
+    client, clock, qualified, make_line, senior_a
+):
+    oral = make_line(prn=True)
+    prn_protocol(oral, senior_a)
+    clock("10:00")
+    client.force_login(senior_a)
+    response = client.post(
+        reverse("prn_give", args=[oral.pk]),
+        {
+            "idempotency_key": str(uuid.uuid4()),
+            "prn_reason": "Pain",
+            "quantity": "1",
+            "body_site": "On the moon",
+        },
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Not saved" in html and "Body site: Select a valid choice" in html
+    assert not Administration.objects.exists()
 
 
 def test_a_refused_rule_says_not_saved_and_why(client, clock, paracetamol, carer_a):

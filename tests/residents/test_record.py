@@ -43,6 +43,41 @@ def test_admission_records_the_first_move_and_an_audit_entry(unit_a, senior_a):
     assert person.allergy_status == AllergyStatus.UNKNOWN
 
 
+ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+@pytest.mark.parametrize("script", [ARABIC_INDIC, FULL_WIDTH], ids=["arabic-indic", "full-width"])
+def test_an_nhs_number_in_other_digits_is_the_same_number(unit_a, senior_a, script):
+    number = valid_nhs_number()
+    first = _admit(unit_a, senior_a, nhs_number=number)
+    other = f"{number[:3]} {number[3:6]} {number[6:]}".translate(script)
+    with pytest.raises(DomainError) as e:
+        _admit(unit_a, senior_a, nhs_number=other, full_name="Iris Webb again")
+    assert e.value.code == "nhs_number_duplicate"
+    second = _admit(unit_a, senior_a, nhs_number=valid_nhs_number().translate(script))
+    assert second.nhs_number.isascii() and second.nhs_number.isdigit()
+    with pytest.raises(DomainError) as e:
+        services.resident_update(resident=second, by=senior_a, nhs_number=other)
+    assert e.value.code == "nhs_number_duplicate"
+    assert Resident.objects.filter(nhs_number=number).get() == first
+
+
+@pytest.mark.parametrize("junk", ["NaN", "💊💊💊", "943476591x", "nine four three"])
+def test_junk_in_the_nhs_number_is_refused_not_dropped(unit_a, senior_a, junk):
+    with pytest.raises(DomainError) as e:
+        _admit(unit_a, senior_a, nhs_number=junk)
+    assert e.value.code == "nhs_number_invalid"
+    assert not Resident.objects.exists()
+
+
+def test_residents_are_listed_in_natural_room_order(home_a, unit_a, senior_a):
+    for room in ["B10", "Room 3", "10", "A2", "2", "A1", "1"]:
+        resident(unit_a, senior_a, room=room)
+    shown = [r.room for r in selectors.residents_of(home_a)]
+    assert shown == ["1", "2", "10", "A1", "A2", "B10", "Room 3"]
+
+
 def test_an_nhs_number_with_a_wrong_check_digit_is_refused(unit_a, senior_a):
     good = valid_nhs_number()
     bad = good[:9] + str((int(good[9]) + 1) % 10)

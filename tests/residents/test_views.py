@@ -89,6 +89,31 @@ def test_a_bad_nhs_number_is_a_400_with_a_clear_error(client, senior_a, home_a, 
     assert not Resident.objects.exists()
 
 
+def test_an_nhs_number_in_full_width_digits_cannot_make_a_second_record(
+    client, senior_a, home_a, unit_a
+):
+    client.force_login(senior_a)
+    number = valid_nhs_number()
+    url = reverse("resident_admit", args=[home_a.pk])
+    assert client.post(url, _admit_data(unit_a, nhs_number=number)).status_code == 302
+    wide = number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    response = client.post(url, _admit_data(unit_a, nhs_number=wide, full_name="Iris Two"))
+    assert response.status_code == 400
+    assert "already has a record" in response.content.decode()
+    assert Resident.objects.count() == 1
+
+
+@pytest.mark.parametrize("junk", ["NaN", "🙂🙂🙂"])
+def test_junk_nhs_number_gets_a_message(client, senior_a, home_a, unit_a, junk):
+    client.force_login(senior_a)
+    response = client.post(
+        reverse("resident_admit", args=[home_a.pk]), _admit_data(unit_a, nhs_number=junk)
+    )
+    assert response.status_code == 400
+    assert "not a valid NHS number" in response.content.decode()
+    assert not Resident.objects.exists()
+
+
 def test_garbage_input_is_a_400_not_a_500(client, senior_a, home_a, resident_a):
     client.force_login(senior_a)
     bad = {"date_of_birth": "31/02/1940", "weight_kg": "heavy", "unit": "999999", "room": ""}

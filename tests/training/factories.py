@@ -4,10 +4,13 @@ code); `qualify` gives a person everything they need to pass the dose gate."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import Iterable
 
 import factory
 from django.utils import timezone
+from pypdf import PdfWriter
+from pypdf.actions import JavaScript
 
 from emar.models import CareHome, User
 from tests.factories import UserFactory
@@ -21,7 +24,19 @@ from training.models import (
     add_months,
 )
 
-PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+
+def pdf_bytes(javascript: str | None = None) -> bytes:
+    """A real one-page PDF (uploads are parsed: R-SEC-5), with a script when asked."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    if javascript is not None:
+        writer.add_open_action(JavaScript(javascript))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+PDF = pdf_bytes()
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from emar.models import AuditEvent
-from tests.training.factories import JPEG, PDF, PNG, course
+from tests.training.factories import JPEG, PDF, PNG, course, pdf_bytes
 from training import services
 from training.models import (
     CompetencyAssessment,
@@ -222,6 +222,62 @@ def test_bad_certificates_are_refused(carer_a, senior_a, home_a, name, content, 
     upload = SimpleUploadedFile(name, content, "application/pdf")
     assert error_code(record, person=carer_a, home=home_a, by=senior_a, certificate=upload) == code
     assert not TrainingRecord.objects.exists()
+
+
+def _pdf_with(catalog_extra: bytes) -> bytes:
+    """A small hand-written PDF whose catalogue carries `catalog_extra`, with a valid xref."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R " + catalog_extra + b" >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ]
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for i, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pdf_bytes(javascript="app.alert('hello')"),
+        _pdf_with(b"/OpenAction << /S /JavaScript /JS (app.alert(1)) >>"),
+        _pdf_with(b"/OpenAction << /S /Launch /F (calc.exe) >>"),
+        _pdf_with(b"/AA << /O << /S /URI /URI (http://example.com) >> >>"),
+        _pdf_with(b"/Names << /EmbeddedFiles << /Names [] >> >>"),
+        _pdf_with(b"/AcroForm << /Fields [] /XFA [] >>"),
+        _pdf_with(b"/OpenAction << /S /J#61vaScript /J#53 (app.alert(1)) >>"),  # escaped names
+    ],
+    ids=["add_js", "openaction-js", "launch", "aa", "embedded", "xfa", "escaped"],
+)
+def test_a_pdf_with_active_content_is_refused(carer_a, senior_a, home_a, content):
+    upload = SimpleUploadedFile("cert.pdf", content, "application/pdf")
+    code = error_code(record, person=carer_a, home=home_a, by=senior_a, certificate=upload)
+    assert code == "upload_active_content"
+    assert not TrainingRecord.objects.exists()
+
+
+def test_a_plain_hand_written_pdf_is_accepted(carer_a, senior_a, home_a):
+    upload = SimpleUploadedFile("cert.pdf", _pdf_with(b""), "application/pdf")
+    assert record(carer_a, home_a, senior_a, certificate=upload).certificate_type == (
+        "application/pdf"
+    )
+
+
+def test_a_policy_pdf_with_javascript_is_refused(manager_a, home_a):
+    document = SimpleUploadedFile("policy.pdf", pdf_bytes(javascript="app.alert(1)"))
+    assert error_code(publish, home=home_a, by=manager_a, document=document) == (
+        "upload_active_content"
+    )
 
 
 # --- Medicines policy (R-TRN-5) -----------------------------------------------------------------
