@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.cache import cache
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -264,6 +265,11 @@ def prn_give(request, line_id: int):
             home=home,
             initial={"idempotency_key": new_key(), "quantity": line.dose},
         )
+    checks = _recording_checks(request, line)
+    if not checks["override_needed"] and any(
+        form.has_error(NON_FIELD_ERRORS, c) for c in ("prn_interval", "prn_max_24h")
+    ):
+        checks["override_needed"] = "At the time given, a PRN limit is passed."
     return render(
         request,
         "medications/prn_give.html",
@@ -274,7 +280,7 @@ def prn_give(request, line_id: int):
             "recent": recent,
             "form": form,
             "next": _next_url(request, fallback),
-            **_recording_checks(request, line),
+            **checks,
         },
         status=status,
     )
@@ -300,13 +306,15 @@ def _recording_checks(request, line: PrescriptionLine) -> dict:
     )
     allergies = list(line.resident.allergies.filter(removed_at__isnull=True))
     matches = services.allergy_matches(line.medicine, allergies) if allergies else []
-    limits = None
+    limits, override_needed = None, ""
     if line.is_prn:
         try:
             limits = services.prn_limits(line)
         except DomainError:
             limits = None
+        override_needed = services.prn_limit_reached(line=line, at=now)
     return {
+        "override_needed": override_needed,
         "blocked": blocked,
         "allergy_match": ", ".join(a.substance for a in matches),
         "prn_limits": limits,

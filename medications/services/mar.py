@@ -54,6 +54,7 @@ __all__ = [
     "next_site",
     "patch_site_suggestion",
     "prn_follow_up_record",
+    "prn_limit_reached",
     "prn_limits",
     "round_for",
     "second_senior_confirm",
@@ -365,28 +366,14 @@ def prn_limits(line: PrescriptionLine) -> tuple[int, int]:
     return max(intervals), min(maxima)
 
 
-def _check_prn(
+def _prn_breaches(
     *,
     line: PrescriptionLine,
     home: CareHome,
-    by: User,
     at: dt.datetime,
-    now: dt.datetime,
-    prn_reason: str,
-    override_by: User | None,
-    override_reason: str,
-    advised_by_role: str,
-    adviser_name: str,
-    advised_at: dt.datetime | None,
     replacing: Administration | None = None,
-) -> PrnOverride | None:
-    """R-MAR-8, H-12: a reason; the minimum interval and the rolling 24-hour maximum from the
-    line's directions (a protocol may be stricter). A dose past a limit needs an override:
-    the clinical advice (who advised, their name, when), a reason, and a second, different
-    senior or nurse who confirms on the device, never the giver. The caller holds a lock on
-    the line. `replacing` is the record a correction replaces (not counted)."""
-    if not prn_reason.strip():
-        raise DoseError("Say why this PRN dose is needed.", code="prn_reason_required")
+) -> list[DoseError]:
+    """The PRN limits (R-MAR-8) a dose at `at` would pass, as the errors to show."""
     interval_minutes, max_24h = prn_limits(line)
     given = _effective(
         Administration.objects.filter(line=line, outcome=Outcome.GIVEN, administered_at__lte=at)
@@ -416,6 +403,41 @@ def _check_prn(
                 code="prn_max_24h",
             )
         )
+    return breaches
+
+
+def prn_limit_reached(*, line: PrescriptionLine, at: dt.datetime | None = None) -> str:
+    """For the PRN page: why a dose now would need an override, or "" (R-MAR-8)."""
+    try:
+        breaches = _prn_breaches(line=line, home=line.home, at=at or timezone.now())
+    except DoseError:
+        return ""
+    return breaches[0].message if breaches else ""
+
+
+def _check_prn(
+    *,
+    line: PrescriptionLine,
+    home: CareHome,
+    by: User,
+    at: dt.datetime,
+    now: dt.datetime,
+    prn_reason: str,
+    override_by: User | None,
+    override_reason: str,
+    advised_by_role: str,
+    adviser_name: str,
+    advised_at: dt.datetime | None,
+    replacing: Administration | None = None,
+) -> PrnOverride | None:
+    """R-MAR-8, H-12: a reason; the minimum interval and the rolling 24-hour maximum from the
+    line's directions (a protocol may be stricter). A dose past a limit needs an override:
+    the clinical advice (who advised, their name, when), a reason, and a second, different
+    senior or nurse who confirms on the device, never the giver. The caller holds a lock on
+    the line. `replacing` is the record a correction replaces (not counted)."""
+    if not prn_reason.strip():
+        raise DoseError("Say why this PRN dose is needed.", code="prn_reason_required")
+    breaches = _prn_breaches(line=line, home=home, at=at, replacing=replacing)
     if not breaches:
         return None  # no limit passed: nothing to override
     wants_override = override_by is not None or override_reason.strip() or advised_by_role
