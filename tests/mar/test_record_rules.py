@@ -75,9 +75,7 @@ def test_a_prn_line_needs_the_prescribers_limits(resident_a, senior_a, clock):
     assert e.value.code == "prn_limits_required"
 
 
-def test_a_protocol_may_be_stricter_than_the_directions_never_looser(
-    make_line, senior_a, clock
-):
+def test_a_protocol_may_be_stricter_than_the_directions_never_looser(make_line, senior_a, clock):
     prn = make_line(prn=True, prn_min_interval_minutes=360, prn_max_doses_24h=3)
     with pytest.raises(DomainError) as e:
         prn_protocol(prn, senior_a, interval=240, max_24h=3)
@@ -165,9 +163,7 @@ def test_an_override_past_the_24_hour_maximum(clock, qualified, make_line, senio
     assert record.prn_override_by == senior_a
 
 
-def test_no_override_is_recorded_when_no_limit_is_passed(
-    clock, qualified, prn, carer_a, senior_a
-):
+def test_no_override_is_recorded_when_no_limit_is_passed(clock, qualified, prn, carer_a, senior_a):
     clock("08:00")
     record = give_prn(prn, carer_a, prn_override_by=senior_a, prn_override_reason="x")
     assert record.prn_override_by is None and record.prn_override_reason == ""
@@ -231,9 +227,7 @@ def test_not_given_is_refused_before_the_window_opens(clock, qualified, night, c
     assert not_given(dose, carer_a, "R").code.code == "R"
 
 
-def test_hospital_or_leave_may_be_recorded_ahead_for_the_same_day(
-    clock, qualified, night, carer_a
-):
+def test_hospital_or_leave_may_be_recorded_ahead_for_the_same_day(clock, qualified, night, carer_a):
     tomorrow = dose_at(night, "22:00", DAY + dt.timedelta(days=1))
     dose = dose_at(night, "22:00")
     clock("09:00")
@@ -298,9 +292,7 @@ def test_a_clock_time_is_the_most_recent_past_time(now, clock_time, expected):
 # --- the gate covers every outcome (R-MAR-13) ---------------------------------------------------
 
 
-def test_an_untrained_carer_cannot_record_not_given_either(
-    clock, paracetamol, carer_a, senior_a
-):
+def test_an_untrained_carer_cannot_record_not_given_either(clock, paracetamol, carer_a, senior_a):
     dose = dose_at(paracetamol, "08:00")
     clock("08:05")
     with pytest.raises(TrainingGateError) as e:
@@ -309,9 +301,7 @@ def test_an_untrained_carer_cannot_record_not_given_either(
     assert not Administration.objects.exists()
 
 
-def test_the_round_is_read_only_for_a_gated_person(
-    clock, paracetamol, carer_a, home_a, unit_a
-):
+def test_the_round_is_read_only_for_a_gated_person(clock, paracetamol, carer_a, home_a, unit_a):
     dose = dose_at(paracetamol, "08:00")
     now = clock("08:05")
     screen = rounds.round_screen(
