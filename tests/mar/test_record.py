@@ -211,10 +211,13 @@ def test_asleep_can_be_retried_and_then_given(clock, qualified, paracetamol, car
     assert e.value.code == "already_recorded"
 
 
-def test_not_given_does_not_need_training(clock, paracetamol, carer_a):
+def test_not_given_needs_training_too(clock, paracetamol, carer_a):
+    """R-MAR-13: any outcome, given or not given, needs in-date training and competency."""
     dose = dose_at(paracetamol, "08:00")
     clock("08:10")
-    assert refuse(dose, carer_a, "H").outcome == "not_given"
+    with pytest.raises(TrainingGateError):
+        refuse(dose, carer_a, "H")
+    assert not Administration.objects.exists()
 
 
 # --- training gate (R-MAR-13, H-6) ---------------------------------------------------------------

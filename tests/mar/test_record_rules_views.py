@@ -91,6 +91,7 @@ def test_prn_page_asks_for_advice_and_a_second_senior_only_when_a_limit_is_reach
     base = {"prn_reason": "Knee pain", "quantity": "1"}
     assert client.post(url, {"idempotency_key": str(uuid.uuid4()), **base}).status_code == 302
     clock("09:00")
+    client.force_login(carer_a)  # the idle tablet signed her out
     page = client.get(url).content.decode()
     assert "Override: who advised" in page and "Second senior or nurse: username" in page
     advice = {
