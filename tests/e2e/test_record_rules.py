@@ -114,7 +114,7 @@ def test_a_correction_voids_a_record(
         start_date=now.date() - dt.timedelta(days=7),
     )
     services.doses_sync(home=home_a, start=now.date(), end=now.date())
-    dose = ScheduledDose.objects.get(line=regular)
+    dose = ScheduledDose.objects.get(line=regular, local_date=now.date())
     record = services.administration_record(
         dose=dose, by=carer_a, outcome="given", idempotency_key=uuid.uuid4()
     )
