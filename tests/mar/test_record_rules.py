@@ -447,3 +447,23 @@ def test_a_void_after_the_window_leaves_a_gap(clock, qualified, paracetamol, car
     assert rounds.dose_state(dose, now).state == "missed"
     gaps = metrics.gaps(dose.home, DAY.replace(day=1), now)
     assert dose.pk in set(gaps.values_list("pk", flat=True))
+
+
+def test_the_migration_gives_existing_prn_lines_their_protocols_limits(make_line, senior_a):
+    import importlib
+
+    from django.apps import apps
+
+    from medications.models import PrescriptionLine
+
+    migration = importlib.import_module(
+        "medications.migrations.0008_prn_directions_override_advice_void"
+    )
+    old = make_line(prn=True)
+    prn_protocol(old, senior_a, interval=300, max_24h=3)
+    PrescriptionLine.objects.filter(pk=old.pk).update(
+        prn_min_interval_minutes=None, prn_max_doses_24h=None
+    )
+    migration.copy_limits_from_protocols(apps, None)
+    old.refresh_from_db()
+    assert (old.prn_min_interval_minutes, old.prn_max_doses_24h) == (300, 3)
