@@ -295,6 +295,8 @@ def mar_chart(
     def mark(record: Administration) -> str:
         if record.is_given:
             return shown[record.recorded_by_id]
+        if record.is_void:
+            return "in error"
         return record.code.code if record.code_id else "?"
 
     roots_by_dose: dict[int, list[Administration]] = defaultdict(list)
@@ -336,6 +338,18 @@ def mar_chart(
             text = f"Given {_num(record.quantity)} at {at:%H:%M} by {record.recorded_by}"
             if record.witness_id:
                 text += f", witnessed by {record.witness}"
+            if record.quantity_reason:
+                text += f"; other amount: {record.quantity_reason}"
+            if record.prn_override_by_id and record.prn_advised_at:
+                text += (
+                    f"; PRN limit overridden on the advice of {record.prn_adviser_name} "
+                    f"({record.get_prn_advised_by_role_display()}, "
+                    f"{_local(record.prn_advised_at, tz):%H:%M})"
+                )
+            if record.allergy_confirmed_by_id:
+                text += "; allergy match confirmed by a second senior"
+        elif record.is_void:
+            text = f"Recorded in error ({record.recorded_by}): {record.correction_reason}"
         else:
             code = record.code
             text = f"Not given: {code.code} {code.label} ({at:%H:%M}, {record.recorded_by})"
@@ -352,7 +366,7 @@ def mar_chart(
             note_chain(root, dose.local_date, time)
             heads.append((head(root), root))
         final = next(((h, root) for h, root in reversed(heads) if h.final), None)
-        pending = [h for h, _ in heads if not h.final]
+        pending = [h for h, _ in heads if not h.final and not h.is_void]
         pending_codes = "".join(mark(h) for h in pending)
         if final is not None:
             record, root = final

@@ -408,6 +408,17 @@ def _seed_home(
             continue
         for spec in specs:
             spec = dict(spec)
+            protocol = spec.get("protocol") or {}
+            # R-RX-6: the PRN limits are the prescriber's directions on the line; the demo's
+            # protocols repeat them (a protocol may only be stricter).
+            directions = (
+                {
+                    "prn_min_interval_minutes": protocol.get("min_interval_minutes"),
+                    "prn_max_doses_24h": protocol.get("max_doses_24h"),
+                }
+                if spec.get("prn")
+                else {}
+            )
             line = services.line_create(
                 resident=person,
                 medicine=Medicine.objects.get(name=spec.pop("medicine")),
@@ -426,6 +437,7 @@ def _seed_home(
                 instructions=spec.pop("instructions", ""),
                 time_sensitive=spec.pop("time_sensitive", False),
                 tolerance_minutes=spec.pop("tolerance_minutes", 15),
+                **directions,
             )
             if person.allergy_status == AllergyStatus.UNKNOWN:
                 continue  # stays awaiting check: shows the block (R-RES-2)

@@ -140,6 +140,18 @@ class LineForm(ScheduleFields):
     dose_unit = forms.ChoiceField(choices=DoseUnit.choices)
     route = forms.ChoiceField(choices=Route.choices)
     is_prn = forms.BooleanField(required=False, label="PRN (when required)")
+    prn_min_interval_minutes = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=10080,
+        label="PRN: minimum minutes between doses (from the prescriber's directions)",
+    )
+    prn_max_doses_24h = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=48,
+        label="PRN: maximum doses in 24 hours (from the prescriber's directions)",
+    )
     start_date = forms.DateField(widget=DATE)
     end_date = forms.DateField(widget=DATE, required=False)
     review_date = forms.DateField(widget=DATE, required=False)
@@ -178,6 +190,8 @@ class LineForm(ScheduleFields):
         "dose_unit",
         "route",
         "is_prn",
+        "prn_min_interval_minutes",
+        "prn_max_doses_24h",
         "days",
         "rounds",
         "times",
@@ -227,6 +241,8 @@ class LineForm(ScheduleFields):
             "time_sensitive",
             "tolerance_minutes",
             "allergy_override_reason",
+            "prn_min_interval_minutes",
+            "prn_max_doses_24h",
         )
         kwargs = {k: data.get(k) for k in keys}
         kwargs["tolerance_minutes"] = kwargs["tolerance_minutes"] or 15

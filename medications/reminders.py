@@ -282,10 +282,11 @@ def doses_to_remind(*, now: dt.datetime, lookback: dt.timedelta = LOOKBACK) -> Q
 
 
 def _recorded(dose_ids: list[int]) -> set[int]:
-    """Doses with their one outcome (R-MAR-2), through the one_outcome_per_dose index."""
+    """Doses with their one outcome in force (R-MAR-2): the last record of a chain of
+    corrections, so a dose whose record was voided (R-MAR-4) escalates again."""
     return set(
         Administration.objects.filter(
-            dose_id__in=dose_ids, final=True, corrects__isnull=True
+            dose_id__in=dose_ids, final=True, corrected_by__isnull=True
         ).values_list("dose_id", flat=True)
     )
 

@@ -12,7 +12,92 @@ from django.utils import timezone
 from emar.forms import Form
 from emar.models import NonAdministrationCode, User
 
-from .models import BODY_SITES, Effectiveness, Outcome
+from .models import BODY_SITES, Adviser, Effectiveness, Outcome
+
+
+def authenticate_on_device(request, username: str, secret: str) -> User | None:
+    """A second person confirms on the same device with their own password or PIN (R-MAR-9,
+    R-SEC-2). Wrong attempts count towards the account lockout like any sign-in."""
+    user = authenticate(request, username=username, password=secret)
+    if user is None and secret.isdigit() and 4 <= len(secret) <= 6:
+        user = authenticate(request, username=username, pin=secret)
+    return user
+
+
+def most_recent_past(t: dt.time, *, now: dt.datetime, tz) -> dt.datetime:
+    """The most recent moment, up to now, whose local clock showed `t` (R-MAR-3): a 22:00 dose
+    recorded at 00:30 with "22:10" keeps 22:10 of the day before. On the night the clocks go
+    back, a repeated time means its first occurrence."""
+    local_now = now.astimezone(tz)
+    candidate = dt.datetime.combine(local_now.date(), t, tzinfo=tz)
+    if candidate.astimezone(dt.UTC) > now.astimezone(dt.UTC) + dt.timedelta(minutes=1):
+        candidate = dt.datetime.combine(local_now.date() - dt.timedelta(days=1), t, tzinfo=tz)
+    return candidate
+
+
+class SecondSeniorMixin(forms.Form):
+    """A second, different senior or nurse confirms on this device with their own username
+    and password or PIN: a PRN override (R-MAR-8), an allergy match (R-MAR-16), a homely remedy
+    override (R-MAR-11). The service (`services.second_senior_confirm`) checks who it is."""
+
+    second_username = forms.CharField(
+        required=False, max_length=150, label="Second senior or nurse: username"
+    )
+    second_password = forms.CharField(
+        required=False,
+        max_length=128,
+        label="Second senior or nurse: password or PIN",
+        widget=forms.PasswordInput(render_value=False),
+    )
+
+    def second_senior_confirm(self, request) -> User | None:
+        username = self.cleaned_data.get("second_username", "").strip()
+        secret = self.cleaned_data.get("second_password", "")
+        if not username and not secret:
+            return None
+        if not username or not secret:
+            self.add_error(
+                "second_password", "The second senior enters their username and password or PIN."
+            )
+            return None
+        senior = authenticate_on_device(request, username, secret)
+        if senior is None:
+            self.add_error(
+                "second_password",
+                "The second senior's username or password/PIN is wrong. They can try again.",
+            )
+        return senior
+
+
+class PrnOverrideMixin(forms.Form):
+    """The clinical advice behind a PRN override (R-MAR-8)."""
+
+    override_reason = forms.CharField(
+        required=False, max_length=500, label="Override: what the adviser said"
+    )
+    advised_by_role = forms.ChoiceField(
+        required=False,
+        choices=[("", "—"), *Adviser.choices],
+        label="Override: who advised",
+    )
+    adviser_name = forms.CharField(required=False, max_length=120, label="Override: adviser's name")
+    advised_time = forms.TimeField(
+        required=False,
+        label="Override: time of the advice",
+        widget=forms.TimeInput(attrs={"type": "time"}),
+    )
+
+    def override_kwargs(self, home) -> dict:
+        data = self.cleaned_data
+        t = data.get("advised_time")
+        return {
+            "prn_override_reason": data.get("override_reason", ""),
+            "prn_advised_by_role": data.get("advised_by_role", ""),
+            "prn_adviser_name": data.get("adviser_name", ""),
+            "prn_advised_at": (
+                most_recent_past(t, now=timezone.now(), tz=home.tz) if t is not None else None
+            ),
+        }
 
 
 class WitnessMixin(Form):
@@ -30,18 +115,24 @@ class WitnessMixin(Form):
         if not username or not password:
             self.add_error("witness_password", "The witness enters their username and password.")
             return None
-        witness = authenticate(request, username=username, password=password)
+        witness = authenticate_on_device(request, username, password)
         if witness is None:
             self.add_error("witness_password", "The witness username or password is wrong.")
         return witness
 
 
-class DoseForm(WitnessMixin):
+RECORD_OUTCOMES = [(Outcome.GIVEN, "Given"), (Outcome.NOT_GIVEN, "Not given")]
+
+
+class DoseForm(SecondSeniorMixin, WitnessMixin):
     """One outcome for one scheduled dose."""
 
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
-    outcome = forms.ChoiceField(choices=Outcome.choices)
-    quantity = forms.DecimalField(required=False, min_value=0, max_digits=8, decimal_places=3)
+    outcome = forms.ChoiceField(choices=RECORD_OUTCOMES)
+    quantity = forms.DecimalField(required=False, max_digits=8, decimal_places=3)
+    quantity_reason = forms.CharField(
+        required=False, max_length=500, label="Why a different amount"
+    )
     code = forms.ModelChoiceField(queryset=NonAdministrationCode.objects.none(), required=False)
     note = forms.CharField(required=False, max_length=1000)
     late_reason = forms.CharField(required=False, max_length=500, label="Why recorded late")
@@ -62,11 +153,11 @@ class DoseForm(WitnessMixin):
         self.fields["code"].queryset = NonAdministrationCode.objects.filter(home=home, active=True)
 
     def administered_at(self) -> dt.datetime | None:
+        """The time given as the most recent past moment with that clock time (R-MAR-3)."""
         t = self.cleaned_data.get("given_time")
         if t is None:
             return None
-        today = timezone.now().astimezone(self.home.tz).date()
-        return dt.datetime.combine(today, t, tzinfo=self.home.tz)
+        return most_recent_past(t, now=timezone.now(), tz=self.home.tz)
 
 
 SITE_ROUTES = ("transdermal", "topical")  # the PRN page asks where it went (R-MAR-10)
@@ -76,10 +167,13 @@ def new_key() -> str:
     return str(uuid.uuid4())
 
 
-class PrnForm(WitnessMixin):
+class PrnForm(PrnOverrideMixin, SecondSeniorMixin, WitnessMixin):
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
     prn_reason = forms.CharField(label="Why is it needed now?", max_length=500)
-    quantity = forms.DecimalField(min_value=0, max_digits=8, decimal_places=3)
+    quantity = forms.DecimalField(max_digits=8, decimal_places=3)
+    quantity_reason = forms.CharField(
+        required=False, max_length=500, label="Why a different amount"
+    )
     given_time = forms.TimeField(
         required=False,
         label="Time given (if earlier)",
@@ -88,11 +182,6 @@ class PrnForm(WitnessMixin):
     body_site = forms.ChoiceField(
         choices=[("", "—"), *[(s, s) for s in BODY_SITES]], required=False
     )
-    override_username = forms.CharField(required=False, label="Senior overriding (username)")
-    override_password = forms.CharField(
-        required=False, label="Senior's password", widget=forms.PasswordInput(render_value=False)
-    )
-    override_reason = forms.CharField(required=False, max_length=500, label="Reason for override")
 
     def __init__(self, *args, home, line=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -105,21 +194,6 @@ class PrnForm(WitnessMixin):
 
     administered_at = DoseForm.administered_at
 
-    def clean_override(self, request, by: User) -> User | None:
-        """The override is the senior's: the recorder if senior, else the senior confirms."""
-        reason = self.cleaned_data.get("override_reason", "").strip()
-        username = self.cleaned_data.get("override_username", "").strip()
-        if not reason and not username:
-            return None
-        if not username or username == by.username:
-            return by
-        senior = authenticate(
-            request, username=username, password=self.cleaned_data.get("override_password", "")
-        )
-        if senior is None:
-            self.add_error("override_password", "The senior's username or password is wrong.")
-        return senior
-
 
 class FollowUpForm(Form):
     effectiveness = forms.ChoiceField(choices=Effectiveness.choices, widget=forms.RadioSelect)
@@ -128,17 +202,40 @@ class FollowUpForm(Form):
     )
 
 
-class CorrectionForm(WitnessMixin):
+class CorrectionForm(PrnOverrideMixin, SecondSeniorMixin, WitnessMixin):
+    """R-MAR-4: what really happened — outcome, code, amount, time — or "recorded in error"."""
+
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
-    outcome = forms.ChoiceField(choices=Outcome.choices, label="What really happened")
-    quantity = forms.DecimalField(required=False, min_value=0, max_digits=8, decimal_places=3)
-    code = forms.ModelChoiceField(queryset=NonAdministrationCode.objects.none(), required=False)
+    outcome = forms.ChoiceField(
+        choices=[
+            (Outcome.GIVEN, "Given"),
+            (Outcome.NOT_GIVEN, "Not given"),
+            (Outcome.IN_ERROR, "Recorded in error (void this record)"),
+        ],
+        label="What really happened",
+        widget=forms.RadioSelect,
+    )
+    quantity = forms.DecimalField(required=False, max_digits=8, decimal_places=3, label="Amount")
+    quantity_reason = forms.CharField(
+        required=False, max_length=500, label="Why a different amount"
+    )
+    code = forms.ModelChoiceField(
+        queryset=NonAdministrationCode.objects.none(), required=False, label="Reason code"
+    )
+    given_time = forms.TimeField(
+        required=False,
+        label="Time it really happened (leave empty to keep)",
+        widget=forms.TimeInput(attrs={"type": "time"}),
+    )
     note = forms.CharField(required=False, max_length=1000)
     reason = forms.CharField(label="What was wrong with the record", max_length=1000)
 
     def __init__(self, *args, home, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.home = home
         self.fields["code"].queryset = NonAdministrationCode.objects.filter(home=home, active=True)
+
+    administered_at = DoseForm.administered_at
 
 
 class HomelyRemedyForm(Form):

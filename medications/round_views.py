@@ -10,6 +10,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.core.cache import cache
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -116,8 +117,17 @@ def _row_context(request, dose: ScheduledDose, form=None) -> dict:
         if services.needs_site(dose.line)
         else None
     )
+    now = timezone.now()
+    ds = rounds.dose_state(dose, now)
+    rounds.viewer_checks(
+        [ds],
+        home=dose.home,
+        viewer=request.user,
+        now=now,
+        allergies={dose.resident_id: list(dose.resident.allergies.filter(removed_at__isnull=True))},
+    )
     return {
-        "ds": rounds.dose_state(dose, timezone.now()),
+        "ds": ds,
         "codes": NonAdministrationCode.objects.filter(home=dose.home, active=True),
         "form": form,
         "new_key": new_key,
@@ -149,6 +159,7 @@ def dose_record(request, dose_id: int):
         status = 400
     else:
         witness = form.clean_witness(request)
+        second = form.second_senior_confirm(request)
         if form.errors:
             status = 400
         else:
@@ -161,6 +172,8 @@ def dose_record(request, dose_id: int):
                     outcome=data["outcome"],
                     code=data["code"] if data["outcome"] == "not_given" else None,
                     quantity=data["quantity"],
+                    quantity_reason=data["quantity_reason"],
+                    allergy_confirmed_by=second,
                     administered_at=form.administered_at(),
                     note=data["note"],
                     late_reason=data["late_reason"],
@@ -220,7 +233,7 @@ def prn_give(request, line_id: int):
         status = 400
         if form.is_valid():
             witness = form.clean_witness(request)
-            override_by = form.clean_override(request, request.user)
+            second = form.second_senior_confirm(request)
             if not form.errors:
                 data = form.cleaned_data
                 try:
@@ -230,10 +243,12 @@ def prn_give(request, line_id: int):
                         idempotency_key=data["idempotency_key"],
                         outcome="given",
                         quantity=data["quantity"],
+                        quantity_reason=data["quantity_reason"],
                         administered_at=form.administered_at(),
                         prn_reason=data["prn_reason"],
-                        prn_override_by=override_by,
-                        prn_override_reason=data["override_reason"],
+                        prn_override_by=second,
+                        allergy_confirmed_by=second,
+                        **form.override_kwargs(home),
                         witness=witness,
                         body_site=data["body_site"],
                     )
@@ -253,6 +268,11 @@ def prn_give(request, line_id: int):
             line=line,
             initial={"idempotency_key": new_key(), "quantity": line.dose},
         )
+    checks = _recording_checks(request, line)
+    if not checks["override_needed"] and any(
+        form.has_error(NON_FIELD_ERRORS, c) for c in ("prn_interval", "prn_max_24h")
+    ):
+        checks["override_needed"] = "At the time given, a PRN limit is passed."
     return render(
         request,
         "medications/prn_give.html",
@@ -263,9 +283,45 @@ def prn_give(request, line_id: int):
             "recent": recent,
             "form": form,
             "next": _next_url(request, fallback),
+            **checks,
         },
         status=status,
     )
+
+
+def _recording_checks(request, line: PrescriptionLine) -> dict:
+    """What a recording page needs to show only the fields it needs: the viewer's training
+    gate (R-MAR-13), the allergy match (R-MAR-16) and the PRN limits (R-MAR-8)."""
+    from training.services import check_administration
+
+    now = timezone.now()
+    blocked = next(
+        (
+            refusal.message
+            for c in line.competency_categories()
+            if (
+                refusal := check_administration(
+                    person=request.user, home=line.home, category=c, at=now
+                )
+            )
+        ),
+        "",
+    )
+    allergies = list(line.resident.allergies.filter(removed_at__isnull=True))
+    matches = services.allergy_matches(line.medicine, allergies) if allergies else []
+    limits, override_needed = None, ""
+    if line.is_prn:
+        try:
+            limits = services.prn_limits(line)
+        except DomainError:
+            limits = None
+        override_needed = services.prn_limit_reached(line=line, at=now)
+    return {
+        "override_needed": override_needed,
+        "blocked": blocked,
+        "allergy_match": ", ".join(a.substance for a in matches),
+        "prn_limits": limits,
+    }
 
 
 @require_POST
@@ -308,8 +364,10 @@ def correct(request, administration_id: int):
         status = 400
         if form.is_valid():
             witness = form.clean_witness(request)
+            second = form.second_senior_confirm(request)
             if not form.errors:
                 data = form.cleaned_data
+                extra = form.override_kwargs(original.home) if original.line.is_prn else {}
                 try:
                     services.administration_correct(
                         original=original,
@@ -319,14 +377,24 @@ def correct(request, administration_id: int):
                         outcome=data["outcome"],
                         code=data["code"],
                         quantity=data["quantity"],
+                        quantity_reason=data["quantity_reason"],
+                        administered_at=form.administered_at(),
                         note=data["note"],
                         witness=witness,
+                        prn_override_by=second if original.line.is_prn else None,
+                        allergy_confirmed_by=second,
+                        **extra,
                     )
                 except DomainError as e:
                     form.add_error(None, e)
                     status = 422
                 else:
-                    messages.success(request, "Correction recorded; the original stays visible.")
+                    messages.success(
+                        request,
+                        "Record voided: the dose is open again while its time allows."
+                        if data["outcome"] == "in_error"
+                        else "Correction recorded; the original stays visible.",
+                    )
                     if original.dose:
                         return redirect(round_url(original.dose))
                     return redirect("resident_profile", resident_id=original.resident_id)
@@ -338,7 +406,12 @@ def correct(request, administration_id: int):
     return render(
         request,
         "medications/correct.html",
-        {"original": original, "resident": original.resident, "form": form},
+        {
+            "original": original,
+            "resident": original.resident,
+            "form": form,
+            **_recording_checks(request, original.line),
+        },
         status=status,
     )
 

@@ -36,6 +36,8 @@ class DoseState:
     retry: Administration | None = None  # e.g. "S asleep" before the final record
     history: list[Administration] = field(default_factory=list)
     stock_level: object = None  # set by round_screen for every row at once (R-STK-2)
+    blocked: str = ""  # why the viewer may not record this dose, and who can help (R-MAR-13)
+    allergy: str = ""  # the recorded allergies this line matches (R-MAR-16)
 
     @property
     def stock(self):
@@ -77,8 +79,39 @@ class DoseState:
         return self.record is None and self.state != "self"
 
     @property
+    def can_record(self) -> bool:
+        """Open, and the viewer passes the training gate: read-only otherwise (R-MAR-13)."""
+        return self.open and not self.blocked
+
+    @property
     def late(self) -> bool:
         return self.state == "missed"
+
+
+def viewer_checks(
+    states: list[DoseState],
+    *,
+    home: CareHome,
+    viewer: User,
+    now: dt.datetime,
+    allergies: dict[int, list],
+) -> list[str]:
+    """Mark each dose the viewer may not record (R-MAR-13) and each line matching a recorded
+    allergy (R-MAR-16). One gate check per kind of medicine; returns the gate messages."""
+    from .services import allergy_matches
+
+    categories = sorted({c for d in states for c in d.dose.line.competency_categories()})
+    refusals = {
+        c: refusal.message
+        for c in categories
+        if (refusal := check_administration(person=viewer, home=home, category=c, at=now))
+    }
+    for d in states:
+        line = d.dose.line
+        d.blocked = next((refusals[c] for c in line.competency_categories() if c in refusals), "")
+        found = allergy_matches(line.medicine, allergies.get(d.dose.resident_id, []))
+        d.allergy = ", ".join(a.substance for a in found)
+    return list(refusals.values())
 
 
 def dose_state(dose: ScheduledDose, now: dt.datetime) -> DoseState:
@@ -86,7 +119,8 @@ def dose_state(dose: ScheduledDose, now: dt.datetime) -> DoseState:
     corrected = {r.corrects_id for r in records if r.corrects_id}
     in_force = [r for r in records if r.pk not in corrected]
     final = [r for r in in_force if r.final]
-    retry = next((r for r in reversed(in_force) if not r.final), None)
+    # A void ("recorded in error", R-MAR-4) closes nothing: the dose is open again.
+    retry = next((r for r in reversed(in_force) if not r.final and not r.is_void), None)
     if final:
         record = final[-1]
         state = "given" if record.outcome == Outcome.GIVEN else "not_given"
@@ -210,14 +244,13 @@ def round_screen(
             administered_at__lte=now - dt.timedelta(minutes=60),
         ).select_related("resident", "line", "line__medicine", "recorded_by")
     )
-    categories = sorted(
-        {c for row in rows for d in row.doses for c in d.dose.line.competency_categories()}
+    gate = viewer_checks(
+        [d for row in rows for d in row.doses],
+        home=home,
+        viewer=viewer,
+        now=now,
+        allergies={row.resident.pk: row.resident.active_allergies for row in rows},
     )
-    gate = [
-        refusal.message
-        for c in categories
-        if (refusal := check_administration(person=viewer, home=home, category=c, at=now))
-    ]
     from .services import last_sites, needs_site
 
     site_lines = {d.dose.line_id for row in rows for d in row.doses if needs_site(d.dose.line)}

@@ -16,6 +16,7 @@ from .prescriptions import Medicine, PrescriptionLine
 __all__ = [
     "BODY_SITES",
     "Administration",
+    "Adviser",
     "Effectiveness",
     "HomelyRemedy",
     "HomelyRemedyDose",
@@ -106,6 +107,18 @@ class ScheduledDose(models.Model):
 class Outcome(models.TextChoices):
     GIVEN = "given", "Given"
     NOT_GIVEN = "not_given", "Not given"
+    # R-MAR-4: only ever a correction; voids the record it corrects (the dose is open again
+    # while its window is open, and a gap after).
+    IN_ERROR = "in_error", "Recorded in error"
+
+
+class Adviser(models.TextChoices):
+    """Who gave the clinical advice for a PRN override (R-MAR-8)."""
+
+    GP = "gp", "GP"
+    OUT_OF_HOURS = "ooh", "Out-of-hours service"
+    NHS_111 = "nhs111", "NHS 111"
+    NURSE = "nurse", "Nurse"
 
 
 class Administration(models.Model):
@@ -156,6 +169,22 @@ class Administration(models.Model):
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     prn_override_reason = models.TextField(blank=True)
+    prn_advised_by_role = models.CharField(
+        "who advised the override", max_length=10, choices=Adviser.choices, blank=True
+    )
+    prn_adviser_name = models.CharField("adviser's name", max_length=120, blank=True)
+    prn_advised_at = models.DateTimeField("when the advice was given", null=True, blank=True)
+    allergy_confirmed_by = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The second senior who confirmed a dose that matches an allergy (R-MAR-16).",
+    )
+    quantity_reason = models.TextField(
+        blank=True, help_text="Why a quantity other than the prescribed one (R-MAR-15)."
+    )
     body_site = models.CharField(max_length=40, blank=True)
     old_patch_removed = models.BooleanField(null=True, blank=True)
     covert = models.BooleanField(default=False)
@@ -176,6 +205,13 @@ class Administration(models.Model):
                 condition=(
                     Q(outcome="given", code__isnull=True, quantity__gt=0)
                     | Q(outcome="not_given", code__isnull=False)
+                    | Q(
+                        outcome="in_error",
+                        code__isnull=True,
+                        quantity__isnull=True,
+                        corrects__isnull=False,
+                        final=False,
+                    )
                 ),
                 name="given_has_quantity_not_given_has_code",
             ),
@@ -193,6 +229,23 @@ class Administration(models.Model):
             models.CheckConstraint(
                 condition=Q(prn_override_by__isnull=True) | ~Q(prn_override_reason=""),
                 name="prn_override_has_reason",
+            ),
+            # R-MAR-8, H-12: an override with recorded advice (every override since the
+            # advice was required) is confirmed by someone other than the giver.
+            models.CheckConstraint(
+                condition=Q(prn_advised_at__isnull=True)
+                | (
+                    Q(prn_override_by__isnull=False)
+                    & ~Q(prn_override_by=F("recorded_by"))
+                    & ~Q(prn_advised_by_role="")
+                ),
+                name="prn_override_by_another_with_advice",
+            ),
+            # R-MAR-16: an allergy match is confirmed by someone other than the giver.
+            models.CheckConstraint(
+                condition=Q(allergy_confirmed_by__isnull=True)
+                | ~Q(allergy_confirmed_by=F("recorded_by")),
+                name="allergy_confirmed_by_another",
             ),
             models.CheckConstraint(
                 condition=Q(administered_at__lte=F("recorded_at")),
@@ -213,10 +266,16 @@ class Administration(models.Model):
         return self.outcome == Outcome.GIVEN
 
     @property
+    def is_void(self) -> bool:
+        return self.outcome == Outcome.IN_ERROR
+
+    @property
     def mar_mark(self) -> str:
         """What a paper MAR would show in the box: initials when given, else the code."""
         if self.is_given:
             return self.recorded_by.shown_initials
+        if self.is_void:
+            return "—"
         return self.code.code if self.code_id else "?"
 
 

@@ -209,6 +209,14 @@ class PrescriptionLine(models.Model):
         default=False, help_text="e.g. Parkinson's medicines, insulin (R-RX-7)"
     )
     tolerance_minutes = models.PositiveSmallIntegerField(default=15)
+    # R-RX-6, R-MAR-8: a PRN line's limits are the prescriber's directions; a protocol may
+    # only make them stricter. Empty for regular lines.
+    prn_min_interval_minutes = models.PositiveIntegerField(
+        "minimum minutes between doses (prescriber's directions)", null=True, blank=True
+    )
+    prn_max_doses_24h = models.PositiveSmallIntegerField(
+        "maximum doses in 24 hours (prescriber's directions)", null=True, blank=True
+    )
     status = models.CharField(
         max_length=16, choices=LineStatus.choices, default=LineStatus.AWAITING_CHECK
     )
@@ -247,6 +255,15 @@ class PrescriptionLine(models.Model):
             models.CheckConstraint(
                 condition=Q(tolerance_minutes__gte=1) & Q(tolerance_minutes__lte=120),
                 name="line_tolerance_1_to_120",
+            ),
+            models.CheckConstraint(
+                condition=Q(prn_min_interval_minutes__isnull=True)
+                | Q(prn_min_interval_minutes__gte=1),
+                name="line_prn_interval_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(prn_max_doses_24h__isnull=True) | Q(prn_max_doses_24h__gte=1),
+                name="line_prn_max_positive",
             ),
             # R-RX-4: the checker is never the person who entered the line.
             models.CheckConstraint(

@@ -24,6 +24,7 @@ from .. import selectors
 from ..models import (
     BODY_SITES,
     Administration,
+    Adviser,
     DoseUnit,
     Effectiveness,
     HomelyRemedy,
@@ -36,7 +37,7 @@ from ..models import (
     Route,
     ScheduledDose,
 )
-from .prescriptions import has_covert_plan
+from .prescriptions import allergy_matches, has_covert_plan
 from .stock import stock_on_administration, stock_on_correction
 
 __all__ = [
@@ -53,7 +54,10 @@ __all__ = [
     "next_site",
     "patch_site_suggestion",
     "prn_follow_up_record",
+    "prn_limit_reached",
+    "prn_limits",
     "round_for",
+    "second_senior_confirm",
 ]
 
 
@@ -265,16 +269,55 @@ def is_patch(line: PrescriptionLine) -> bool:
     return _is_patch(line)
 
 
-def _check_time(*, home: CareHome, at: dt.datetime, now: dt.datetime) -> None:
-    """R-MAR-3: a record may say it was given earlier the same day, never in the future."""
+LOOK_BACK = dt.timedelta(hours=24)  # R-MAR-3: how far back a record may say it was given
+ABSURD_FACTOR = 10  # R-MAR-15: more than ten times the prescribed dose is never a real dose
+
+
+def _check_time(
+    *, home: CareHome, at: dt.datetime, now: dt.datetime, look_back: bool = True
+) -> None:
+    """R-MAR-3: a record may say it was given earlier (up to 24 hours back, across midnight),
+    never in the future. A correction may fix an older time (`look_back=False`)."""
     if at > now + dt.timedelta(minutes=1):
-        raise DoseError("The time given cannot be in the future.", code="future_time")
-    if at.astimezone(home.tz).date() != now.astimezone(home.tz).date():
         raise DoseError(
-            "A dose can only be recorded for today. For an earlier day, ask a senior to add a "
-            "correction with the reason.",
-            code="not_same_day",
+            "The time given cannot be in the future. Enter the time it was really given.",
+            code="future_time",
         )
+    if look_back and at < now - LOOK_BACK:
+        raise DoseError(
+            "That time is more than 24 hours ago. Ask a senior to correct the record for that "
+            "day instead, with the reason.",
+            code="too_far_back",
+        )
+
+
+def second_senior_confirm(*, person: User | None, by: User, home: CareHome, what: str) -> User:
+    """A second, different senior or nurse confirms on this device (R-MAR-8 PRN override,
+    R-MAR-16 allergy match, R-MAR-11 homely remedies).
+
+    The form authenticates `person` with their own username and password or PIN on the same
+    device (`round_forms.SecondSeniorMixin`, the CD witness's code path); this checks who it
+    is: someone, not the person giving the dose, and a senior or nurse of this home. `what`
+    names what is being confirmed, for the message."""
+    if person is None:
+        raise DoseError(
+            f"{what} needs a second senior or nurse: they enter their own username and "
+            "password (or PIN) on this device.",
+            code="second_senior_required",
+        )
+    if person.pk == by.pk:
+        raise DoseError(
+            f"{what}: the second senior must be someone other than the person giving the dose. "
+            "Ask another senior or nurse on shift.",
+            code="second_senior_same_person",
+        )
+    if not permissions.has_perm(person, Perm.CHECK_PRESCRIPTION, home):
+        raise DoseError(
+            f"{what}: {person} is not a senior or nurse in this home. Ask a senior or nurse on "
+            "shift to confirm.",
+            code="second_senior_not_senior",
+        )
+    return person
 
 
 def _check_witness(
@@ -297,51 +340,194 @@ def _check_witness(
     gate_witness(person=witness, home=home, at=at)
 
 
-def _check_prn(
+@dataclass(frozen=True)
+class PrnOverride:
+    """A PRN override in force on a record (R-MAR-8): the second senior and the advice."""
+
+    by: User
+    reason: str
+    advised_by_role: str
+    adviser_name: str
+    advised_at: dt.datetime
+
+
+def prn_limits(line: PrescriptionLine) -> tuple[int, int]:
+    """(minimum minutes between doses, most doses in 24 hours) for a PRN line: the
+    prescriber's directions on the line, or the protocol where it is stricter (R-RX-6)."""
+    protocol = PrnProtocol.objects.filter(line=line).order_by("-written_at", "-pk").first()
+    if protocol is None:
+        raise DoseError(
+            "This PRN medicine has no protocol yet, so it cannot be given. Ask a senior to "
+            "write the protocol (R-RX-6).",
+            code="prn_protocol_required",
+        )
+    intervals = [v for v in (line.prn_min_interval_minutes, protocol.min_interval_minutes) if v]
+    maxima = [v for v in (line.prn_max_doses_24h, protocol.max_doses_24h) if v]
+    return max(intervals), min(maxima)
+
+
+def _prn_breaches(
     *,
     line: PrescriptionLine,
     home: CareHome,
     at: dt.datetime,
-    prn_reason: str,
-    override_by: User | None,
-    override_reason: str,
-) -> None:
-    """R-MAR-8: a reason; the minimum interval and the rolling 24-hour maximum, unless a
-    senior overrides with a reason. The caller holds a lock on the line."""
-    if not prn_reason.strip():
-        raise DoseError("Say why this PRN dose is needed.", code="prn_reason_required")
-    protocol = PrnProtocol.objects.filter(line=line).order_by("-written_at", "-pk").first()
-    if protocol is None:
-        raise DoseError(
-            "This PRN medicine has no protocol yet, so it cannot be given (R-RX-6).",
-            code="prn_protocol_required",
-        )
+    replacing: Administration | None = None,
+) -> list[DoseError]:
+    """The PRN limits (R-MAR-8) a dose at `at` would pass, as the errors to show."""
+    interval_minutes, max_24h = prn_limits(line)
     given = _effective(
         Administration.objects.filter(line=line, outcome=Outcome.GIVEN, administered_at__lte=at)
     )
-    overriding = override_by is not None
-    if overriding:
-        if not permissions.has_perm(override_by, Perm.CHECK_PRESCRIPTION, home):
-            raise DoseError("Only a senior can override a PRN limit.", code="override_not_senior")
-        if not override_reason.strip():
-            raise DoseError("Give the reason for the override.", code="override_reason_required")
+    if replacing is not None:
+        given = given.exclude(pk=replacing.pk)
+    breaches = []
     last = given.order_by("-administered_at").values_list("administered_at", flat=True).first()
-    interval = dt.timedelta(minutes=protocol.min_interval_minutes)
-    if last is not None and at - last < interval and not overriding:
-        wait = last + interval
-        raise DoseError(
-            f"Too soon: the last dose was at {last.astimezone(home.tz):%H:%M}; the protocol "
-            f"allows the next from {wait.astimezone(home.tz):%H:%M}. A senior can override "
-            "with a reason.",
-            code="prn_interval",
+    interval = dt.timedelta(minutes=interval_minutes)
+    if last is not None and at - last < interval:
+        breaches.append(
+            DoseError(
+                f"Too soon: the last dose was at {last.astimezone(home.tz):%H:%M}; the next is "
+                f"allowed from {(last + interval).astimezone(home.tz):%H:%M}. Only give it now "
+                "if a GP, out-of-hours, NHS 111 or a nurse advises it, and a second senior "
+                "confirms the override.",
+                code="prn_interval",
+            )
         )
     in_24h = given.filter(administered_at__gt=at - dt.timedelta(hours=24)).count()
-    if in_24h >= protocol.max_doses_24h and not overriding:
-        raise DoseError(
-            f"The maximum of {protocol.max_doses_24h} doses in 24 hours has been reached. A "
-            "senior can override with a reason.",
-            code="prn_max_24h",
+    if in_24h >= max_24h:
+        breaches.append(
+            DoseError(
+                f"The maximum of {max_24h} doses in 24 hours has been reached. Only give it if "
+                "a GP, out-of-hours, NHS 111 or a nurse advises it, and a second senior "
+                "confirms the override.",
+                code="prn_max_24h",
+            )
         )
+    return breaches
+
+
+def prn_limit_reached(*, line: PrescriptionLine, at: dt.datetime | None = None) -> str:
+    """For the PRN page: why a dose now would need an override, or "" (R-MAR-8)."""
+    try:
+        breaches = _prn_breaches(line=line, home=line.home, at=at or timezone.now())
+    except DoseError:
+        return ""
+    return breaches[0].message if breaches else ""
+
+
+def _check_prn(
+    *,
+    line: PrescriptionLine,
+    home: CareHome,
+    by: User,
+    at: dt.datetime,
+    now: dt.datetime,
+    prn_reason: str,
+    override_by: User | None,
+    override_reason: str,
+    advised_by_role: str,
+    adviser_name: str,
+    advised_at: dt.datetime | None,
+    replacing: Administration | None = None,
+) -> PrnOverride | None:
+    """R-MAR-8, H-12: a reason; the minimum interval and the rolling 24-hour maximum from the
+    line's directions (a protocol may be stricter). A dose past a limit needs an override:
+    the clinical advice (who advised, their name, when), a reason, and a second, different
+    senior or nurse who confirms on the device, never the giver. The caller holds a lock on
+    the line. `replacing` is the record a correction replaces (not counted)."""
+    if not prn_reason.strip():
+        raise DoseError("Say why this PRN dose is needed.", code="prn_reason_required")
+    breaches = _prn_breaches(line=line, home=home, at=at, replacing=replacing)
+    if not breaches:
+        return None  # no limit passed: nothing to override
+    wants_override = override_by is not None or override_reason.strip() or advised_by_role
+    if not wants_override:
+        raise breaches[0]
+    if advised_by_role not in Adviser.values or not adviser_name.strip() or advised_at is None:
+        raise DoseError(
+            "Record the clinical advice for the override: who advised (GP, out-of-hours, "
+            "NHS 111 or nurse), their name and when.",
+            code="override_advice_required",
+        )
+    if advised_at > now + dt.timedelta(minutes=1) or advised_at < at - LOOK_BACK:
+        raise DoseError(
+            "The advice must be from the last 24 hours before the dose, not in the future.",
+            code="override_advice_time",
+        )
+    if not override_reason.strip():
+        raise DoseError(
+            "Give the reason for the override (what the adviser said).",
+            code="override_reason_required",
+        )
+    senior = second_senior_confirm(person=override_by, by=by, home=home, what="A PRN override")
+    return PrnOverride(
+        senior, override_reason.strip(), advised_by_role, adviser_name.strip(), advised_at
+    )
+
+
+def _check_allergy(
+    *, line: PrescriptionLine, home: CareHome, by: User, confirmed_by: User | None
+) -> User | None:
+    """R-MAR-16, R-RX-11: a line matching a recorded allergy is given only with a second,
+    authenticated senior's confirmation. Returns who confirmed (None when no match)."""
+    allergies = list(line.resident.allergies.filter(removed_at__isnull=True))
+    matches = allergy_matches(line.medicine, allergies) if allergies else []
+    if not matches:
+        return None
+    names = ", ".join(a.substance for a in matches)
+    return second_senior_confirm(
+        person=confirmed_by,
+        by=by,
+        home=home,
+        what=f"{line.resident} is allergic to {names} and {line.medicine.name} matches: giving it",
+    )
+
+
+def _check_quantity(
+    *,
+    line: PrescriptionLine,
+    dose: ScheduledDose | None,
+    quantity: Decimal | None,
+    reason: str,
+) -> tuple[Decimal, str]:
+    """R-MAR-15: a fixed dose records the prescribed quantity, any other needs a reason; a
+    range accepts only a quantity within it; zero, negative or absurd quantities are refused.
+    Returns (quantity, the reason kept on the record)."""
+    prescribed = dose.dose if dose is not None and dose.dose is not None else line.dose
+    if quantity is None:
+        if line.dose_max is not None:
+            raise DoseError(
+                f"Enter how much was given ({line.dose_text}).", code="quantity_required"
+            )
+        quantity = prescribed
+    if quantity <= 0:
+        raise DoseError(
+            "The amount given must be more than zero. If nothing was given, record "
+            "'Not given' with a reason code.",
+            code="quantity_not_positive",
+        )
+    if line.dose_max is not None:
+        if not (line.dose <= quantity <= line.dose_max):
+            raise DoseError(
+                f"The prescription says {line.dose_text}: enter an amount in that range.",
+                code="quantity_out_of_range",
+            )
+        return quantity, ""
+    if quantity > prescribed * ABSURD_FACTOR:
+        raise DoseError(
+            f"{quantity.normalize()} is far more than the prescribed {line.dose_text}. Check "
+            "the amount; if it is right, ask a senior to contact the prescriber.",
+            code="quantity_absurd",
+        )
+    if quantity != prescribed:
+        if not reason.strip():
+            raise DoseError(
+                f"The prescribed dose is {prescribed.normalize()} {line.get_dose_unit_display()}. "
+                "Say why a different amount was given (it shows on the MAR chart).",
+                code="quantity_reason_required",
+            )
+        return quantity, reason.strip()
+    return quantity, ""
 
 
 def _check_given(
@@ -351,27 +537,24 @@ def _check_given(
     home: CareHome,
     by: User,
     quantity: Decimal | None,
+    quantity_reason: str,
     covert: bool,
     witness: User | None,
     body_site: str,
     old_patch_removed: bool | None,
+    allergy_confirmed_by: User | None,
     at: dt.datetime,
-) -> Decimal:
+) -> tuple[Decimal, str, User | None]:
+    """Every rule for a dose given (first record or correction): quantity, covert plan, gate,
+    witness, site, allergy. Returns (quantity, quantity reason, who confirmed an allergy)."""
     if dose is not None and dose.needs_dose_entry:
         raise DoseError(
             "Today's dose has not been entered yet (variable dose): ask the senior on shift.",
             code="dose_not_entered",
         )
-    if quantity is None:
-        quantity = dose.dose if dose is not None and dose.dose is not None else None
-        if quantity is None and line.dose_max is None:
-            quantity = line.dose
-    if quantity is None:
-        raise DoseError(f"Enter how much was given ({line.dose_text}).", code="quantity_required")
-    if quantity <= 0:
-        raise DoseError("The quantity must be more than zero.", code="quantity_not_positive")
-    if line.dose_max is not None and not (line.dose <= quantity <= line.dose_max):
-        raise DoseError(f"The prescribed dose is {line.dose_text}.", code="quantity_out_of_range")
+    quantity, quantity_reason = _check_quantity(
+        line=line, dose=dose, quantity=quantity, reason=quantity_reason
+    )
     if covert and not has_covert_plan(line):
         raise DoseError(
             "Covert administration needs the covert plan attached to this line (R-RX-8).",
@@ -390,7 +573,8 @@ def _check_given(
                 f"Confirm the old patch ({last_site}) was removed.",
                 code="old_patch_not_confirmed",
             )
-    return quantity
+    confirmed = _check_allergy(line=line, home=home, by=by, confirmed_by=allergy_confirmed_by)
+    return quantity, quantity_reason, confirmed
 
 
 def _check_not_given(*, home: CareHome, code: NonAdministrationCode | None, note: str) -> None:
@@ -398,6 +582,49 @@ def _check_not_given(*, home: CareHome, code: NonAdministrationCode | None, note
         raise DoseError("Choose a reason code from the list.", code="code_required")
     if code.note_required and not note.strip():
         raise DoseError(f"Code {code.code} ({code.label}) needs a note.", code="note_required")
+
+
+def _is_absence(code: NonAdministrationCode | None) -> bool:
+    """H (in hospital), L (on leave) and any other code of the absent category (R-MAR-14)."""
+    return code is not None and code.category == CodeCategory.ABSENT
+
+
+def _check_window(
+    *,
+    dose: ScheduledDose | None,
+    home: CareHome,
+    outcome: str,
+    code: NonAdministrationCode | None,
+    at: dt.datetime,
+    now: dt.datetime,
+) -> None:
+    """R-MAR-3, R-MAR-14: nothing is recorded for a dose before its window opens — given or
+    not given — except an absence (H, L), which may be recorded ahead for the same day."""
+    if dose is None:
+        return
+    opens = dose.window_opens.astimezone(home.tz)
+    if outcome == Outcome.NOT_GIVEN and _is_absence(code):
+        if now < dose.window_opens and dose.local_date != now.astimezone(home.tz).date():
+            raise DoseError(
+                f"{code.code} can be recorded ahead only for today's doses. Record it on the day.",
+                code="absence_not_today",
+            )
+        return
+    if outcome == Outcome.NOT_GIVEN and now < dose.window_opens:
+        raise DoseError(
+            f"This dose is not due yet: 'Not given' can be recorded from {opens:%H:%M}. Only "
+            "'in hospital' (H) or 'on leave' (L) can be recorded ahead.",
+            code="not_given_too_early",
+        )
+    if at < dose.window_opens:
+        if outcome == Outcome.GIVEN:
+            raise DoseError(
+                f"Too early: this dose may be given from {opens:%H:%M}.", code="too_early"
+            )
+        raise DoseError(
+            f"The time cannot be before the dose was due: enter {opens:%H:%M} or later.",
+            code="before_window",
+        )
 
 
 def _existing_for_key(key: UUID, *, line: PrescriptionLine, by: User) -> Administration | None:
@@ -426,12 +653,18 @@ def _recorded_by_someone_else(record: Administration) -> DoseError:
     )
 
 
-def _already_recorded(dose: ScheduledDose) -> DoseError:
-    first = (
+def _in_force_final(dose: ScheduledDose) -> Administration | None:
+    """The record in force that closes the dose (after corrections; a void closes nothing)."""
+    return (
         Administration.objects.select_related("recorded_by")
-        .filter(dose=dose, final=True, corrects__isnull=True)
+        .filter(dose=dose, final=True, corrected_by__isnull=True)
+        .exclude(outcome=Outcome.IN_ERROR)
         .first()
     )
+
+
+def _already_recorded(dose: ScheduledDose) -> DoseError:
+    first = _in_force_final(dose)
     who = (
         f"{first.recorded_by} at {first.recorded_at.astimezone(dose.home.tz):%H:%M}"
         if first
@@ -441,6 +674,20 @@ def _already_recorded(dose: ScheduledDose) -> DoseError:
         f"Already recorded by {who}: {first.get_outcome_display().lower() if first else ''}.",
         code="already_recorded",
     )
+
+
+def _void_to_follow(dose: ScheduledDose) -> Administration | None:
+    """R-MAR-4: after a record was voided ("recorded in error") the dose is open again. Its
+    first record still holds the dose's one-outcome slot, so the new record continues that
+    chain: it points at the void, and the one-to-one rule on `corrects` lets only one do so."""
+    root = Administration.objects.filter(dose=dose, final=True, corrects__isnull=True).first()
+    head = root
+    while head is not None:
+        newer = Administration.objects.filter(corrects=head).first()
+        if newer is None:
+            break
+        head = newer
+    return head if head is not None and head.is_void else None
 
 
 @transaction.atomic
@@ -453,6 +700,7 @@ def administration_record(
     line: PrescriptionLine | None = None,
     code: NonAdministrationCode | None = None,
     quantity: Decimal | None = None,
+    quantity_reason: str = "",
     administered_at: dt.datetime | None = None,
     note: str = "",
     late_reason: str = "",
@@ -460,16 +708,23 @@ def administration_record(
     prn_reason: str = "",
     prn_override_by: User | None = None,
     prn_override_reason: str = "",
+    prn_advised_by_role: str = "",
+    prn_adviser_name: str = "",
+    prn_advised_at: dt.datetime | None = None,
+    allergy_confirmed_by: User | None = None,
     body_site: str = "",
     old_patch_removed: bool | None = None,
     covert: bool = False,
 ) -> Administration:
-    """Record one outcome for a scheduled dose, or a PRN dose for a line (R-MAR-2..13).
+    """Record one outcome for a scheduled dose, or a PRN dose for a line (R-MAR-2..16).
 
     The same idempotency key again returns the first record (a double tap, a retry after a
     dropped connection). A second outcome for the same dose is refused by the database's
     unique rule, not by a check-then-insert, and the error says who recorded it and when
-    (R-MAR-5). Every rule is checked here, for every path (round screen, resident page, API).
+    (R-MAR-5). Every rule is checked here, for every path (round screen, resident page, API):
+    time bounds (R-MAR-3, R-MAR-14), the training gate for any outcome (R-MAR-13), quantity
+    (R-MAR-15), PRN limits and overrides (R-MAR-8), witness (R-MAR-9), allergy confirmation
+    (R-MAR-16).
     """
     if dose is not None:
         line = dose.line
@@ -494,7 +749,7 @@ def administration_record(
         raise DoseError("This resident no longer lives here.", code="resident_left")
     if line.status == LineStatus.AWAITING_CHECK or line.stops_before(at):
         raise DoseError("This line is not live (awaiting check or stopped).", code="line_not_live")
-    if outcome not in Outcome.values:
+    if outcome not in (Outcome.GIVEN, Outcome.NOT_GIVEN):
         raise DoseError("Choose given or not given.", code="bad_outcome")
     if dose is None and not line.is_prn:
         raise DoseError("A regular dose is recorded against its scheduled time.", code="no_dose")
@@ -502,44 +757,58 @@ def administration_record(
         raise DoseError(
             "This dose is no longer due (the prescription changed).", code="dose_cancelled"
         )
+    # R-MAR-13: any outcome, given or not given, needs in-date training and competency.
+    gate_administration_all(
+        person=by,
+        home=home,
+        categories=line.competency_categories(covert=covert and outcome == Outcome.GIVEN),
+        at=at,
+    )
+    _check_window(dose=dose, home=home, outcome=outcome, code=code, at=at, now=now)
     late = dose is not None and now > dose.window_closes
     if late and not late_reason.strip():
         raise DoseError(
             "This is a late entry: the dose window has closed. Say why it is recorded late.",
             code="late_reason_required",
         )
+    override = None
+    confirmed = None
     if outcome == Outcome.GIVEN:
-        if dose is not None and at < dose.window_opens:
-            raise DoseError(
-                f"Too early: this dose may be given from "
-                f"{dose.window_opens.astimezone(home.tz):%H:%M}.",
-                code="too_early",
-            )
         if line.is_prn:
-            _check_prn(
+            override = _check_prn(
                 line=line,
                 home=home,
+                by=by,
                 at=at,
+                now=now,
                 prn_reason=prn_reason,
                 override_by=prn_override_by,
                 override_reason=prn_override_reason,
+                advised_by_role=prn_advised_by_role,
+                adviser_name=prn_adviser_name,
+                advised_at=prn_advised_at,
             )
-        quantity = _check_given(
+        quantity, quantity_reason, confirmed = _check_given(
             line=line,
             dose=dose,
             home=home,
             by=by,
             quantity=quantity,
+            quantity_reason=quantity_reason,
             covert=covert,
             witness=witness,
             body_site=body_site,
             old_patch_removed=old_patch_removed,
+            allergy_confirmed_by=allergy_confirmed_by,
             at=at,
         )
         code = None
     else:
         _check_not_given(home=home, code=code, note=note)
         quantity, witness, covert, body_site, old_patch_removed = None, None, False, "", None
+        quantity_reason = ""
+    final = not (code is not None and code.retry_later)
+    follows = _void_to_follow(dose) if dose is not None and final else None
     record = Administration(
         home=home,
         resident=line.resident,
@@ -548,6 +817,7 @@ def administration_record(
         outcome=outcome,
         code=code,
         quantity=quantity,
+        quantity_reason=quantity_reason,
         administered_at=at,
         recorded_at=now,
         recorded_by=by,
@@ -555,11 +825,21 @@ def administration_record(
         late=late,
         late_reason=late_reason.strip() if late else "",
         note=note.strip(),
-        final=not (code is not None and code.retry_later),
+        final=final,
         idempotency_key=idempotency_key,
+        corrects=follows,
+        correction_reason=(
+            "Recorded again after the earlier record was marked recorded in error"
+            if follows
+            else ""
+        ),
         prn_reason=prn_reason.strip() if line.is_prn else "",
-        prn_override_by=prn_override_by if line.is_prn else None,
-        prn_override_reason=prn_override_reason.strip() if prn_override_by else "",
+        prn_override_by=override.by if override else None,
+        prn_override_reason=override.reason if override else "",
+        prn_advised_by_role=override.advised_by_role if override else "",
+        prn_adviser_name=override.adviser_name if override else "",
+        prn_advised_at=override.advised_at if override else None,
+        allergy_confirmed_by=confirmed,
         body_site=body_site,
         old_patch_removed=old_patch_removed,
         covert=covert,
@@ -602,6 +882,12 @@ def _snapshot(record: Administration) -> dict:
         "correction_reason": record.correction_reason,
         "prn_reason": record.prn_reason,
         "prn_override_by": record.prn_override_by_id,
+        "prn_override_reason": record.prn_override_reason,
+        "prn_advised_by_role": record.prn_advised_by_role,
+        "prn_adviser_name": record.prn_adviser_name,
+        "prn_advised_at": record.prn_advised_at,
+        "allergy_confirmed_by": record.allergy_confirmed_by_id,
+        "quantity_reason": record.quantity_reason,
         "body_site": record.body_site,
         "covert": record.covert,
     }
@@ -659,11 +945,27 @@ def administration_correct(
     outcome: str,
     code: NonAdministrationCode | None = None,
     quantity: Decimal | None = None,
+    quantity_reason: str = "",
+    administered_at: dt.datetime | None = None,
     note: str = "",
     witness: User | None = None,
+    prn_override_by: User | None = None,
+    prn_override_reason: str = "",
+    prn_advised_by_role: str = "",
+    prn_adviser_name: str = "",
+    prn_advised_at: dt.datetime | None = None,
+    allergy_confirmed_by: User | None = None,
+    body_site: str | None = None,
+    old_patch_removed: bool | None = None,
 ) -> Administration:
-    """R-MAR-4: a mistake is corrected by a new record pointing at the original, with a
-    reason; both stay on the MAR. Only the person who recorded it or a senior may correct."""
+    """R-MAR-4, H-17: a mistake is corrected by a new record pointing at the original, with a
+    reason; both stay on the MAR. Only the person who recorded it or a senior may correct.
+
+    A correction can change the outcome, code, quantity or administration time, or void the
+    record (`outcome="in_error"`, "recorded in error"): the dose is open again while its window
+    is open, and a gap after. A correction to "given" or "not given" passes every rule a first
+    record does (time and window, training gate, witness, PRN limits, quantity, allergy
+    confirmation); stock moves by the difference (R-STK-1)."""
     if existing := _existing_for_key(idempotency_key, line=original.line, by=by):
         return existing
     home = original.home
@@ -678,53 +980,130 @@ def administration_correct(
         raise DoseError("Your role cannot record doses in this home.", code="not_allowed")
     if not reason.strip():
         raise DoseError("Say what was wrong.", code="correction_reason_required")
-    original = Administration.objects.select_for_update().select_related("line").get(pk=original.pk)
+    # The same lock order as administration_record: the line first.
+    line = (
+        PrescriptionLine.objects.select_for_update()
+        .select_related("medicine", "resident")
+        .get(pk=original.line_id)
+    )
+    original = (
+        Administration.objects.select_for_update(of=("self",))
+        .select_related("line", "dose", "code")
+        .get(pk=original.pk)
+    )
     if Administration.objects.filter(corrects=original).exists():
         raise DoseError(
             "This record has already been corrected; correct the latest record instead.",
             code="already_corrected",
         )
-    line = original.line
-    if outcome == Outcome.GIVEN:
-        if quantity is None or quantity <= 0:
-            raise DoseError("Enter the quantity that was given.", code="quantity_required")
-        if line.dose_max is not None and not (line.dose <= quantity <= line.dose_max):
-            raise DoseError(
-                f"The prescribed dose is {line.dose_text}.", code="quantity_out_of_range"
+    if original.is_void:
+        raise DoseError(
+            "This record was marked recorded in error, so there is nothing to correct. Record "
+            "the dose again from the round (or the PRN page).",
+            code="void_not_correctable",
+        )
+    dose = original.dose
+    now = timezone.now()
+    at = administered_at or original.administered_at
+    late, late_reason = original.late, original.late_reason
+    override = None
+    confirmed = None
+    quantity_reason = quantity_reason or ""
+    if body_site is None:
+        body_site = original.body_site
+    if old_patch_removed is None:
+        old_patch_removed = original.old_patch_removed
+    if outcome == Outcome.IN_ERROR:
+        code, quantity, witness, quantity_reason = None, None, None, ""
+        at = original.administered_at
+        final = False
+    elif outcome in (Outcome.GIVEN, Outcome.NOT_GIVEN):
+        _check_time(home=home, at=at, now=now, look_back=False)
+        gate_administration_all(
+            person=by,
+            home=home,
+            categories=line.competency_categories(
+                covert=original.covert and outcome == Outcome.GIVEN
+            ),
+            at=now,
+        )
+        _check_window(dose=dose, home=home, outcome=outcome, code=code, at=at, now=now)
+        if outcome == Outcome.GIVEN:
+            if line.is_prn:
+                override = _check_prn(
+                    line=line,
+                    home=home,
+                    by=by,
+                    at=at,
+                    now=now,
+                    prn_reason=original.prn_reason or reason,
+                    override_by=prn_override_by,
+                    override_reason=prn_override_reason,
+                    advised_by_role=prn_advised_by_role,
+                    adviser_name=prn_adviser_name,
+                    advised_at=prn_advised_at,
+                    replacing=original,
+                )
+            quantity, quantity_reason, confirmed = _check_given(
+                line=line,
+                dose=dose,
+                home=home,
+                by=by,
+                quantity=quantity,
+                quantity_reason=quantity_reason,
+                covert=original.covert,
+                witness=witness,
+                body_site=body_site,
+                old_patch_removed=old_patch_removed,
+                allergy_confirmed_by=allergy_confirmed_by,
+                at=at,
             )
-        _check_witness(line=line, home=home, by=by, witness=witness, at=original.administered_at)
-        code = None
-    elif outcome == Outcome.NOT_GIVEN:
-        _check_not_given(home=home, code=code, note=note)
-        quantity, witness = None, None
+            code = None
+            final = True
+        else:
+            _check_not_given(home=home, code=code, note=note)
+            quantity, witness, quantity_reason = None, None, ""
+            final = not code.retry_later
+        if final and not original.final and dose is not None and _in_force_final(dose):
+            raise _already_recorded(dose)
     else:
-        raise DoseError("Choose given or not given.", code="bad_outcome")
+        raise DoseError("Choose given, not given, or recorded in error.", code="bad_outcome")
     record = Administration.objects.create(
         home=home,
         resident=original.resident,
         line=line,
-        dose=original.dose,
+        dose=dose,
         outcome=outcome,
         code=code,
         quantity=quantity,
-        administered_at=original.administered_at,
-        recorded_at=timezone.now(),
+        quantity_reason=quantity_reason,
+        administered_at=at,
+        recorded_at=now,
         recorded_by=by,
         witness=witness,
+        late=late,
+        late_reason=late_reason,
         note=note.strip(),
-        final=original.final,
+        final=final,
         idempotency_key=idempotency_key,
         corrects=original,
         correction_reason=reason.strip(),
         prn_reason=original.prn_reason,
-        body_site=original.body_site,
-        covert=original.covert,
+        prn_override_by=override.by if override else None,
+        prn_override_reason=override.reason if override else "",
+        prn_advised_by_role=override.advised_by_role if override else "",
+        prn_adviser_name=override.adviser_name if override else "",
+        prn_advised_at=override.advised_at if override else None,
+        allergy_confirmed_by=confirmed,
+        body_site=body_site if outcome == Outcome.GIVEN else "",
+        old_patch_removed=old_patch_removed if outcome == Outcome.GIVEN else None,
+        covert=original.covert if outcome == Outcome.GIVEN else False,
     )
     stock_on_correction(original=original, record=record)  # the difference (R-STK-1)
     audit_append(
         home=home,
         actor=by,
-        action="mar.correction",
+        action="mar.correction.in_error" if outcome == Outcome.IN_ERROR else "mar.correction",
         record=record,
         before=_snapshot(original),
         after=_snapshot(record),

@@ -191,6 +191,8 @@ def _line_snapshot(line: PrescriptionLine) -> dict[str, Any]:
         "dose": line.dose_text,
         "route": line.route,
         "prn": line.is_prn,
+        "prn_min_interval_minutes": line.prn_min_interval_minutes,
+        "prn_max_doses_24h": line.prn_max_doses_24h,
         "start_date": line.start_date,
         "end_date": line.end_date,
         "review_date": line.review_date,
@@ -231,6 +233,8 @@ def line_create(
     time_sensitive: bool = False,
     tolerance_minutes: int = 15,
     allergy_override_reason: str = "",
+    prn_min_interval_minutes: int | None = None,
+    prn_max_doses_24h: int | None = None,
 ) -> PrescriptionLine:
     """Enter a line (R-RX-2). It stays "awaiting check" until a second senior checks it
     (R-RX-4). An allergy match blocks unless a senior gives a reason to override (R-RX-5)."""
@@ -268,6 +272,17 @@ def line_create(
         if schedule is None:
             raise DomainError("A regular line needs a schedule.", code="schedule_required")
         schedule.validate(anchor=start_date)
+        prn_min_interval_minutes = prn_max_doses_24h = None
+    elif (
+        not (prn_min_interval_minutes and prn_max_doses_24h)
+        or min(prn_min_interval_minutes, prn_max_doses_24h) < 1
+    ):
+        # R-RX-6: the limits are the prescriber's directions, on the line itself.
+        raise DomainError(
+            "Copy the prescriber's directions for this PRN medicine: the minimum time between "
+            "doses and the most doses in 24 hours.",
+            code="prn_limits_required",
+        )
     matches = allergy_matches(medicine, _active_allergies(resident))
     override = allergy_override_reason.strip()
     if matches and not override:
@@ -304,6 +319,8 @@ def line_create(
         source_detail=source_detail.strip(),
         time_sensitive=time_sensitive,
         tolerance_minutes=tolerance_minutes,
+        prn_min_interval_minutes=prn_min_interval_minutes,
+        prn_max_doses_24h=prn_max_doses_24h,
         entered_by=by,
         allergy_override_reason=override if matches else "",
         allergy_override_by=by if matches else None,
@@ -619,6 +636,17 @@ def prn_protocol_write(*, line: PrescriptionLine, by: User, **fields: Any) -> Pr
     _require_all(fields, PRN_REQUIRED, what="The protocol", code="prn_protocol_incomplete")
     if fields["min_interval_minutes"] < 1 or fields["max_doses_24h"] < 1:
         raise DomainError("Interval and maximum must be at least 1.", code="prn_limits")
+    if (
+        line.prn_min_interval_minutes
+        and fields["min_interval_minutes"] < line.prn_min_interval_minutes
+    ) or (line.prn_max_doses_24h and fields["max_doses_24h"] > line.prn_max_doses_24h):
+        # R-RX-6: the protocol may only be stricter than the prescriber's directions.
+        raise DomainError(
+            f"The prescriber's directions allow at most {line.prn_max_doses_24h} doses in 24 "
+            f"hours, at least {line.prn_min_interval_minutes} minutes apart. The protocol can "
+            "be stricter, never looser: ask the prescriber to change the directions first.",
+            code="prn_protocol_less_strict",
+        )
     if fields["review_date"] < line.home.local_today():
         raise DomainError("The review date is in the past.", code="review_date_past")
     unknown = set(fields) - set(PRN_REQUIRED)

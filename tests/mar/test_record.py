@@ -152,17 +152,19 @@ def test_administration_time_cannot_be_in_the_future(clock, qualified, paracetam
     assert e.value.code == "future_time"
 
 
-def test_administration_time_must_be_the_same_day(clock, qualified, paracetamol, carer_a):
+def test_administration_time_may_be_up_to_24_hours_back_but_no_further(
+    clock, qualified, paracetamol, carer_a
+):
     dose = dose_at(paracetamol, "20:00", DAY - dt.timedelta(days=1))
-    clock("00:10")
+    clock("20:31")
     with pytest.raises(DoseError) as e:
         give(
             dose,
             carer_a,
-            administered_at=at_local(dose.home, DAY - dt.timedelta(days=1), "20:30"),
+            administered_at=at_local(dose.home, DAY - dt.timedelta(days=2), "20:30"),
             late_reason="forgot",
         )
-    assert e.value.code == "not_same_day"
+    assert e.value.code == "too_far_back"
 
 
 def test_a_dose_cannot_be_given_before_its_window_opens(clock, qualified, paracetamol, carer_a):
@@ -209,10 +211,13 @@ def test_asleep_can_be_retried_and_then_given(clock, qualified, paracetamol, car
     assert e.value.code == "already_recorded"
 
 
-def test_not_given_does_not_need_training(clock, paracetamol, carer_a):
+def test_not_given_needs_training_too(clock, paracetamol, carer_a):
+    """R-MAR-13: any outcome, given or not given, needs in-date training and competency."""
     dose = dose_at(paracetamol, "08:00")
     clock("08:10")
-    assert refuse(dose, carer_a, "H").outcome == "not_given"
+    with pytest.raises(TrainingGateError):
+        refuse(dose, carer_a, "H")
+    assert not Administration.objects.exists()
 
 
 # --- training gate (R-MAR-13, H-6) ---------------------------------------------------------------
@@ -409,7 +414,7 @@ def test_prn_without_a_protocol_cannot_be_given(clock, qualified, make_line, car
     assert e.value.code == "prn_protocol_required"
 
 
-def test_prn_minimum_interval_is_enforced_unless_a_senior_overrides(
+def test_prn_minimum_interval_is_enforced_unless_a_second_senior_overrides(
     clock, qualified, prn, carer_a, senior_a
 ):
     clock("08:00")
@@ -418,16 +423,21 @@ def test_prn_minimum_interval_is_enforced_unless_a_senior_overrides(
     with pytest.raises(DoseError) as e:
         give_prn(prn, carer_a)
     assert e.value.code == "prn_interval"
+    advice = {
+        "prn_advised_by_role": "gp",
+        "prn_adviser_name": "Dr Shah",
+        "prn_advised_at": at_local(prn.home, DAY, "09:50"),
+    }
     with pytest.raises(DoseError) as e:
-        give_prn(prn, carer_a, prn_override_by=carer_a, prn_override_reason="still sore")
-    assert e.value.code == "override_not_senior"
+        give_prn(prn, carer_a, prn_override_by=carer_a, prn_override_reason="sore", **advice)
+    assert e.value.code == "second_senior_same_person"
     with pytest.raises(DoseError) as e:
-        give_prn(prn, carer_a, prn_override_by=senior_a, prn_override_reason="")
+        give_prn(prn, carer_a, prn_override_by=senior_a, prn_override_reason="", **advice)
     assert e.value.code == "override_reason_required"
     record = give_prn(
-        prn, carer_a, prn_override_by=senior_a, prn_override_reason="GP agreed by phone"
+        prn, carer_a, prn_override_by=senior_a, prn_override_reason="GP agreed by phone", **advice
     )
-    assert record.prn_override_by == senior_a
+    assert record.prn_override_by == senior_a and record.prn_adviser_name == "Dr Shah"
 
 
 def test_prn_rolling_24_hour_maximum(clock, qualified, prn, carer_a):

@@ -33,7 +33,11 @@ def line(
     dose: Decimal = Decimal(1),
     **kw,
 ) -> PrescriptionLine:
-    """A line entered by `by`; checked (so live) when a `checker` is given."""
+    """A line entered by `by`; checked (so live) when a `checker` is given. A PRN line gets
+    the prescriber's limits (R-RX-6): 4 hours apart, 4 in 24 hours unless given."""
+    if prn:
+        kw.setdefault("prn_min_interval_minutes", 240)
+        kw.setdefault("prn_max_doses_24h", 4)
     entered = services.line_create(
         resident=resident,
         medicine=medicine(name),
