@@ -128,10 +128,19 @@ def _allergy_matches_store(
             "allergy_id", flat=True
         )
     )
-    new = [
-        LineAllergyMatch(line=line, allergy=a, found_by=by) for a in matches if a.pk not in known
-    ]
-    return LineAllergyMatch.objects.bulk_create(new, ignore_conflicts=True) if new else []
+    new = [a.pk for a in matches if a.pk not in known]
+    if not new:
+        return []
+    LineAllergyMatch.objects.bulk_create(
+        [LineAllergyMatch(line=line, allergy_id=pk, found_by=by) for pk in new],
+        ignore_conflicts=True,  # the unique rule decides under concurrency
+    )
+    # Read back: PostgreSQL returns no ids for rows that ignore_conflicts may have skipped.
+    return list(
+        LineAllergyMatch.objects.filter(line=line, allergy_id__in=new).select_related(
+            "line__medicine", "allergy"
+        )
+    )
 
 
 @transaction.atomic
