@@ -45,8 +45,6 @@ EXPLANATIONS = {
     "next morning; none reached a round unchecked.",
     "storage-temperature": "Each excursion was acted on: the pharmacy advised, stock checked.",
     "cd-checks": "Each discrepancy was investigated and resolved with the CD register.",
-    "training-in-date": "Assessments that lapsed are booked; those staff do not give "
-    "medicines until reassessed (the gate stops them).",
 }
 
 
@@ -66,6 +64,7 @@ def _honest(audit: Audit, answers: dict[str, tuple[str, str]]) -> dict[str, tupl
                 EXPLANATIONS.get(c.question, f"{c.figure.capitalize()}: each one followed up."),
             )
     return result
+
 
 NEAR_MISS = "Paracetamol for the wrong resident was prepared at the lunchtime round"
 ERROR = "Emollient cream applied to the wrong leg"

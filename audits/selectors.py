@@ -10,7 +10,6 @@ from django.db.models import Q, QuerySet
 from emar.models import CareHome
 
 from . import consistency
-
 from .models import (
     AccessLog,
     Answer,
@@ -72,9 +71,7 @@ def checklist(audit: Audit) -> list[ChecklistSection]:
         )
     )
     for q in questions:
-        sections[q.section].rows.append(
-            ChecklistRow(q, answers.get(q.pk), flags.get(q.code, []))
-        )
+        sections[q.section].rows.append(ChecklistRow(q, answers.get(q.pk), flags.get(q.code, [])))
     return [s for s in sections.values() if s.rows]
 
 

@@ -259,7 +259,9 @@ def audit_sign(*, audit: Audit, by: User, summary: str | None = None) -> Audit:
         texts = {q.code: q.text for q in selectors.questions_for(audit)}
         raise AuditError(
             "The checklist contradicts this month's figures: "
-            + " ".join(f"“{texts.get(c.question, c.question)[:70]}” — {c.advice}" for c in blocking),
+            + " ".join(
+                f"“{texts.get(c.question, c.question)[:70]}” — {c.advice}" for c in blocking
+            ),
             code="checklist_contradicted",
         )
     audit.signed_snapshot = reports.snapshot(audit)

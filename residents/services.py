@@ -323,9 +323,7 @@ AFTER_LAST_ALLERGY = (AllergyStatus.NONE_KNOWN, AllergyStatus.UNKNOWN)
 
 
 @transaction.atomic
-def allergy_remove(
-    *, allergy: Allergy, by: User, reason: str, new_status: str = ""
-) -> Allergy:
+def allergy_remove(*, allergy: Allergy, by: User, reason: str, new_status: str = "") -> Allergy:
     """Withdraw an allergy recorded in error; the row is kept. Removing the last one asks for
     the new status explicitly, "no known allergies" or "unknown" (R-RES-2); neither ever takes
     a dose off the round (R-MAR-16, H-11)."""
@@ -343,7 +341,7 @@ def allergy_remove(
         )
     if not last and new_status not in ("", AllergyStatus.HAS_ALLERGIES):
         raise DomainError(
-            "Other allergies are still recorded, so the status stays \"has allergies\".",
+            'Other allergies are still recorded, so the status stays "has allergies".',
             code="allergies_recorded",
         )
     allergy.removed_at, allergy.removed_by, allergy.removed_reason = timezone.now(), by, reason

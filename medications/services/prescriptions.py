@@ -191,7 +191,11 @@ def line_allergies_recheck(*, resident: Resident, by: User) -> list[LineAllergyM
         obj=resident,
         after={
             "matches": [
-                {"line": m.line_id, "medicine": m.line.medicine.name, "allergy": m.allergy.substance}
+                {
+                    "line": m.line_id,
+                    "medicine": m.line.medicine.name,
+                    "allergy": m.allergy.substance,
+                }
                 for m in found
             ]
         },
