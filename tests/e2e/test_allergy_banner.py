@@ -32,7 +32,12 @@ def _sign_in(page, base: str) -> None:
 
 
 def _no_sideways_scroll(page) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    wide = page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().right)"""
+    )
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), wide
 
 
 def test_the_allergy_banner_on_the_prn_page_and_round(
@@ -104,8 +109,8 @@ def test_the_allergy_banner_on_the_prn_page_and_round(
         )
         expect(banner).to_contain_text("Severe")
         expect(page.get_by_text("Allergy match")).to_have_count(0)  # oxycodone is not morphine
-        _no_sideways_scroll(page)
         screenshot(page, f"allergy-prn-{size}")
+        _no_sideways_scroll(page)
 
         page.goto(
             live_server.url + reverse("round", args=[home_a.pk]) + f"?unit={unit_a.pk}&round=all"
@@ -117,6 +122,6 @@ def test_the_allergy_banner_on_the_prn_page_and_round(
         expect(edith_card.get_by_role("link", name="Paracetamol 500mg tablets")).to_be_visible()
         arthur_card = page.locator(".resident-card", has_text="Arthur Leonard Hughes")
         expect(arthur_card.get_by_text("Allergy match: Morphine")).to_be_visible()
-        _no_sideways_scroll(page)
         screenshot(page, f"allergy-round-{size}")
+        _no_sideways_scroll(page)
         context.close()
