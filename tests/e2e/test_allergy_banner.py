@@ -35,7 +35,7 @@ def _no_sideways_scroll(page) -> None:
     wide = page.evaluate(
         """() => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
-        .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().right)"""
+        .slice(0, 5).map(e => e.tagName + '.' + e.className)"""
     )
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), wide
 
