@@ -46,60 +46,60 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("records-complete", ("doses", "gaps"), "{n} gaps (omissions) on the MAR", REFUSE),
+    Rule("records-complete", ("doses", "gaps"), "gaps (omissions) on the MAR: {n}", REFUSE),
     Rule(
         "records-allergies",
         ("records", "allergy_unknown"),
-        "{n} residents with allergy status unknown",
+        "residents with allergy status unknown: {n}",
         REFUSE,
     ),
     Rule(
         "records-reviews",
         ("records", "reviews_overdue"),
-        "{n} residents with no medication review in 12 months",
+        "residents with no medication review in 12 months: {n}",
         REFUSE,
     ),
     Rule(
         "records-transcribing",
         ("records", "lines_awaiting_check"),
-        "{n} prescription lines still awaiting a second check",
+        "prescription lines awaiting a second check: {n}",
         EXPLAIN,
     ),
     Rule(
         "prn-protocols",
         ("records", "prn_protocols_overdue"),
-        "{n} PRN protocols past their review date",
+        "PRN protocols past their review date: {n}",
         REFUSE,
     ),
     Rule(
         "prn-reasons",
         ("prn", "without_follow_up"),
-        "{n} PRN doses with no effectiveness follow-up",
+        "PRN doses with no effectiveness follow-up: {n}",
         REFUSE,
     ),
-    Rule("cd-witness", ("cd", "without_witness"), "{n} CD doses given without a witness", REFUSE),
+    Rule("cd-witness", ("cd", "without_witness"), "CD doses given without a witness: {n}", REFUSE),
     Rule(
         "cd-checks",
         ("stock", "discrepancies", "cd"),
-        "{n} CD stock discrepancies raised",
+        "CD stock discrepancies raised: {n}",
         EXPLAIN,
     ),
     Rule(
         "covert-plans",
         ("records", "covert_overdue"),
-        "{n} covert plans past their review date",
+        "covert plans past their review date: {n}",
         REFUSE,
     ),
     Rule(
         "storage-temperature",
         ("stock", "temperatures", "fridge_excursions"),
-        "{n} fridge temperature excursions",
+        "fridge temperature excursions: {n}",
         EXPLAIN,
     ),
     Rule(
         "storage-temperature",
         ("stock", "temperatures", "room_excursions"),
-        "{n} room temperature excursions",
+        "room temperature excursions: {n}",
         EXPLAIN,
     ),
 )
@@ -121,12 +121,12 @@ class Contradiction:
     def advice(self) -> str:
         if self.kind == REFUSE:
             return (
-                f'The figures say otherwise: {self.figure}. Answer "No" and say what was found, '
+                f'The figures say otherwise ({self.figure}). Answer "No" and say what was found, '
                 "or put the records right and refresh the figures."
             )
         if not self.explanation:
             return (
-                f'The figures question this "Yes": {self.figure}. Explain in the comment why the '
+                f'The figures question this "Yes" ({self.figure}). Explain in the comment why the '
                 'answer is still "Yes", or answer "No".'
             )
         return f"Figures: {self.figure}. Explained: {self.explanation}"

@@ -32,13 +32,13 @@ NA_ANSWERS = {"self-admin-reviewed": "Reviewed in the care plan review cycle, no
 # "yes" (audits.consistency), the answer is "no" with what was found, or a "yes" with the
 # explanation. The demo never ships a signed audit that contradicts itself.
 FINDINGS = {
-    "records-complete": "{figure}: each reviewed with the carer on shift; see the action.",
-    "records-allergies": "{figure}: the newest admission; the GP surgery has been asked.",
-    "records-reviews": "{figure}: reviews booked with the GP practice.",
-    "prn-protocols": "{figure}: the senior is rewriting them with the GP.",
-    "prn-reasons": "{figure}: staff reminded; see the action.",
-    "cd-witness": "{figure}: reported as an incident and investigated.",
-    "covert-plans": "{figure}: review booked with the pharmacist.",
+    "records-complete": "{figure}. Each reviewed with the carer on shift; see the action.",
+    "records-allergies": "{figure}. The newest admission; the GP surgery has been asked.",
+    "records-reviews": "{figure}. Reviews booked with the GP practice.",
+    "prn-protocols": "{figure}. The senior is rewriting them with the GP.",
+    "prn-reasons": "{figure}. Staff reminded; see the action.",
+    "cd-witness": "{figure}. Reported as an incident and investigated.",
+    "covert-plans": "{figure}. Review booked with the pharmacist.",
 }
 EXPLANATIONS = {
     "records-transcribing": "Lines entered on the last day, checked by a second senior the "
@@ -46,6 +46,10 @@ EXPLANATIONS = {
     "storage-temperature": "Each excursion was acted on: the pharmacy advised, stock checked.",
     "cd-checks": "Each discrepancy was investigated and resolved with the CD register.",
 }
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]  # not str.capitalize: it would lower "MAR" and "CD"
 
 
 def _honest(audit: Audit, answers: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
@@ -56,12 +60,12 @@ def _honest(audit: Audit, answers: dict[str, tuple[str, str]]) -> dict[str, tupl
         if c.kind == consistency.REFUSE:
             result[c.question] = (
                 Answer.NO,
-                FINDINGS.get(c.question, "{figure}.").format(figure=c.figure.capitalize()),
+                FINDINGS.get(c.question, "{figure}.").format(figure=_sentence(c.figure)),
             )
         elif c.blocks:
             result[c.question] = (
                 Answer.YES,
-                EXPLANATIONS.get(c.question, f"{c.figure.capitalize()}: each one followed up."),
+                EXPLANATIONS.get(c.question, f"{_sentence(c.figure)}. Each one followed up."),
             )
     return result
 

@@ -45,7 +45,8 @@ def test_no_unexplained_gaps_yes_beside_gaps_cannot_be_signed(audit_with_gaps, m
     with pytest.raises(services.AuditError) as e:
         services.audit_sign(audit=audit, by=manager_a)
     assert e.value.code == "checklist_contradicted"
-    assert f"{gaps} gaps (omissions)" in e.value.message and 'Answer "No"' in e.value.message
+    assert f"gaps (omissions) on the MAR: {gaps}" in e.value.message
+    assert 'Answer "No"' in e.value.message
     audit.refresh_from_db()
     assert not audit.is_signed
     # An explanation on the "yes" does not make it true: still refused.
@@ -66,14 +67,14 @@ def test_a_figure_that_can_be_explained_needs_the_managers_explanation(
     with pytest.raises(services.AuditError) as e:
         services.audit_sign(audit=audit, by=manager_a)
     assert e.value.code == "checklist_contradicted"
-    assert "1 prescription lines still awaiting a second check" in e.value.message
+    assert "prescription lines awaiting a second check: 1" in e.value.message
     answer(audit, manager_a, records_transcribing=("yes", "Entered today; checked tomorrow"))
     signed = services.audit_sign(audit=audit, by=manager_a)
     row = next(
         r for r in signed.signed_snapshot["checklist"] if r["code"] == "records-transcribing"
     )
     assert row["flags"] == [
-        "Figures: 1 prescription lines still awaiting a second check. "
+        "Figures: prescription lines awaiting a second check: 1. "
         "Explained: Entered today; checked tomorrow"
     ]
     tasks.audit_report_build.delay(AuditReport.objects.get(audit=signed).pk).get()
@@ -91,7 +92,7 @@ def test_the_audit_page_flags_a_contradicted_answer_before_signing(
     answer(audit_with_gaps, manager_a)
     client.force_login(manager_a)
     page = client.get(reverse("audit_detail", args=[audit_with_gaps.pk])).content.decode()
-    assert "Contradicted by the figures." in page and "gaps (omissions) on the MAR" in page
+    assert "Contradicted by the figures." in page and "gaps (omissions) on the MAR:" in page
     response = client.post(reverse("audit_sign", args=[audit_with_gaps.pk]), {"confirm": "on"})
     assert response.status_code == 400
     assert "contradicts this month" in response.content.decode()
@@ -108,7 +109,7 @@ def test_no_and_na_answers_are_never_flagged():
     )
     found = consistency.contradictions(metrics, {"cd-witness": ("yes", "")})
     assert [(c.question, c.figure, c.blocks) for c in found] == [
-        ("cd-witness", "2 CD doses given without a witness", True)
+        ("cd-witness", "CD doses given without a witness: 2", True)
     ]
 
 
@@ -132,4 +133,4 @@ def test_the_demo_audit_does_not_contradict_its_own_figures(demo):
     )
     if audit.metrics["doses"]["gaps"]:
         assert complete["answer"] == "no"
-        assert f"{audit.metrics['doses']['gaps']} gaps" in complete["comment"]
+        assert f"on the MAR: {audit.metrics['doses']['gaps']}." in complete["comment"]
