@@ -11,7 +11,7 @@ from django.db import transaction
 
 from emar.demo import DemoContext
 
-from . import services
+from . import consistency, services
 from .checklist import DEFAULT_QUESTIONS
 from .models import (
     ActionStatus,
@@ -28,6 +28,47 @@ NO_ANSWERS = {
     "prn-reasons": "A few PRN doses had no effectiveness follow-up recorded (see the audit).",
 }
 NA_ANSWERS = {"self-admin-reviewed": "Reviewed in the care plan review cycle, not monthly."}
+# The demo answers the way an honest manager would: where the month's figures contradict a
+# "yes" (audits.consistency), the answer is "no" with what was found, or a "yes" with the
+# explanation. The demo never ships a signed audit that contradicts itself.
+FINDINGS = {
+    "records-complete": "{figure}. Each reviewed with the carer on shift; see the action.",
+    "records-allergies": "{figure}. The newest admission; the GP surgery has been asked.",
+    "records-reviews": "{figure}. Reviews booked with the GP practice.",
+    "prn-protocols": "{figure}. The senior is rewriting them with the GP.",
+    "prn-reasons": "{figure}. Staff reminded; see the action.",
+    "cd-witness": "{figure}. Reported as an incident and investigated.",
+    "covert-plans": "{figure}. Review booked with the pharmacist.",
+}
+EXPLANATIONS = {
+    "records-transcribing": "Lines entered on the last day, checked by a second senior the "
+    "next morning; none reached a round unchecked.",
+    "storage-temperature": "Each excursion was acted on: the pharmacy advised, stock checked.",
+    "cd-checks": "Each discrepancy was investigated and resolved with the CD register.",
+}
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]  # not str.capitalize: it would lower "MAR" and "CD"
+
+
+def _honest(audit: Audit, answers: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    """Turn every "yes" the figures contradict into a "no" saying what was found, or add the
+    explanation the rule asks for (R-AUD-2, audits.consistency)."""
+    result = dict(answers)
+    for c in consistency.contradictions(audit.metrics, answers):
+        if c.kind == consistency.REFUSE:
+            result[c.question] = (
+                Answer.NO,
+                FINDINGS.get(c.question, "{figure}.").format(figure=_sentence(c.figure)),
+            )
+        elif c.blocks:
+            result[c.question] = (
+                Answer.YES,
+                EXPLANATIONS.get(c.question, f"{_sentence(c.figure)}. Each one followed up."),
+            )
+    return result
+
 
 NEAR_MISS = "Paracetamol for the wrong resident was prepared at the lunchtime round"
 ERROR = "Emollient cream applied to the wrong leg"
@@ -71,18 +112,24 @@ def _audit(ctx: DemoContext, month: dt.date) -> Audit:
     audit = services.audit_prepare(home=home, month=month, by=manager)
     if audit.is_signed:
         return audit
+    audit = services.audit_refresh(audit=audit, by=manager)  # the figures it will be signed on
     questions = {q.code: q.pk for q in ChecklistQuestion.objects.filter(active=True)}
-    answers = {}
+    answers: dict[str, tuple[str, str]] = {}
     for code, _section, _text in DEFAULT_QUESTIONS:
         if code not in questions:
             continue
         if code in NO_ANSWERS:
-            answers[questions[code]] = (Answer.NO, NO_ANSWERS[code])
+            answers[code] = (Answer.NO, NO_ANSWERS[code])
         elif code in NA_ANSWERS:
-            answers[questions[code]] = (Answer.NA, NA_ANSWERS[code])
+            answers[code] = (Answer.NA, NA_ANSWERS[code])
         else:
-            answers[questions[code]] = (Answer.YES, "")
-    services.checklist_save(audit=audit, answers=answers, by=manager)
+            answers[code] = (Answer.YES, "")
+    answers = _honest(audit, answers)
+    services.checklist_save(
+        audit=audit,
+        answers={questions[code]: answer for code, answer in answers.items()},
+        by=manager,
+    )
     if not audit.actions.exists():
         senior = ctx.users["senior"]
         done = services.action_add(
@@ -101,18 +148,27 @@ def _audit(ctx: DemoContext, month: dt.date) -> Audit:
         )
         services.action_add(
             audit=audit,
-            description="Remind staff to record PRN effectiveness within the hour; re-audit "
-            "PRN follow-ups next month.",
+            description="Review each omission with the carer on shift; remind staff to record "
+            "every dose or its code at the time and PRN effectiveness within the hour; re-audit "
+            "next month.",
             owner=ctx.users["senior2"],
             due_on=month + dt.timedelta(days=60),
             by=manager,
         )
+    gaps = audit.metrics["doses"]["gaps"]
+    unwitnessed = audit.metrics["cd"]["without_witness"]
     return services.audit_sign(
         audit=audit,
         by=manager,
-        summary="Good month overall: administration records are complete with few omissions, "
-        "every CD dose was witnessed. Date-of-opening labels and PRN follow-ups need attention; "
-        "one topical error (low harm) led to a competency reassessment.",
+        summary=f"Most doses were recorded at the time; {gaps} omission"
+        f"{'' if gaps == 1 else 's'} found and reviewed with the staff involved (action raised). "
+        + (
+            "Every CD dose was witnessed. "
+            if not unwitnessed
+            else f"{unwitnessed} CD doses had no witness: investigated. "
+        )
+        + "Date-of-opening labels and PRN follow-ups need attention; one topical error (low "
+        "harm) led to a competency reassessment.",
     )
 
 

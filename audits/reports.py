@@ -38,6 +38,7 @@ def _checklist_rows(audit: Audit) -> list[dict]:
                     "answer": a.answer if a else "",
                     "answer_label": a.get_answer_display() if a else "Not answered",
                     "comment": a.comment if a else "",
+                    "flags": [c.advice for c in row.flags],
                 }
             )
     return rows

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 
 from emar.models import CareHome
 
+from . import consistency
 from .models import (
     AccessLog,
     Answer,
@@ -35,6 +36,8 @@ def signed_audits(home: CareHome) -> QuerySet[Audit]:
 class ChecklistRow:
     question: ChecklistQuestion
     answer: ChecklistAnswer | None
+    # "Yes" answers the month's figures contradict (audits.consistency), shown before signing.
+    flags: list[consistency.Contradiction] = field(default_factory=list)
 
 
 @dataclass
@@ -56,9 +59,31 @@ def checklist(audit: Audit) -> list[ChecklistSection]:
         for a in ChecklistAnswer.objects.filter(audit=audit).select_related("answered_by")
     }
     sections = {s.value: ChecklistSection(s.value, s.label, []) for s in Section}
-    for q in questions_for(audit):
-        sections[q.section].rows.append(ChecklistRow(q, answers.get(q.pk)))
+    questions = questions_for(audit)
+    flags = consistency.by_question(
+        consistency.contradictions(
+            audit.metrics or {},
+            {
+                q.code: (answers[q.pk].answer, answers[q.pk].comment)
+                for q in questions
+                if q.pk in answers
+            },
+        )
+    )
+    for q in questions:
+        sections[q.section].rows.append(ChecklistRow(q, answers.get(q.pk), flags.get(q.code, [])))
     return [s for s in sections.values() if s.rows]
+
+
+def checklist_contradictions(audit: Audit) -> list[consistency.Contradiction]:
+    """The "yes" answers the audit's figures contradict (R-AUD-2, R-AUD-4)."""
+    answers = {
+        code: (answer, comment)
+        for code, answer, comment in ChecklistAnswer.objects.filter(audit=audit).values_list(
+            "question__code", "answer", "comment"
+        )
+    }
+    return consistency.contradictions(audit.metrics or {}, answers)
 
 
 @dataclass(frozen=True)

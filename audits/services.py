@@ -249,6 +249,18 @@ def audit_sign(*, audit: Audit, by: User, summary: str | None = None) -> Audit:
     now = timezone.now()
     audit.metrics = metrics.compute(audit.home, audit.month, now=now)
     audit.metrics_at = now
+    blocking = [c for c in selectors.checklist_contradictions(audit) if c.blocks]
+    if blocking:
+        # Refused outright, not signed with a note: an audit must not contradict its own figures
+        # (audits.consistency says which answers can be explained and which must change).
+        texts = {q.code: q.text for q in selectors.questions_for(audit)}
+        raise AuditError(
+            "The checklist contradicts this month's figures: "
+            + " ".join(
+                f"“{texts.get(c.question, c.question)[:70]}” — {c.advice}" for c in blocking
+            ),
+            code="checklist_contradicted",
+        )
     audit.signed_snapshot = reports.snapshot(audit)
     audit.score, audit.rag = s.percent, s.rag or ""
     audit.status = AuditStatus.SIGNED

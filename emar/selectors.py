@@ -85,6 +85,28 @@ def on_shift(home: CareHome, unit: Unit | None = None) -> QuerySet[User]:
     ).distinct()
 
 
+def seniors_on_shift(home: CareHome, unit: Unit | None = None) -> list[User]:
+    """Seniors (and managers) on shift for `unit` or the home; with none clocked in, every
+    senior and manager of the home, so a safety message always reaches someone who can act
+    (R-RES-2, R-RX-11)."""
+    roles = [Role.SENIOR, Role.MANAGER]
+    people = list(
+        on_shift(home, unit).filter(
+            memberships__home=home, memberships__role__in=roles, memberships__active=True
+        )
+    )
+    if people:
+        return people
+    return list(
+        User.objects.filter(
+            is_active=True,
+            memberships__home=home,
+            memberships__role__in=roles,
+            memberships__active=True,
+        ).distinct()
+    )
+
+
 def notifications_for(user: User) -> QuerySet[Notification]:
     return Notification.objects.filter(
         recipient=user, home_id__in=permissions.home_ids_for(user)

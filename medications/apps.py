@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class MedicationsConfig(AppConfig):
     name = "medications"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # R-RX-11: every allergy change re-checks the resident's lines in the same transaction.
+        from residents.services import allergy_recheck_register
+
+        from .services.prescriptions import line_allergies_recheck
+
+        allergy_recheck_register(line_allergies_recheck)

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from emar.demo import DemoContext
 from emar.models import CareHome, Round, User
+from residents import services as resident_services
 from residents.demo import PEOPLE, demo_nhs_number
 from residents.models import AllergyStatus, Resident
 
@@ -516,12 +517,40 @@ def _with_common_lines(home: CareHome, specs: dict[int, list[dict]]) -> dict[int
     return result
 
 
+# R-RX-11 in the demo: an allergy reported after a line went live. The re-check matches it with
+# Arthur's morphine PRN (same product, no clinical equivalence made up), the round shows
+# "Allergy match: Morphine" on the line and the seniors are told.
+REPORTED_LATER = (
+    3,
+    "Morphine",
+    "Itching and rash after a breakthrough dose",
+    "moderate",
+    "Reported by the district nurse; GP informed",
+)
+
+
+def _allergy_reported_later(home: CareHome, by: User) -> None:
+    index, substance, reaction, severity, reason = REPORTED_LATER
+    person = Resident.objects.filter(home=home, nhs_number=demo_nhs_number(index)).first()
+    if person is None or person.allergies.filter(substance__iexact=substance).exists():
+        return
+    resident_services.allergy_add(
+        resident=person,
+        by=by,
+        substance=substance,
+        reaction=reaction,
+        severity=severity,
+        reason=reason,
+    )
+
+
 @transaction.atomic
 def seed(ctx: DemoContext) -> None:
     home = ctx.home
     _seed_home(
         home, _with_common_lines(home, _lines_for(home)), ctx.users["senior"], ctx.users["senior2"]
     )
+    _allergy_reported_later(home, ctx.users["senior"])
     # The newest admission (allergy status unknown) gets a line that cannot be activated.
     unknown = next(i for i, row in enumerate(PEOPLE) if row[5] is None)
     _seed_home(

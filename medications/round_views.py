@@ -7,6 +7,7 @@ and come back to the round (or to the dose page with the reason when refused).
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -23,6 +24,7 @@ from emar import selectors as core_selectors
 from emar.models import Round, Unit
 from emar.permissions import Perm, requires
 from emar.services import DomainError
+from residents.selectors import allergies_active
 
 from . import rounds, services
 from .models import Administration, PrescriptionLine, PrnProtocol, ScheduledDose
@@ -133,6 +135,8 @@ def _row_context(request, dose: ScheduledDose, form=None) -> dict:
         "new_key": new_key,
         "last_sites": {dose.line_id: last} if last else {},
         "home": dose.home,
+        # The dose page's allergy banner (R-MAR-16); a callable, so the htmx row skips it.
+        "allergies": partial(allergies_active, dose.resident),
     }
 
 
@@ -227,6 +231,10 @@ def prn_give(request, line_id: int):
         .order_by("-administered_at")
     )
     fallback = round_url(line.resident.unit)
+    line.resident.active_allergies = allergies_active(line.resident)  # the banner (R-MAR-16)
+    allergy_matches = list(
+        line.allergy_matches.filter(allergy__removed_at__isnull=True).select_related("allergy")
+    )
     status = 200
     if request.method == "POST":
         form = PrnForm(request.POST, home=home, line=line)
@@ -280,6 +288,7 @@ def prn_give(request, line_id: int):
             "line": line,
             "resident": line.resident,
             "protocol": protocol,
+            "allergy_matches": allergy_matches,
             "recent": recent,
             "form": form,
             "next": _next_url(request, fallback),
@@ -409,6 +418,7 @@ def correct(request, administration_id: int):
         {
             "original": original,
             "resident": original.resident,
+            "allergies": allergies_active(original.resident),
             "form": form,
             **_recording_checks(request, original.line),
         },
@@ -463,6 +473,12 @@ def homely_remedy(request, resident_id: int):
     return render(
         request,
         "medications/homely_remedy.html",
-        {"resident": resident, "form": form, "recent": recent, "next": _next_url(request, "")},
+        {
+            "resident": resident,
+            "allergies": allergies_active(resident),
+            "form": form,
+            "recent": recent,
+            "next": _next_url(request, ""),
+        },
         status=status,
     )

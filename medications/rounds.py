@@ -153,7 +153,9 @@ def dose_for_row(dose_id: int) -> QuerySet[ScheduledDose]:
     return (
         ScheduledDose.objects.filter(pk=dose_id)
         .select_related("line", "line__medicine", "resident", "home")
-        .prefetch_related(doses_with_records())
+        .prefetch_related(
+            doses_with_records(), selectors.allergy_matches_prefetch("line__allergy_matches")
+        )
     )
 
 
@@ -202,7 +204,9 @@ def round_screen(
     doses = (
         ScheduledDose.objects.filter(unit=unit, cancelled_at__isnull=True)
         .select_related("line", "line__medicine")
-        .prefetch_related(doses_with_records())
+        .prefetch_related(
+            doses_with_records(), selectors.allergy_matches_prefetch("line__allergy_matches")
+        )
         .order_by("due_at", "line__medicine__name")
     )
     # A round is a session: the night round of the 25th includes a 01:30 dose on the 26th.

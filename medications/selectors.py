@@ -14,11 +14,12 @@ from decimal import Decimal
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from emar.models import CareHome, Round, Unit
-from residents.models import AllergyStatus, Resident, ResidentStatus
+from residents.models import Resident, ResidentStatus
 
 from . import schedule as sched
 from .models import (
     CovertPlan,
+    LineAllergyMatch,
     LineStatus,
     Medicine,
     PrescriptionLine,
@@ -150,7 +151,8 @@ def _live_lines(
         resident__status=ResidentStatus.RESIDENT,
         start_date__lte=end,
     ).exclude(status=LineStatus.AWAITING_CHECK)
-    qs = qs.exclude(resident__allergy_status=AllergyStatus.UNKNOWN)
+    # No allergy status change removes a dose (R-RES-2, R-MAR-16, H-11): an unknown status
+    # blocks activating a line (line_check), never a live line's doses.
     qs = qs.filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
     qs = qs.filter(Q(stopped_at__isnull=True) | Q(stopped_at__gt=window_start))
     if unit is not None:
@@ -205,8 +207,9 @@ def doses_due(
     """Scheduled doses of local days `start`..`end` (inclusive) for a home or one unit, in time
     then room order. Nothing is due for a line that is awaiting its check (R-RX-4), PRN
     (offered from `prn_lines`, never scheduled; R-RX-6), stopped (from the stop time, R-RX-10),
-    or whose resident's allergy status is unknown (R-RES-2) or who no longer lives here
-    (R-RES-5). A constant number of queries whatever the number of residents.
+    or whose resident no longer lives here (R-RES-5). A live line stays due whatever happens to
+    the allergy status (R-MAR-16, H-11). A constant number of queries whatever the number of
+    residents.
     """
     tz = home.tz
     window_start = sched.local_to_utc(start, dt.time(0), tz)[0]
@@ -248,20 +251,34 @@ def doses_due(
     return result
 
 
+def allergy_matches_prefetch(path: str = "allergy_matches") -> Prefetch:
+    """A line's stored allergy matches whose allergy is still recorded, as
+    `line.current_allergy_matches` (R-RX-11): one query for any number of lines."""
+    return Prefetch(
+        path,
+        queryset=LineAllergyMatch.objects.filter(allergy__removed_at__isnull=True)
+        .select_related("allergy")
+        .order_by("allergy__substance"),
+        to_attr="current_allergy_matches",
+    )
+
+
 def prn_lines(*, home: CareHome, unit: Unit | None = None) -> QuerySet[PrescriptionLine]:
     """PRN lines that may be offered now: live, checked, with a protocol (R-RX-6), for current
-    residents with a known allergy status."""
+    residents. An unknown allergy status does not take a PRN line away (R-MAR-16): the page
+    warns that a senior must resolve it."""
     qs = PrescriptionLine.objects.filter(
         home=home,
         is_prn=True,
         status=LineStatus.ACTIVE,
         resident__status=ResidentStatus.RESIDENT,
-    ).exclude(resident__allergy_status=AllergyStatus.UNKNOWN)
+    )
     qs = qs.filter(Exists(PrnProtocol.objects.filter(line=OuterRef("pk"))))
     if unit is not None:
         qs = qs.filter(resident__unit=unit)
     return qs.select_related("medicine", "resident", "resident__unit").prefetch_related(
-        Prefetch("protocols", queryset=PrnProtocol.objects.order_by("-written_at", "-pk"))
+        Prefetch("protocols", queryset=PrnProtocol.objects.order_by("-written_at", "-pk")),
+        allergy_matches_prefetch(),
     )
 
 

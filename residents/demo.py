@@ -424,7 +424,12 @@ def _admit(ctx: DemoContext, home: CareHome, index: int, row: tuple, by: User) -
     )
     for substance, reaction, severity in _parse_allergies(allergies):
         services.allergy_add(
-            resident=person, by=by, substance=substance, reaction=reaction, severity=severity
+            resident=person,
+            by=by,
+            substance=substance,
+            reaction=reaction,
+            severity=severity,
+            reason="GP record at admission",
         )
     if allergies is not None:
         rec = services.reconciliation_start(

@@ -114,6 +114,11 @@ class AllergyForm(Form):
     substance = forms.CharField(max_length=120)
     reaction = forms.CharField(max_length=200, required=False)
     severity = forms.ChoiceField(choices=AllergySeverity.choices, initial=AllergySeverity.UNKNOWN)
+    reason = forms.CharField(
+        max_length=300,
+        label="Where this comes from",
+        help_text="E.g. GP record, hospital discharge letter, reaction seen here (R-RES-2).",
+    )
 
 
 class AllergyStatusForm(Form):
@@ -123,10 +128,24 @@ class AllergyStatusForm(Form):
             (AllergyStatus.UNKNOWN, "Unknown"),
         ]
     )
+    reason = forms.CharField(
+        max_length=300,
+        label="Reason for the change",
+        help_text="E.g. confirmed with the GP surgery; or why it is no longer known.",
+    )
 
 
 class AllergyRemoveForm(Form):
-    reason = forms.CharField(max_length=200)
+    reason = forms.CharField(max_length=300)
+    new_status = forms.ChoiceField(
+        required=False,
+        label="With no allergies left, the status becomes",
+        choices=[
+            ("", "—"),
+            (AllergyStatus.NONE_KNOWN, "No known allergies"),
+            (AllergyStatus.UNKNOWN, "Unknown: a senior must find out"),
+        ],
+    )
 
 
 class MoveForm(Form):

@@ -16,7 +16,7 @@ from pathlib import PurePath
 import nhs_number
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
@@ -245,6 +245,35 @@ class Allergy(models.Model):
     @property
     def is_active(self) -> bool:
         return self.removed_at is None
+
+
+class AllergyStatusChange(models.Model):
+    """One change of a resident's allergy status, with who, when and why (R-RES-2). Kept for
+    good: the reason is the record a senior resolves an unknown status from (H-11)."""
+
+    resident = models.ForeignKey(
+        Resident, on_delete=models.PROTECT, related_name="allergy_status_changes"
+    )
+    from_status = models.CharField(max_length=16, choices=AllergyStatus.choices)
+    to_status = models.CharField(max_length=16, choices=AllergyStatus.choices)
+    reason = models.CharField(max_length=300)
+    changed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["resident", "-changed_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(reason=""), name="allergy_status_change_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_status=F("to_status")),
+                name="allergy_status_change_changes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resident}: {self.from_status} → {self.to_status}"
 
 
 class UnitMove(models.Model):

@@ -81,6 +81,11 @@ def resident_record(resident: Resident) -> dict:
                 )
             )
         ),
+        "status_changes": list(
+            resident.allergy_status_changes.select_related("changed_by").order_by(
+                "-changed_at", "-pk"
+            )[:20]
+        ),
         "reviews": reviews,
         "review_overdue": resident.is_current and resident.review_overdue(today, last),
         "last_review": last,
@@ -117,3 +122,8 @@ def reconciliation_report(
             )
         )
     return rows
+
+
+def allergies_active(resident: Resident) -> list[Allergy]:
+    """The allergies the banner shows on every recording screen (R-MAR-16)."""
+    return list(resident.allergies.filter(removed_at__isnull=True).order_by("substance"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,12 +11,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from emar import selectors as core_selectors
 from emar.models import CareHome, Unit, User
-from emar.services import DomainError, audit_append
+from emar.services import DomainError, audit_append, notify
 
 from .models import (
     Allergy,
     AllergyStatus,
+    AllergyStatusChange,
     Discrepancy,
     MedicationReview,
     Reconciliation,
@@ -202,17 +205,86 @@ def resident_update(
     return resident
 
 
-# --- Allergies (R-RES-2) -----------------------------------------------------------------------
+# --- Allergies (R-RES-2, R-RX-11, H-11) ---------------------------------------------------------
+
+# R-RX-11: an allergy added or changed re-checks the resident's medicines. The residents app knows
+# nothing of medicines (dependencies point one way), so the medications app registers its
+# re-check here when it starts (`MedicationsConfig.ready`). Each runs inside the same transaction
+# as the allergy change, so an allergy is never saved without its re-check.
+AllergyRecheck = Callable[..., None]
+_allergy_rechecks: list[AllergyRecheck] = []
+
+
+def allergy_recheck_register(recheck: AllergyRecheck) -> None:
+    """Register `recheck(resident=, by=)`, called after every allergy add or removal."""
+    if recheck not in _allergy_rechecks:
+        _allergy_rechecks.append(recheck)
+
+
+def _allergies_rechecked(resident: Resident, by: User) -> None:
+    for recheck in _allergy_rechecks:
+        recheck(resident=resident, by=by)
+
+
+def _reason(reason: str, message: str) -> str:
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise DomainError(message, code="reason_required")
+    if len(reason) > 300:
+        raise DomainError("Keep the reason under 300 characters.", code="reason_too_long")
+    return reason
+
+
+def _status_change(resident: Resident, by: User, before: str, reason: str) -> None:
+    """Store the change with its reason (R-RES-2). A status that becomes unknown tells the
+    seniors on shift: every dose stays on the round (R-MAR-16) but a senior must resolve it
+    (H-11)."""
+    if before == resident.allergy_status:
+        return
+    change = AllergyStatusChange.objects.create(
+        resident=resident,
+        from_status=before,
+        to_status=resident.allergy_status,
+        reason=reason,
+        changed_by=by,
+    )
+    if resident.allergy_status == AllergyStatus.UNKNOWN:
+        home = CareHome.objects.get(pk=resident.home_id)
+        notify(
+            recipients=core_selectors.seniors_on_shift(home, resident.unit),
+            home=home,
+            kind="allergy_unknown",
+            subject=f"resident:{resident.pk}",
+            window=str(change.pk),
+            title=f"{resident}: allergy status unknown — a senior must resolve it",
+            body=(
+                f"Changed by {by} because: {reason}. Their medicines stay on the round; check "
+                "the allergies with the resident, family, GP or pharmacy and record them."
+            ),
+            link=f"/residents/{resident.pk}/allergies/",
+            urgent=True,
+        )
 
 
 @transaction.atomic
 def allergy_add(
-    *, resident: Resident, by: User, substance: str, reaction: str = "", severity: str = "unknown"
+    *,
+    resident: Resident,
+    by: User,
+    substance: str,
+    reason: str,
+    reaction: str = "",
+    severity: str = "unknown",
 ) -> Allergy:
+    """Record an allergy with where it comes from (R-RES-2), then re-check the resident's live
+    medicines against it (R-RX-11)."""
     resident = Resident.objects.select_for_update().get(pk=resident.pk)
     substance = substance.strip()
     if not substance:
         raise DomainError("Name the substance.", code="allergy_substance_required")
+    reason = _reason(
+        reason, "Say where this allergy comes from (e.g. GP record, reaction seen here)."
+    )
     if resident.allergies.filter(removed_at__isnull=True, substance__iexact=substance).exists():
         raise DomainError(f"{substance} is already recorded.", code="allergy_duplicate")
     allergy = Allergy(
@@ -227,6 +299,7 @@ def allergy_add(
     before_status = resident.allergy_status
     resident.allergy_status = AllergyStatus.HAS_ALLERGIES
     resident.save(update_fields=["allergy_status"])
+    _status_change(resident, by, before_status, reason)
     audit_append(
         home=resident.home_id,
         actor=by,
@@ -237,42 +310,64 @@ def allergy_add(
             "substance": substance,
             "reaction": allergy.reaction,
             "severity": severity,
+            "reason": reason,
             "allergy_status": resident.allergy_status,
         },
     )
+    _allergies_rechecked(resident, by)
     return allergy
 
 
+# What the status may become when the last allergy is withdrawn (R-RES-2: asked explicitly).
+AFTER_LAST_ALLERGY = (AllergyStatus.NONE_KNOWN, AllergyStatus.UNKNOWN)
+
+
 @transaction.atomic
-def allergy_remove(*, allergy: Allergy, by: User, reason: str) -> Allergy:
-    """Withdraw an allergy recorded in error; the row is kept. With none left, the status goes
-    back to unknown so that someone confirms "no known allergies" deliberately."""
+def allergy_remove(*, allergy: Allergy, by: User, reason: str, new_status: str = "") -> Allergy:
+    """Withdraw an allergy recorded in error; the row is kept. Removing the last one asks for
+    the new status explicitly, "no known allergies" or "unknown" (R-RES-2); neither ever takes
+    a dose off the round (R-MAR-16, H-11)."""
     allergy = Allergy.objects.select_for_update().select_related("resident").get(pk=allergy.pk)
+    resident = Resident.objects.select_for_update().get(pk=allergy.resident_id)
     if allergy.removed_at is not None:
         raise DomainError("This allergy was already removed.", code="already_removed")
-    if not reason.strip():
-        raise DomainError("Say why the allergy is removed.", code="reason_required")
+    reason = _reason(reason, "Say why the allergy is removed.")
+    last = not resident.allergies.filter(removed_at__isnull=True).exclude(pk=allergy.pk).exists()
+    if last and new_status not in AFTER_LAST_ALLERGY:
+        raise DomainError(
+            f"This is {resident}'s last recorded allergy: choose the new status, "
+            '"no known allergies" or "unknown".',
+            code="allergy_new_status_required",
+        )
+    if not last and new_status not in ("", AllergyStatus.HAS_ALLERGIES):
+        raise DomainError(
+            'Other allergies are still recorded, so the status stays "has allergies".',
+            code="allergies_recorded",
+        )
     allergy.removed_at, allergy.removed_by, allergy.removed_reason = timezone.now(), by, reason
     allergy.save(update_fields=["removed_at", "removed_by", "removed_reason"])
-    resident = allergy.resident
-    if not resident.allergies.filter(removed_at__isnull=True).exists():
-        resident.allergy_status = AllergyStatus.UNKNOWN
+    before_status = resident.allergy_status
+    if last:
+        resident.allergy_status = new_status
         resident.save(update_fields=["allergy_status"])
+    _status_change(resident, by, before_status, reason)
     audit_append(
         home=resident.home_id,
         actor=by,
         action="allergy.removed",
         record=allergy,
-        before={"substance": allergy.substance},
+        before={"substance": allergy.substance, "allergy_status": before_status},
         after={"reason": reason, "allergy_status": resident.allergy_status},
     )
+    _allergies_rechecked(resident, by)
     return allergy
 
 
 @transaction.atomic
-def allergy_status_set(*, resident: Resident, by: User, status: str) -> Resident:
-    """Set the explicit status (R-RES-2). "No known allergies" cannot hide recorded ones and
-    "has allergies" needs the list."""
+def allergy_status_set(*, resident: Resident, by: User, status: str, reason: str) -> Resident:
+    """Set the explicit status with a reason (R-RES-2). "No known allergies" cannot hide
+    recorded ones and "has allergies" needs the list. Going back to unknown keeps every dose
+    on the round and tells the seniors on shift (R-MAR-16, H-11)."""
     resident = Resident.objects.select_for_update().get(pk=resident.pk)
     if status not in AllergyStatus.values:
         raise DomainError("Unknown allergy status.", code="bad_status")
@@ -289,17 +384,20 @@ def allergy_status_set(*, resident: Resident, by: User, status: str) -> Resident
             "Allergies are recorded, so the status is known.", code="allergies_recorded"
         )
     before = resident.allergy_status
-    if before != status:
-        resident.allergy_status = status
-        resident.save(update_fields=["allergy_status"])
-        audit_append(
-            home=resident.home_id,
-            actor=by,
-            action="allergy.status_set",
-            obj=resident,
-            before={"allergy_status": before},
-            after={"allergy_status": status},
-        )
+    if before == status:
+        return resident
+    reason = _reason(reason, "Say why the allergy status changes (e.g. confirmed with the GP).")
+    resident.allergy_status = status
+    resident.save(update_fields=["allergy_status"])
+    _status_change(resident, by, before, reason)
+    audit_append(
+        home=resident.home_id,
+        actor=by,
+        action="allergy.status_set",
+        obj=resident,
+        before={"allergy_status": before},
+        after={"allergy_status": status, "reason": reason},
+    )
     return resident
 
 

@@ -113,13 +113,13 @@ def resident_photo(request, resident_id: int):
     return response
 
 
-def _allergy_page(request, resident, *, add=None, status=None, ok=True):
+def _allergy_page(request, resident, *, add=None, status=None, remove=None, ok=True):
     context = {
         "resident": resident,
         "record": selectors.resident_record(resident),
         "add_form": add or forms.AllergyForm(),
         "status_form": status or forms.AllergyStatusForm(),
-        "remove_form": forms.AllergyRemoveForm(),
+        "remove_form": remove or forms.AllergyRemoveForm(),
     }
     return _page(request, "residents/allergies.html", context, ok=ok)
 
@@ -149,7 +149,10 @@ def allergy_status(request, resident_id: int):
     if form.is_valid():
         try:
             services.allergy_status_set(
-                resident=resident, by=request.user, status=form.cleaned_data["status"]
+                resident=resident,
+                by=request.user,
+                status=form.cleaned_data["status"],
+                reason=form.cleaned_data["reason"],
             )
         except DomainError as e:
             form.add_error(None, e)
@@ -174,15 +177,17 @@ def allergy_remove(request, allergy_id: int):
     if form.is_valid():
         try:
             services.allergy_remove(
-                allergy=allergy, by=request.user, reason=form.cleaned_data["reason"]
+                allergy=allergy,
+                by=request.user,
+                reason=form.cleaned_data["reason"],
+                new_status=form.cleaned_data["new_status"],
             )
         except DomainError as e:
             form.add_error(None, e)
         else:
             messages.success(request, f"Allergy to {allergy.substance} removed (kept on record).")
             return redirect("resident_allergies", resident_id=allergy.resident_id)
-    messages.error(request, "Say why the allergy is removed.")
-    return _allergy_page(request, allergy.resident, ok=False)
+    return _allergy_page(request, allergy.resident, remove=form, ok=False)
 
 
 @requires(Perm.MANAGE_RESIDENTS)

@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from emar.models import CareHome, Round, User
-from residents.models import Resident
+from residents.models import Allergy, Resident
 from training.models import MedicineCategory
 
 from .. import schedule as sched
@@ -557,3 +557,29 @@ class SelfAdminAssessment(models.Model):
 
     def review_overdue(self, today: dt.date) -> bool:
         return self.review_date < today
+
+
+class LineAllergyMatch(models.Model):
+    """A recorded allergy that matches a line's product or an ingredient (R-RX-5, R-RX-11).
+
+    Written when the line is checked with a senior's override, and when an allergy added later
+    re-checks the resident's live lines. The round shows it on the line ("Allergy match:
+    penicillin") while the allergy stays recorded; the seniors on shift were told once
+    (`notified_at`)."""
+
+    line = models.ForeignKey(
+        PrescriptionLine, on_delete=models.PROTECT, related_name="allergy_matches"
+    )
+    allergy = models.ForeignKey(Allergy, on_delete=models.PROTECT, related_name="line_matches")
+    found_at = models.DateTimeField(default=timezone.now)
+    found_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["line", "allergy__substance"]
+        constraints = [
+            models.UniqueConstraint(fields=["line", "allergy"], name="line_allergy_match_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Allergy match: {self.allergy.substance} (line {self.line_id})"

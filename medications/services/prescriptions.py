@@ -16,14 +16,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from emar import permissions
+from emar import selectors as core_selectors
 from emar.models import CareHome, User
 from emar.permissions import Perm
-from emar.services import DomainError, audit_append
+from emar.services import DomainError, audit_append, notify
 from residents.models import Allergy, AllergyStatus, Resident
 
 from .. import schedule as sched
 from ..models import (
     CovertPlan,
+    LineAllergyMatch,
     LineStatus,
     Medicine,
     PrescriptionLine,
@@ -114,6 +116,90 @@ def allergy_matches(medicine: Medicine, allergies: list[Allergy]) -> list[Allerg
         hit = hit or any(_contains(substance, i) for i in ingredients)
         if hit:
             found.append(allergy)
+    return found
+
+
+def _allergy_matches_store(
+    line: PrescriptionLine, matches: list[Allergy], by: User
+) -> list[LineAllergyMatch]:
+    """Store each (line, allergy) match once; return only the new ones."""
+    known = set(
+        LineAllergyMatch.objects.filter(line=line, allergy__in=matches).values_list(
+            "allergy_id", flat=True
+        )
+    )
+    new = [a.pk for a in matches if a.pk not in known]
+    if not new:
+        return []
+    LineAllergyMatch.objects.bulk_create(
+        [LineAllergyMatch(line=line, allergy_id=pk, found_by=by) for pk in new],
+        ignore_conflicts=True,  # the unique rule decides under concurrency
+    )
+    # Read back: PostgreSQL returns no ids for rows that ignore_conflicts may have skipped.
+    return list(
+        LineAllergyMatch.objects.filter(line=line, allergy_id__in=new).select_related(
+            "line__medicine", "allergy"
+        )
+    )
+
+
+@transaction.atomic
+def line_allergies_recheck(*, resident: Resident, by: User) -> list[LineAllergyMatch]:
+    """Re-check every live line of the resident (awaiting check or active) against their
+    recorded allergies by product and ingredients, after an allergy is added or changed
+    (R-RX-11). Each new match is stored on the line (the round shows "Allergy match: ...") and
+    the seniors on shift are told once per match. Registered with the residents app, which
+    calls it inside every allergy change (`residents.services.allergy_recheck_register`)."""
+    allergies = _active_allergies(resident)
+    if not allergies:
+        return []
+    lines = PrescriptionLine.objects.filter(
+        resident=resident, status__in=[LineStatus.AWAITING_CHECK, LineStatus.ACTIVE]
+    ).select_related("medicine")
+    found: list[LineAllergyMatch] = []
+    for line in lines:
+        matches = allergy_matches(line.medicine, allergies)
+        if matches:
+            found += _allergy_matches_store(line, matches, by)
+    if not found:
+        return []
+    home = CareHome.objects.get(pk=resident.home_id)
+    now = timezone.now()
+    for match in found:
+        notify(
+            recipients=core_selectors.seniors_on_shift(home, resident.unit),
+            home=home,
+            kind="allergy_match",
+            subject=f"line:{match.line_id}",
+            window=f"allergy:{match.allergy_id}",
+            title=(
+                f"{resident}: {match.line.medicine.name} matches the allergy to "
+                f"{match.allergy.substance}"
+            ),
+            body=(
+                "A senior must confirm with the prescriber before the next dose: stop the line, "
+                "or record the prescriber's advice. The round shows the match on the line."
+            ),
+            link=f"/residents/{resident.pk}/",
+            urgent=True,
+        )
+    LineAllergyMatch.objects.filter(pk__in=[m.pk for m in found]).update(notified_at=now)
+    audit_append(
+        home=resident.home_id,
+        actor=by,
+        action="allergy.lines_matched",
+        obj=resident,
+        after={
+            "matches": [
+                {
+                    "line": m.line_id,
+                    "medicine": m.line.medicine.name,
+                    "allergy": m.allergy.substance,
+                }
+                for m in found
+            ]
+        },
+    )
     return found
 
 
@@ -415,6 +501,8 @@ def line_check(*, line: PrescriptionLine, by: User) -> PrescriptionLine:
             "it with a senior's override reason.",
             code="allergy_match",
         )
+    if matches:  # checked with a senior's override reason: the round still shows the match
+        _allergy_matches_store(line, matches, by)
     now = timezone.now()
     line.status, line.checked_by, line.checked_at = LineStatus.ACTIVE, by, now
     line.save(update_fields=["status", "checked_by", "checked_at"])

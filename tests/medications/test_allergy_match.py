@@ -50,7 +50,9 @@ def test_an_unrelated_allergy_does_not_block(unit_a, senior_a):
 
 def test_a_removed_allergy_no_longer_blocks(codeine_allergic, senior_a):
     allergy = codeine_allergic.allergies.get()
-    resident_services.allergy_remove(allergy=allergy, by=senior_a, reason="Entered in error")
+    resident_services.allergy_remove(
+        allergy=allergy, by=senior_a, reason="Entered in error", new_status="none_known"
+    )
     assert line(codeine_allergic, senior_a, name="Codeine 30mg tablets")
 
 
@@ -91,14 +93,16 @@ def test_unknown_allergy_status_blocks_activation(unit_a, senior_a, senior2_a):
         services.line_check(line=entered, by=senior2_a)
     assert e.value.code == "allergy_status_unknown"
     resident_services.allergy_status_set(
-        resident=person, by=senior_a, status=AllergyStatus.NONE_KNOWN
+        resident=person, by=senior_a, status=AllergyStatus.NONE_KNOWN, reason="GP confirmed"
     )
     assert services.line_check(line=entered, by=senior2_a).status == LineStatus.ACTIVE
 
 
 def test_an_allergy_recorded_after_entry_blocks_the_check(resident_a, senior_a, senior2_a):
     entered = line(resident_a, senior_a, name="Ibuprofen 400mg tablets")
-    resident_services.allergy_add(resident=resident_a, by=senior_a, substance="NSAIDs")
+    resident_services.allergy_add(
+        resident=resident_a, by=senior_a, substance="NSAIDs", reason="GP record"
+    )
     with pytest.raises(DomainError) as e:
         services.line_check(line=entered, by=senior2_a)
     assert e.value.code == "allergy_match"

@@ -41,3 +41,22 @@ def test_demo_has_the_realistic_mix_and_running_it_twice_duplicates_nothing(db):
     for person in Resident.objects.all():
         Resident._meta.get_field("nhs_number").run_validators(person.nhs_number)
         assert person.nhs_number.startswith("999")
+
+
+def test_the_demo_has_an_allergy_reported_after_a_prn_line_went_live(db):
+    """R-RX-11: Arthur's morphine PRN is flagged by the morphine allergy reported later; Doug's
+    oxycodone PRN is not matched with his morphine allergy (no made-up equivalence) but his
+    allergy is on the banner."""
+    from medications.models import LineAllergyMatch
+
+    ctx = _seed()
+    _seed()
+    match = LineAllergyMatch.objects.select_related("line__medicine", "allergy").get(
+        line__home=ctx.home
+    )
+    assert match.line.is_prn and match.line.status == LineStatus.ACTIVE
+    assert match.line.medicine.name.startswith("Morphine") and match.allergy.substance == "Morphine"
+    assert match.line.resident.full_name == "Arthur Leonard Hughes"
+    assert match.notified_at is not None
+    doug = Resident.objects.get(full_name="Douglas Roy Francis")
+    assert doug.lines.filter(is_prn=True, medicine__name__startswith="Oxycodone").exists()

@@ -58,13 +58,20 @@ def test_a_discharged_resident_has_nothing_due(home_a, resident_a, senior_a, liv
     assert _due(home_a, day) == []
 
 
-def test_unknown_allergy_status_means_nothing_is_due(home_a, resident_a, senior_a, live):
+def test_an_unknown_allergy_status_never_takes_a_live_line_off_the_round(
+    home_a, resident_a, senior_a, live
+):
+    """R-RES-2, R-MAR-16, H-11: removing the last allergy back to "unknown" keeps every dose."""
     day = dt.date(2026, 3, 25)
-    allergy = resident_services.allergy_add(resident=resident_a, by=senior_a, substance="Latex")
-    resident_services.allergy_remove(allergy=allergy, by=senior_a, reason="error")
+    allergy = resident_services.allergy_add(
+        resident=resident_a, by=senior_a, substance="Latex", reason="GP record"
+    )
+    resident_services.allergy_remove(
+        allergy=allergy, by=senior_a, reason="error", new_status=AllergyStatus.UNKNOWN
+    )
     resident_a.refresh_from_db()
     assert resident_a.allergy_status == AllergyStatus.UNKNOWN
-    assert _due(home_a, day) == []
+    assert len(_due(home_a, day)) == 2
 
 
 def test_due_doses_are_scoped_to_the_unit_and_the_home(

@@ -48,6 +48,8 @@ def resident(
         home=unit.home, unit=unit, by=by, allergy_status=status, **defaults
     )
     for substance in allergies:
-        services.allergy_add(resident=person, by=by, substance=substance, severity="severe")
+        services.allergy_add(
+            resident=person, by=by, substance=substance, severity="severe", reason="GP record"
+        )
     person.refresh_from_db()
     return person

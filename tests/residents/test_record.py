@@ -122,21 +122,33 @@ def test_has_allergies_needs_the_list_and_none_known_cannot_hide_one(unit_a, sen
     person = resident(unit_a, senior_a, allergy_status=AllergyStatus.UNKNOWN)
     with pytest.raises(DomainError) as e:
         services.allergy_status_set(
-            resident=person, by=senior_a, status=AllergyStatus.HAS_ALLERGIES
+            resident=person, by=senior_a, status=AllergyStatus.HAS_ALLERGIES, reason="GP record"
         )
     assert e.value.code == "allergy_list_empty"
     services.allergy_add(
-        resident=person, by=senior_a, substance="Penicillin", reaction="Rash", severity="moderate"
+        resident=person,
+        by=senior_a,
+        substance="Penicillin",
+        reaction="Rash",
+        severity="moderate",
+        reason="GP record",
     )
     with pytest.raises(DomainError) as e:
-        services.allergy_status_set(resident=person, by=senior_a, status=AllergyStatus.NONE_KNOWN)
+        services.allergy_status_set(
+            resident=person, by=senior_a, status=AllergyStatus.NONE_KNOWN, reason="GP record"
+        )
     assert e.value.code == "allergies_recorded"
 
 
 def test_a_removed_allergy_is_kept_and_the_status_returns_to_unknown(unit_a, senior_a):
     person = resident(unit_a, senior_a, allergies=("Latex",))
     allergy = person.allergies.get()
-    services.allergy_remove(allergy=allergy, by=senior_a, reason="Entered on the wrong person")
+    services.allergy_remove(
+        allergy=allergy,
+        by=senior_a,
+        reason="Entered on the wrong person",
+        new_status=AllergyStatus.UNKNOWN,
+    )
     allergy.refresh_from_db()
     person.refresh_from_db()
     assert allergy.removed_at is not None and allergy.removed_reason

@@ -170,18 +170,38 @@ def test_allergies_are_added_and_removed_with_a_reason(client, senior_a, residen
     client.force_login(senior_a)
     url = reverse("resident_allergies", args=[resident_a.pk])
     assert client.get(url).status_code == 200
-    assert (
-        client.post(
-            url, {"substance": "Penicillin", "reaction": "Rash", "severity": "moderate"}
-        ).status_code
-        == 302
-    )
+    fields = {"substance": "Penicillin", "reaction": "Rash", "severity": "moderate"}
+    assert client.post(url, fields).status_code == 400  # where it comes from is required
+    assert client.post(url, {**fields, "reason": "GP record"}).status_code == 302
     allergy = Allergy.objects.get(resident=resident_a)
     remove = reverse("allergy_remove", args=[allergy.pk])
     assert client.post(remove, {"reason": ""}).status_code == 400
-    assert client.post(remove, {"reason": "Wrong resident"}).status_code == 302
+    # The last allergy: the new status must be chosen explicitly (R-RES-2).
+    response = client.post(remove, {"reason": "Wrong resident"})
+    assert response.status_code == 400
+    assert "choose the new status" in response.content.decode()
     allergy.refresh_from_db()
-    assert allergy.removed_at is not None
+    assert allergy.removed_at is None
+    response = client.post(remove, {"reason": "Wrong resident", "new_status": "none_known"})
+    assert response.status_code == 302
+    allergy.refresh_from_db()
+    resident_a.refresh_from_db()
+    assert allergy.removed_at is not None and resident_a.allergy_status == "none_known"
+
+
+def test_the_allergy_page_asks_for_the_new_status_beside_the_last_allergy(
+    client, senior_a, resident_a
+):
+    client.force_login(senior_a)
+    url = reverse("resident_allergies", args=[resident_a.pk])
+    client.post(url, {"substance": "Latex", "severity": "mild", "reason": "GP record"})
+    text = client.get(url).content.decode()
+    assert "This is the last allergy: the status becomes" in text
+    assert 'name="new_status"' in text
+    client.post(url, {"substance": "Penicillin", "severity": "mild", "reason": "GP record"})
+    text = client.get(url).content.decode()
+    assert 'name="new_status"' not in text  # two left: removing one keeps "has allergies"
+    assert "Allergy status history" in text and "GP record" in text
 
 
 def test_allergy_removal_is_post_only(client, senior_a, resident_a):
@@ -192,15 +212,16 @@ def test_allergy_removal_is_post_only(client, senior_a, resident_a):
 
 def test_a_domain_rule_shows_as_a_form_error(client, senior_a, resident_a):
     client.force_login(senior_a)
-    response = client.post(reverse("allergy_status", args=[resident_a.pk]), {"status": "unknown"})
+    status_url = reverse("allergy_status", args=[resident_a.pk])
+    response = client.post(status_url, {"status": "unknown"})
+    assert response.status_code == 400  # every status change needs a reason (R-RES-2)
+    response = client.post(status_url, {"status": "unknown", "reason": "Family unsure"})
     assert response.status_code == 302  # none recorded, so unknown is allowed
     client.post(
         reverse("resident_allergies", args=[resident_a.pk]),
-        {"substance": "Latex", "severity": "mild"},
+        {"substance": "Latex", "severity": "mild", "reason": "GP record"},
     )
-    response = client.post(
-        reverse("allergy_status", args=[resident_a.pk]), {"status": "none_known"}
-    )
+    response = client.post(status_url, {"status": "none_known", "reason": "GP record"})
     assert response.status_code == 400
     assert "remove them first" in response.content.decode()
 

@@ -19,7 +19,7 @@ def _actor(users: dict[str, User]) -> User:
 def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, int]:
     by = _actor(users)
     person = resident(unit, by, allergy_status=AllergyStatus.UNKNOWN)
-    allergy = services.allergy_add(resident=person, by=by, substance="Latex")
+    allergy = services.allergy_add(resident=person, by=by, substance="Latex", reason="GP record")
     rec = services.reconciliation_start(
         resident=person,
         by=by,
