@@ -23,6 +23,9 @@ residents with refusals). The definitions, which the report prints in its notes:
 - *PRN without follow-up*: an in-force PRN dose given with no effectiveness follow-up on it (or
   on the record it corrects). *PRN overrides*: PRN doses given past the protocol's limits with
   a senior's override.
+- *Homely remedies* (R-MAR-11): doses given in the month (by when given), how many residents,
+  and how many were given past a duplicate-ingredient or allergy warning on a second senior's
+  override.
 - *CD without witness*: in-force given records of a CD-register medicine with no witness.
 - Stock and CD discrepancies, temperature excursions and incidents count those raised in the
   month; lines awaiting check, unknown allergy status and overdue reviews and plans are as at
