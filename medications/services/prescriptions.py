@@ -671,6 +671,12 @@ def variable_dose_check(*, entry: VariableDose, by: User) -> VariableDose:
     )
     if entry.line.status != LineStatus.ACTIVE:
         raise DomainError("The line is no longer live.", code="line_not_active")
+    if entry.inr is None or entry.inr_date is None or not entry.advised_by:
+        # Entered before R-RX-3 asked for them: nothing to check it against.
+        raise DomainError(
+            "This dose has no INR result or adviser recorded: enter it again with them.",
+            code="inr_required",
+        )
     if entry.day < entry.line.home.local_today():
         raise DomainError(
             "This dose was for a day that has passed: it can no longer be checked.",

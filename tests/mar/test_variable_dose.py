@@ -163,3 +163,14 @@ def test_variable_dose_check_is_scoped(client, clock, warfarin, senior_a, carer_
     client.logout()
     response = client.post(reverse("variable_dose_check", args=[entry.pk]))
     assert response.status_code == 302 and "login" in response.url
+
+
+def test_an_entry_without_an_inr_cannot_be_checked(clock, warfarin, senior_a, senior2_a):
+    """Entries made before R-RX-3 asked for the INR stay off the round."""
+    clock("09:00")
+    legacy = VariableDose.objects.create(
+        line=warfarin, day=DAY, dose=Decimal(3), entered_by=senior_a
+    )
+    with pytest.raises(DomainError) as e:
+        services.variable_dose_check(entry=legacy, by=senior2_a)
+    assert e.value.code == "inr_required"
