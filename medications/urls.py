@@ -28,7 +28,7 @@ urlpatterns = [
     path("lines/<int:line_id>/doses/", views.variable_doses, name="variable_doses"),
     path("lines/<int:line_id>/schedule/", views.schedule_change, name="schedule_change"),
     path(
-        "variable-doses/<int:entry_id>/check/",
+        "variable-doses/<int:variable_dose_id>/check/",
         views.variable_dose_check,
         name="variable_dose_check",
     ),

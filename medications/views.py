@@ -300,14 +300,14 @@ def variable_doses(request, line_id: int):
 
 @require_POST
 @requires(Perm.CHECK_PRESCRIPTION)
-def variable_dose_check(request, entry_id: int):
+def variable_dose_check(request, variable_dose_id: int):
     """R-RX-3, R-RX-4: a second, different senior checks a variable dose."""
     entry = scoped_get(
         request.user,
         Perm.CHECK_PRESCRIPTION,
         VariableDose.objects.select_related("line", "line__home", "line__medicine"),
         home_field="line__home",
-        pk=entry_id,
+        pk=variable_dose_id,
     )
     try:
         services.variable_dose_check(entry=entry, by=request.user)

@@ -60,6 +60,6 @@ def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, in
         "resident_id": person.pk,
         "line_id": live.pk,
         "version_id": change.pk,
-        "entry_id": entry.pk,
+        "variable_dose_id": entry.pk,
         "authorisation_id": authorisation.pk,
     }
