@@ -23,6 +23,9 @@ residents with refusals). The definitions, which the report prints in its notes:
 - *PRN without follow-up*: an in-force PRN dose given with no effectiveness follow-up on it (or
   on the record it corrects). *PRN overrides*: PRN doses given past the protocol's limits with
   a senior's override.
+- *Homely remedies* (R-MAR-11): doses given in the month (by when given), how many residents,
+  and how many were given past a duplicate-ingredient or allergy warning on a second senior's
+  override.
 - *CD without witness*: in-force given records of a CD-register medicine with no witness.
 - Stock and CD discrepancies, temperature excursions and incidents count those raised in the
   month; lines awaiting check, unknown allergy status and overdue reviews and plans are as at
@@ -53,7 +56,13 @@ from django.utils import timezone
 
 from emar.models import CareHome, CodeCategory
 from medications import selectors as medication_selectors
-from medications.models import Administration, LineStatus, PrescriptionLine, ScheduledDose
+from medications.models import (
+    Administration,
+    HomelyRemedyDose,
+    LineStatus,
+    PrescriptionLine,
+    ScheduledDose,
+)
 from residents import selectors as resident_selectors
 from residents.models import AllergyStatus, Resident, ResidentStatus
 from training.selectors import training_matrix
@@ -267,6 +276,15 @@ def compute(home: CareHome, month: dt.date, *, now: dt.datetime | None = None) -
         without_follow_up=Count("pk", filter=no_follow_up),
         overrides=Count("pk", filter=Q(prn_override_by__isnull=False)),
     )
+    # R-MAR-11, R-AUD-1: homely remedies given this month, and those given past a warning
+    # (prescribed duplicate ingredient or allergy) on a second senior's override.
+    homely = HomelyRemedyDose.objects.filter(
+        home=home, administered_at__gte=start, administered_at__lt=end
+    ).aggregate(
+        doses=Count("pk"),
+        overrides=Count("pk", filter=Q(override_by__isnull=False)),
+        residents=Count("resident", distinct=True),
+    )
     cd_unwitnessed = cd_without_witness(home, month).count()
     cd_given = (
         records.filter(given_q, line__medicine__cd_register=True).count()
@@ -319,6 +337,7 @@ def compute(home: CareHome, month: dt.date, *, now: dt.datetime | None = None) -
             "repeated": repeated_refusals(home, month),
         },
         "prn": prn_counts,
+        "homely": homely,
         "cd": {"given": cd_given, "without_witness": cd_unwitnessed},
         "stock": stock,
         "records": {

@@ -500,6 +500,8 @@ ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
     ("dose_id", "medications.ScheduledDose", "home_id"),
     ("movement_id", "medications.StockMovement", "home_id"),
     ("version_id", "medications.ScheduleVersion", "line__home_id"),
+    ("variable_dose_id", "medications.VariableDose", "line__home_id"),
+    ("authorisation_id", "medications.HomelyRemedyAuthorisation", "home_id"),
     ("line_id", "medications.PrescriptionLine", "home_id"),
     ("allergy_id", "residents.Allergy", "resident__home_id"),
     ("discrepancy_id", "residents.Discrepancy", "reconciliation__resident__home_id"),

@@ -86,6 +86,15 @@ class StockMovementAdmin(ReadOnly):
 class HomelyRemedyAdmin(admin.ModelAdmin):
     """The home's approved list of homely remedies (R-MAR-11), kept by the provider."""
 
-    list_display = ("medicine", "home", "dose_guidance", "max_doses_24h", "active")
+    list_display = (
+        "medicine",
+        "home",
+        "indication",
+        "dose_guidance",
+        "min_interval_minutes",
+        "max_doses_24h",
+        "max_days",
+        "active",
+    )
     list_filter = ("home", "active")
     autocomplete_fields = ("medicine",)

@@ -36,6 +36,8 @@ from residents.models import AllergyStatus, Resident
 
 from .models import (
     Administration,
+    HomelyRemedy,
+    HomelyRemedyDose,
     LineStatus,
     PrescriptionLine,
     ScheduledDose,
@@ -48,6 +50,7 @@ __all__ = [
     "MAX_DAYS",
     "Cell",
     "Correction",
+    "HomelyRow",
     "MarChart",
     "PrnEntry",
     "Row",
@@ -117,6 +120,14 @@ class Row:
 
 
 @dataclass
+class HomelyRow:
+    """A homely remedy given in the period (R-MAR-11): its own row, entries like PRN."""
+
+    remedy: HomelyRemedy
+    cells: list[Cell]
+
+
+@dataclass
 class Correction:
     day: dt.date
     time: str
@@ -150,6 +161,7 @@ class MarChart:
     signatures: list[Signature]
     allergies: str
     allergy_unknown: bool
+    homely_rows: list[HomelyRow] = field(default_factory=list)
 
     @property
     def age(self) -> int:
@@ -275,6 +287,14 @@ def mar_chart(
     codes = list(NonAdministrationCode.objects.filter(home=home, active=True).order_by("code"))
     allergy_list = list(resident.allergies.filter(removed_at__isnull=True).order_by("substance"))
 
+    homely = list(
+        HomelyRemedyDose.objects.filter(
+            resident=resident, administered_at__gte=start_utc, administered_at__lt=end_utc
+        )
+        .select_related("remedy__medicine", "recorded_by", "override_by")
+        .order_by("remedy__medicine__name", "administered_at", "pk")
+    )
+
     # Records: chains of corrections, and the people to list.
     by_pk = {r.pk: r for r in records}
     corrected_by = {r.corrects_id: r for r in records if r.corrects_id}
@@ -283,6 +303,10 @@ def mar_chart(
         users[r.recorded_by_id] = r.recorded_by
         if r.witness_id:
             users[r.witness_id] = r.witness
+    for h in homely:
+        users[h.recorded_by_id] = h.recorded_by
+        if h.override_by_id:
+            users[h.override_by_id] = h.override_by
     shown = _initials_for(users, {SELF_ADMINISTERED} | {c.code for c in codes})
 
     def head(record: Administration) -> Administration:
@@ -467,6 +491,8 @@ def mar_chart(
         line_rows[0].span = len(line_rows)
         rows.extend(line_rows)
 
+    homely_rows = _homely_rows(homely, day_list, tz, shown)
+
     if resident.allergy_status == AllergyStatus.UNKNOWN:
         allergies = "ALLERGY STATUS UNKNOWN"
     elif allergy_list:
@@ -495,4 +521,41 @@ def mar_chart(
         signatures=signatures,
         allergies=allergies,
         allergy_unknown=resident.allergy_status == AllergyStatus.UNKNOWN,
+        homely_rows=homely_rows,
     )
+
+
+def _homely_rows(
+    homely: list[HomelyRemedyDose], day_list: list[dt.date], tz, shown: dict[int, str]
+) -> list[HomelyRow]:
+    """One row per homely remedy given in the period; each day lists its doses with time,
+    quantity and initials; an override shows the second senior's initials as "O:" (R-MAR-11)."""
+    by_remedy: dict[int, list[HomelyRemedyDose]] = defaultdict(list)
+    for h in homely:
+        by_remedy[h.remedy_id].append(h)
+    rows = []
+    for doses in by_remedy.values():
+        by_day: dict[dt.date, list[HomelyRemedyDose]] = defaultdict(list)
+        for h in doses:
+            by_day[_local(h.administered_at, tz).date()].append(h)
+        cells = []
+        for day in day_list:
+            entries, texts = [], []
+            for h in by_day.get(day, []):
+                at = _local(h.administered_at, tz)
+                entries.append(
+                    PrnEntry(
+                        time=f"{at:%H:%M}",
+                        quantity=_num(h.quantity),
+                        mark=shown[h.recorded_by_id]
+                        + (f" O:{shown[h.override_by_id]}" if h.override_by_id else ""),
+                    )
+                )
+                text = f"Homely remedy {_num(h.quantity)} at {at:%H:%M} by {h.recorded_by}"
+                text += f"; reason: {h.reason}"
+                if h.override_by_id:
+                    text += f"; override by {h.override_by}: {h.override_reason}"
+                texts.append(text)
+            cells.append(Cell(day=day, kind=Kind.PRN, entries=entries, title="; ".join(texts)))
+        rows.append(HomelyRow(remedy=doses[0].remedy, cells=cells))
+    return rows

@@ -461,14 +461,21 @@ def _seed_home(
                     notes="Keeps inhalers in his locked bedside drawer.",
                 )
             if spec.pop("warfarin", False):
+                # R-RX-3: each day's dose with the INR and who advised it; today's and
+                # tomorrow's are checked by a second senior, the third awaits its check.
                 for offset, dose in enumerate((Decimal(3), Decimal("2.5"), Decimal(3))):
-                    services.variable_dose_set(
+                    entry = services.variable_dose_set(
                         line=line,
                         by=enterer,
                         day=today + dt.timedelta(days=offset),
                         dose=dose,
-                        note="INR 2.4 (target 2-3)",
+                        inr=Decimal("2.4"),
+                        inr_date=today - dt.timedelta(days=1),
+                        advised_by="R. Osei, anticoagulation clinic nurse",
+                        note="Target INR 2-3",
                     )
+                    if offset < 2:
+                        services.variable_dose_check(entry=entry, by=checker)
 
 
 # Everyday regular medicines, so a round looks like a real one: each resident of Demo Care Home

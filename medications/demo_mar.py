@@ -19,6 +19,8 @@ from django.utils import timezone
 from emar.demo import DemoContext
 from emar.models import CareHome, NonAdministrationCode, Shift, User
 from emar.services import audit_append
+from residents.demo import demo_nhs_number
+from residents.models import Resident
 from training.services import check_administration
 
 from . import services
@@ -28,6 +30,8 @@ from .models import (
     Administration,
     Effectiveness,
     HomelyRemedy,
+    HomelyRemedyAuthorisation,
+    HomelyRemedyDose,
     LineStatus,
     Medicine,
     PrescriptionLine,
@@ -61,6 +65,8 @@ def _history(home: CareHome, ctx: DemoContext, rng: random.Random) -> int:
     now = timezone.now()
     lines = PrescriptionLine.objects.filter(home=home, status=LineStatus.ACTIVE)
     warfarin = [ln for ln in lines if "warfarin" in ln.medicine.name.lower()]
+    entered_by = ctx.users.get("senior") or ctx.users["manager_riverside"]
+    checked_by = ctx.users.get("senior2") or ctx.users.get("manager") or ctx.users["manager"]
     for line in warfarin:
         existing = set(line.variable_doses.values_list("day", flat=True))
         VariableDose.objects.bulk_create(
@@ -68,7 +74,13 @@ def _history(home: CareHome, ctx: DemoContext, rng: random.Random) -> int:
                 line=line,
                 day=start + dt.timedelta(days=i),
                 dose=rng.choice([Decimal(3), Decimal("2.5")]),
-                entered_by=ctx.users.get("senior") or ctx.users["manager_riverside"],
+                inr=Decimal(rng.choice(["2.1", "2.4", "2.7", "2.9"])),
+                inr_date=start + dt.timedelta(days=i - i % 7),  # weekly INR test
+                advised_by="R. Osei, anticoagulation clinic nurse",
+                entered_by=entered_by,
+                entered_at=now - dt.timedelta(days=HISTORY_DAYS - i + 1),
+                checked_by=checked_by,
+                checked_at=now - dt.timedelta(days=HISTORY_DAYS - i + 1) + dt.timedelta(hours=1),
                 note="INR in range",
             )
             for i in range(HISTORY_DAYS)
@@ -262,16 +274,96 @@ def _one_correction(home: CareHome, seniors: list[User]) -> None:
     )
 
 
-def _homely_remedies(home: CareHome) -> None:
-    for name, guidance in (
-        ("Paracetamol 500mg tablets", "1 to 2 tablets, at least 4 hours apart"),
-        ("Senna 7.5mg tablets", "1 to 2 tablets at night"),
-    ):
+# The home's homely remedy list (R-MAR-11, NICE SC1): product, indication, dose, minimum
+# interval, maximum in 24 hours, days before the GP must be asked.
+HOMELY_LIST = (
+    (
+        "Paracetamol 500mg tablets",
+        "Mild pain or fever",
+        "1 to 2 tablets, at least 4 hours apart",
+        (Decimal(1), Decimal(2), "tablet", 240, 4, 2),
+    ),
+    (
+        "Senna 7.5mg tablets",
+        "Constipation",
+        "1 to 2 tablets at night",
+        (Decimal(1), Decimal(2), "tablet", 1200, 1, 3),
+    ),
+)
+
+
+def _homely_remedies(home: CareHome, ctx: DemoContext) -> None:
+    remedies = {}
+    for name, indication, guidance, limits in HOMELY_LIST:
         medicine = Medicine.objects.filter(name=name).first()
-        if medicine:
-            HomelyRemedy.objects.get_or_create(
-                home=home, medicine=medicine, defaults={"dose_guidance": guidance}
-            )
+        if medicine is None:
+            continue
+        dose, dose_max, unit, interval, max_24h, max_days = limits
+        remedy, _ = HomelyRemedy.objects.update_or_create(
+            home=home,
+            medicine=medicine,
+            defaults={
+                "indication": indication,
+                "dose_guidance": guidance,
+                "dose": dose,
+                "dose_max": dose_max,
+                "dose_unit": unit,
+                "min_interval_minutes": interval,
+                "max_doses_24h": max_24h,
+                "max_days": max_days,
+            },
+        )
+        remedies[name] = remedy
+    # Harold (no known allergies) has his GP's authorisation for both (R-MAR-11).
+    senior = ctx.users.get("senior")
+    harold = Resident.objects.filter(home=home, nhs_number=demo_nhs_number(1)).first()
+    if senior is None or harold is None or home != ctx.home:
+        return
+    today = home.local_today()
+    for remedy in remedies.values():
+        if HomelyRemedyAuthorisation.objects.filter(resident=harold, remedy=remedy).exists():
+            continue
+        services.homely_authorisation_record(
+            resident=harold,
+            remedy=remedy,
+            by=senior,
+            authorised_by_name="Dr A. Shah",
+            authorised_by_role="gp",
+            authorised_on=today - dt.timedelta(days=40),
+            review_date=today + dt.timedelta(days=140),
+            exclusions="Not if he has a temperature above 38 °C for more than a day: call the "
+            "GP instead.",
+        )
+    # Demo history only: the authorisation predates the month, and paracetamol was given on
+    # two days in a row last week (the most the list allows), so the MAR chart and the audit
+    # show homely remedies.
+    now = timezone.now()
+    HomelyRemedyAuthorisation.objects.filter(resident=harold).update(
+        recorded_at=now - dt.timedelta(days=40)
+    )
+    paracetamol = remedies.get("Paracetamol 500mg tablets")
+    if paracetamol is None or HomelyRemedyDose.objects.filter(resident=harold).exists():
+        return
+    authorisation = HomelyRemedyAuthorisation.objects.filter(
+        resident=harold, remedy=paracetamol
+    ).first()
+    for days_ago, hhmm in ((6, "10:15"), (6, "16:40"), (5, "11:05")):
+        at = dt.datetime.combine(
+            today - dt.timedelta(days=days_ago), dt.time.fromisoformat(hhmm), tzinfo=home.tz
+        )
+        HomelyRemedyDose.objects.create(
+            home=home,
+            resident=harold,
+            remedy=paracetamol,
+            authorisation=authorisation,
+            quantity=Decimal(1),
+            dose_unit="tablet(s)",
+            reason="Headache after the dentist",
+            administered_at=at,
+            recorded_at=at + dt.timedelta(minutes=5),
+            recorded_by=ctx.users.get("carer") or senior,
+            idempotency_key=uuid.uuid4(),
+        )
 
 
 def _shifts(ctx: DemoContext) -> None:
@@ -288,7 +380,7 @@ def seed(ctx: DemoContext) -> None:
     for home in (ctx.home, ctx.riverside):
         if home is None:
             continue
-        _homely_remedies(home)
+        _homely_remedies(home, ctx)
         if Administration.objects.filter(home=home).exists():
             continue
         count = _history(home, ctx, random.Random(f"emar-demo-{home.name}"))

@@ -12,7 +12,15 @@ from emar.forms import Form
 from emar.models import CareHome, Round
 
 from . import schedule as sched
-from .models import CanAsk, DoseUnit, Medicine, Route, RxSource
+from .models import (
+    AuthoriserRole,
+    CanAsk,
+    DoseUnit,
+    HomelyRemedy,
+    Medicine,
+    Route,
+    RxSource,
+)
 from .selectors import medicines_search
 from .services import ScheduleInput
 
@@ -328,6 +336,42 @@ class SelfAdminForm(Form):
 
 
 class VariableDoseForm(Form):
+    """R-RX-3: the dose for a day, with the INR it is based on and who advised it."""
+
     day = forms.DateField(widget=DATE)
     dose = forms.DecimalField(min_value=Decimal(0), max_digits=8, decimal_places=3)
-    note = forms.CharField(max_length=200, required=False, help_text="e.g. INR 2.6 on 3 Nov")
+    inr = forms.DecimalField(
+        label="INR result", max_digits=4, decimal_places=1, help_text="Between 0.5 and 15"
+    )
+    inr_date = forms.DateField(label="Date of the INR test", widget=DATE)
+    advised_by = forms.CharField(
+        label="Who advised this dose",
+        max_length=160,
+        help_text="Name and role, e.g. 'J Patel, anticoagulation clinic nurse'",
+    )
+    note = forms.CharField(max_length=200, required=False)
+
+
+class HomelyAuthorisationForm(Form):
+    """R-MAR-11: the resident's GP or pharmacist authorised a remedy from the home's list."""
+
+    remedy = forms.ModelChoiceField(queryset=None, label="Remedy (the home's approved list)")
+    authorised_by_name = forms.CharField(label="Name of the GP or pharmacist", max_length=120)
+    authorised_by_role = forms.ChoiceField(label="Their role", choices=AuthoriserRole.choices)
+    authorised_on = forms.DateField(label="Date they authorised it", widget=DATE)
+    review_date = forms.DateField(label="Review date", widget=DATE)
+    exclusions = forms.CharField(
+        label="Exclusions (when not to give it), or 'None'",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+    )
+
+    def __init__(self, *args, home, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["remedy"].queryset = HomelyRemedy.objects.filter(
+            home=home, active=True
+        ).select_related("medicine")
+
+
+class WithdrawForm(Form):
+    reason = forms.CharField(label="Why is it withdrawn?", max_length=300)

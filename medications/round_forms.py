@@ -238,15 +238,30 @@ class CorrectionForm(PrnOverrideMixin, SecondSeniorMixin, WitnessMixin):
     administered_at = DoseForm.administered_at
 
 
+def authenticate_second_senior(request, *, username: str, password: str) -> User | None:
+    """A second senior confirms with their own username and password or PIN on this device
+    (the same `authenticate` path as the CD witness, R-MAR-9, counted by the lockout). The
+    service decides whether they may (a senior, not the giver)."""
+    return authenticate(request, username=username.strip(), password=password)
+
+
 class HomelyRemedyForm(Form):
+    """R-MAR-11: a homely remedy, with the second senior's override when needed."""
+
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
     remedy = forms.ModelChoiceField(queryset=None, label="Remedy (the home's approved list)")
     quantity = forms.DecimalField(min_value=0, max_digits=8, decimal_places=3)
     reason = forms.CharField(max_length=500, label="Why is it given?")
-    confirm_duplicate = forms.BooleanField(
+    override_username = forms.CharField(
+        required=False, label="Second senior's username (only if asked below)"
+    )
+    override_password = forms.CharField(
         required=False,
-        label="A senior has checked: give it even though a prescribed medicine has "
-        "the same ingredient",
+        label="Second senior's password or PIN",
+        widget=forms.PasswordInput(render_value=False),
+    )
+    override_reason = forms.CharField(
+        required=False, max_length=500, label="Senior's reason it is safe to give"
     )
 
     def __init__(self, *args, home, **kwargs) -> None:
@@ -256,3 +271,20 @@ class HomelyRemedyForm(Form):
         self.fields["remedy"].queryset = HomelyRemedy.objects.filter(
             home=home, active=True
         ).select_related("medicine")
+
+    def clean_override(self, request) -> User | None:
+        username = self.cleaned_data.get("override_username", "").strip()
+        password = self.cleaned_data.get("override_password", "")
+        if not username and not password:
+            return None
+        if not username or not password:
+            self.add_error(
+                "override_password", "The second senior enters their username and password."
+            )
+            return None
+        senior = authenticate_second_senior(request, username=username, password=password)
+        if senior is None:
+            self.add_error(
+                "override_password", "The second senior's username or password is wrong."
+            )
+        return senior

@@ -428,8 +428,9 @@ def correct(request, administration_id: int):
 
 @requires(Perm.RECORD_DOSE)
 def homely_remedy(request, resident_id: int):
-    """R-MAR-11: a homely remedy from the home's list, with reason, dose and a warning when
-    the resident already has a prescribed line with the same ingredient."""
+    """R-MAR-11: a homely remedy from the home's list, for a resident whose GP or pharmacist
+    authorised it; a duplicate ingredient or allergy match needs a second senior's password
+    or PIN and reason. Every rule is in `services.homely_remedy_give`."""
     from residents.models import Resident
 
     from .models import HomelyRemedyDose
@@ -446,28 +447,31 @@ def homely_remedy(request, resident_id: int):
         form = HomelyRemedyForm(request.POST, home=resident.home)
         status = 400
         if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.homely_remedy_give(
-                    resident=resident,
-                    remedy=data["remedy"],
-                    by=request.user,
-                    quantity=data["quantity"],
-                    reason=data["reason"],
-                    idempotency_key=data["idempotency_key"],
-                    confirm_duplicate=data["confirm_duplicate"],
-                )
-            except DomainError as e:
-                form.add_error(None, e)
-                status = 422
-            else:
-                messages.success(request, f"Homely remedy recorded for {resident}.")
-                return redirect(_next_url(request, round_url(resident.unit)))
+            override_by = form.clean_override(request)
+            if not form.errors:
+                data = form.cleaned_data
+                try:
+                    services.homely_remedy_give(
+                        resident=resident,
+                        remedy=data["remedy"],
+                        by=request.user,
+                        quantity=data["quantity"],
+                        reason=data["reason"],
+                        idempotency_key=data["idempotency_key"],
+                        override_by=override_by,
+                        override_reason=data["override_reason"],
+                    )
+                except DomainError as e:
+                    form.add_error(None, e)
+                    status = 422
+                else:
+                    messages.success(request, f"Homely remedy recorded for {resident}.")
+                    return redirect(_next_url(request, round_url(resident.unit)))
     else:
         form = HomelyRemedyForm(home=resident.home, initial={"idempotency_key": new_key()})
     recent = (
         HomelyRemedyDose.objects.filter(resident=resident)
-        .select_related("remedy__medicine", "recorded_by")
+        .select_related("remedy__medicine", "recorded_by", "override_by")
         .order_by("-administered_at")[:10]
     )
     return render(
@@ -476,9 +480,14 @@ def homely_remedy(request, resident_id: int):
         {
             "resident": resident,
             "allergies": allergies_active(resident),
+            "authorisations": services.homely_authorisations_in_force(resident),
+            "today": resident.home.local_today(),
             "form": form,
             "recent": recent,
             "next": _next_url(request, ""),
+            "can_authorise": permissions.has_perm(
+                request.user, Perm.CHECK_PRESCRIPTION, resident.home
+            ),
         },
         status=status,
     )

@@ -102,6 +102,21 @@ def schedule_changes_awaiting_check(home: CareHome) -> QuerySet[ScheduleVersion]
     )
 
 
+def variable_doses_awaiting_check(home: CareHome) -> QuerySet[VariableDose]:
+    """Variable doses (warfarin by INR) entered for today or later and not yet checked by a
+    second senior (R-RX-3, R-RX-4)."""
+    return (
+        VariableDose.objects.filter(
+            line__home=home,
+            checked_at__isnull=True,
+            line__status=LineStatus.ACTIVE,
+            day__gte=home.local_today(),
+        )
+        .select_related("line", "line__resident", "line__medicine", "entered_by")
+        .order_by("day", "entered_at")
+    )
+
+
 def resident_flags(home: CareHome, resident_ids: list[int]) -> dict[int, dict[str, bool]]:
     """Per resident: has a live covert line, a self-administered line (two queries)."""
     live = PrescriptionLine.objects.filter(
@@ -192,7 +207,12 @@ def _expand_line(
         return []
     variable: dict[dt.date, Decimal] = {}
     for entry in line.window_variable_doses:
-        variable[entry.day] = entry.dose  # the latest entry for a day wins
+        # The latest entry for a day wins, but only once a second senior has checked it
+        # (R-RX-3, R-RX-4): a newer unchecked entry leaves the day without a dose to give.
+        if entry.checked_at is not None:
+            variable[entry.day] = entry.dose
+        else:
+            variable.pop(entry.day, None)
     dose = line.dose if line.dose_max is None else None
     versions = [
         sched.Version(v.effective_from, v.to_schedule(dose=dose, rounds=rounds, variable=variable))
@@ -223,6 +243,10 @@ def doses_due(
             needs_entry = variable_rule and d.dose is None
             if d.dose is not None and d.dose != line.dose:
                 text = f"{_num(d.dose)} {line.get_dose_unit_display()}"
+            elif needs_entry and any(
+                e.day == d.local_date and e.checked_at is None for e in line.window_variable_doses
+            ):
+                text = "dose awaiting a second senior's check: ask the senior on shift"
             elif needs_entry:
                 text = "dose not entered: ask the senior on shift"
             else:

@@ -19,7 +19,13 @@ from residents import selectors as resident_selectors
 from residents.models import Resident
 
 from . import forms, selectors, services
-from .models import LineStatus, PrescriptionLine, ScheduleVersion
+from .models import (
+    HomelyRemedyAuthorisation,
+    LineStatus,
+    PrescriptionLine,
+    ScheduleVersion,
+    VariableDose,
+)
 
 
 def _resident(request, perm: Perm, resident_id: int) -> Resident:
@@ -168,7 +174,7 @@ def line_detail(request, line_id: int):
         "protocols": line.protocols.select_related("written_by"),
         "covert_plans": line.covert_plans.select_related("recorded_by"),
         "assessments": line.self_admin_assessments.select_related("assessed_by"),
-        "variable_doses": line.variable_doses.select_related("entered_by").order_by(
+        "variable_doses": line.variable_doses.select_related("entered_by", "checked_by").order_by(
             "-day", "-entered_at"
         )[:60],
         "today": line.home.local_today(),
@@ -287,9 +293,37 @@ def variable_doses(request, line_id: int):
         form_class=forms.VariableDoseForm,
         template="medications/variable_dose.html",
         service=services.variable_dose_set,
-        success="Dose entered.",
+        success="Dose entered: a second senior must check it before it goes on the round.",
         initial={"day": line.home.local_today()},
     )
+
+
+@require_POST
+@requires(Perm.CHECK_PRESCRIPTION)
+def variable_dose_check(request, variable_dose_id: int):
+    """R-RX-3, R-RX-4: a second, different senior checks a variable dose."""
+    entry = scoped_get(
+        request.user,
+        Perm.CHECK_PRESCRIPTION,
+        VariableDose.objects.select_related("line", "line__home", "line__medicine"),
+        home_field="line__home",
+        pk=variable_dose_id,
+    )
+    try:
+        services.variable_dose_check(entry=entry, by=request.user)
+    except DomainError as e:
+        messages.error(request, e.messages[0])
+        return render(
+            request,
+            "medications/awaiting_check.html",
+            _awaiting_context(request, entry.line.home, error=e.messages[0]),
+            status=422,
+        )
+    messages.success(
+        request,
+        f"{entry.line.medicine.name} dose for {entry.day:%-d %b} checked: it is on the round.",
+    )
+    return redirect("awaiting_check", home_id=entry.line.home_id)
 
 
 @requires(Perm.ENTER_PRESCRIPTION)
@@ -358,10 +392,76 @@ def schedule_check(request, version_id: int):
 @require_GET
 @requires(Perm.CHECK_PRESCRIPTION)
 def awaiting_check(request, home):
-    context = {
+    return render(request, "medications/awaiting_check.html", _awaiting_context(request, home))
+
+
+def _awaiting_context(request, home, *, error: str = "") -> dict:
+    return {
         "home": home,
         "lines": selectors.lines_awaiting_check(home),
         "changes": selectors.schedule_changes_awaiting_check(home),
+        "variable_doses": selectors.variable_doses_awaiting_check(home),
         "overdue": selectors.overdue_plans(home, home.local_today()),
+        "check_error": error,
     }
-    return render(request, "medications/awaiting_check.html", context)
+
+
+@requires(Perm.VIEW_RESIDENTS)
+def homely_authorisations(request, resident_id: int):
+    """R-MAR-11: the resident's homely remedy authorisations; a senior records a new one."""
+    resident = _resident(request, Perm.VIEW_RESIDENTS, resident_id)
+    can_authorise = permissions.has_perm(request.user, Perm.CHECK_PRESCRIPTION, resident.home)
+    form = forms.HomelyAuthorisationForm(request.POST or None, home=resident.home)
+    status = 200
+    if request.method == "POST":
+        permissions.require(request.user, Perm.CHECK_PRESCRIPTION, resident.home_id)
+        status = 400
+        if form.is_valid():
+            try:
+                services.homely_authorisation_record(
+                    resident=resident, by=request.user, **form.cleaned_data
+                )
+            except DomainError as e:
+                form.add_error(None, e)
+                status = 422
+            else:
+                messages.success(request, "Authorisation recorded.")
+                return redirect("homely_authorisations", resident_id=resident.pk)
+    return render(
+        request,
+        "medications/homely_authorisations.html",
+        {
+            "resident": resident,
+            "allergies": list(resident.allergies.filter(removed_at__isnull=True)),
+            "authorisations": services.homely_authorisations_in_force(resident),
+            "today": resident.home.local_today(),
+            "form": form,
+            "withdraw_form": forms.WithdrawForm(),
+            "can_authorise": can_authorise,
+        },
+        status=status,
+    )
+
+
+@require_POST
+@requires(Perm.CHECK_PRESCRIPTION)
+def homely_authorisation_withdraw(request, authorisation_id: int):
+    authorisation = scoped_get(
+        request.user,
+        Perm.CHECK_PRESCRIPTION,
+        HomelyRemedyAuthorisation.objects.select_related("resident"),
+        pk=authorisation_id,
+    )
+    form = forms.WithdrawForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say why the authorisation is withdrawn.")
+    else:
+        try:
+            services.homely_authorisation_withdraw(
+                authorisation=authorisation, by=request.user, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as e:
+            messages.error(request, e.messages[0])
+        else:
+            messages.success(request, "Authorisation withdrawn: the remedy cannot be given.")
+    return redirect("homely_authorisations", resident_id=authorisation.resident_id)

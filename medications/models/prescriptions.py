@@ -438,7 +438,9 @@ class ScheduleVersion(models.Model):
 
 
 class VariableDose(models.Model):
-    """An "as directed" dose for one day, e.g. warfarin after an INR result (R-RX-3). The latest
+    """An "as directed" dose for one day, e.g. warfarin after an INR result (R-RX-3). It records
+    the INR, its test date and who advised the dose, and stays awaiting check until a second,
+    different senior checks it (R-RX-4); only a checked entry reaches the round. The latest
     entry for a day is the one in force; entries for past days are refused."""
 
     line = models.ForeignKey(
@@ -446,18 +448,45 @@ class VariableDose(models.Model):
     )
     day = models.DateField()
     dose = models.DecimalField(max_digits=8, decimal_places=3)
+    inr = models.DecimalField("INR", max_digits=4, decimal_places=1, null=True, blank=True)
+    inr_date = models.DateField("INR test date", null=True, blank=True)
+    advised_by = models.CharField(
+        "who advised the dose", max_length=160, blank=True, help_text="Name and role"
+    )
     entered_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     entered_at = models.DateTimeField(default=timezone.now)
     note = models.CharField(max_length=200, blank=True)
+    checked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["line", "day", "entered_at", "pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(dose__gte=0), name="variable_dose_not_negative")
+            models.CheckConstraint(condition=Q(dose__gte=0), name="variable_dose_not_negative"),
+            models.CheckConstraint(
+                condition=Q(inr__isnull=True) | (Q(inr__gte=Decimal("0.5")) & Q(inr__lte=15)),
+                name="variable_dose_inr_in_range",
+            ),
+            # R-RX-4: the checker is never the person who entered the dose.
+            models.CheckConstraint(
+                condition=Q(checked_by__isnull=True) | ~Q(checked_by=F("entered_by")),
+                name="variable_dose_checked_by_someone_else",
+            ),
+            models.CheckConstraint(
+                condition=Q(checked_by__isnull=True, checked_at__isnull=True)
+                | Q(checked_by__isnull=False, checked_at__isnull=False),
+                name="variable_dose_checked_by_and_at",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.dose} on {self.day}"
+
+    @property
+    def is_checked(self) -> bool:
+        return self.checked_at is not None
 
 
 class CanAsk(models.TextChoices):

@@ -17,9 +17,10 @@ from emar import selectors as core_selectors
 from emar.models import CareHome, CodeCategory, NonAdministrationCode, Round, Unit, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, notify
-from residents.models import ResidentStatus
+from residents.models import AllergyStatus, ResidentStatus
 from training.services import gate_administration, gate_administration_all, gate_witness
 
+from .. import schedule as sched
 from .. import selectors
 from ..models import (
     BODY_SITES,
@@ -28,6 +29,7 @@ from ..models import (
     DoseUnit,
     Effectiveness,
     HomelyRemedy,
+    HomelyRemedyAuthorisation,
     HomelyRemedyDose,
     LineStatus,
     Outcome,
@@ -1164,11 +1166,22 @@ def homely_remedy_give(
     quantity: Decimal,
     reason: str,
     idempotency_key: UUID,
-    confirm_duplicate: bool = False,
+    override_by: User | None = None,
+    override_reason: str = "",
     administered_at: dt.datetime | None = None,
 ) -> HomelyRemedyDose:
-    """R-MAR-11: a homely remedy with reason and dose; a warning (to confirm) when a
-    prescribed line already has the same ingredient, e.g. paracetamol."""
+    """R-MAR-11 (NICE SC1): a homely remedy from the home's list, for a resident whose GP or
+    pharmacist authorised it (authorisation in force, review date not passed), within the
+    list entry's dose, minimum interval, rolling 24-hour maximum and day limit.
+
+    Day limit: the remedy may be given on at most `max_days` consecutive days (home's local
+    days); a day without it ends the course. Giving it on one more consecutive day is refused:
+    the GP must be asked.
+
+    A live prescribed line with the same ingredient (e.g. paracetamol) or an allergy match
+    blocks unless a second, different senior, who authenticated on the device (the view checks
+    their password or PIN), overrides with a reason. The caller never passes a tick box.
+    """
     if found := HomelyRemedyDose.objects.filter(idempotency_key=idempotency_key).first():
         if found.recorded_by_id != by.pk:
             when = found.recorded_at.astimezone(resident.home.tz)
@@ -1183,44 +1196,74 @@ def homely_remedy_give(
         raise DoseError("That remedy is not on this home's list.", code="not_on_list")
     if not permissions.has_perm(by, Perm.RECORD_DOSE, home):
         raise DoseError("Your role cannot record doses in this home.", code="not_allowed")
+    if resident.status != ResidentStatus.RESIDENT:
+        raise DoseError("This resident no longer lives here.", code="resident_left")
+    if not remedy.is_complete:
+        raise DoseError(
+            "This remedy's entry on the home's list has no dose, indication or minimum interval: "
+            "ask the manager to complete it before it is given.",
+            code="homely_list_incomplete",
+        )
     if not reason.strip():
         raise DoseError("Say why the remedy is given.", code="reason_required")
     if quantity is None or quantity <= 0:
         raise DoseError("The quantity must be more than zero.", code="quantity_not_positive")
+    top = remedy.dose_max if remedy.dose_max is not None else remedy.dose
+    if not (remedy.dose <= quantity <= top):
+        raise DoseError(
+            f"The dose on the home's list is {remedy.dose_text}: give that amount.",
+            code="quantity_out_of_range",
+        )
     now = timezone.now()
     at = administered_at or now
     _check_time(home=home, at=at, now=now)
     gate_administration(person=by, home=home, category=remedy.medicine.category, at=at)
+    # Serialise gives of one remedy to one resident: the limits read what went before.
+    authorisation = _homely_authorisation(resident=resident, remedy=remedy, home=home)
+    _homely_limits(resident=resident, remedy=remedy, home=home, at=at)
     duplicates = homely_remedy_duplicates(resident=resident, remedy=remedy)
-    warning = ""
+    duplicate_warning = ""
     if duplicates:
         names = ", ".join(ln.medicine.name for ln in duplicates)
-        warning = f"Already prescribed with the same ingredient: {names}"
-        if not confirm_duplicate:
-            raise DoseError(
-                f"{warning}. Giving this too could double the dose; confirm only if a senior "
-                "has checked.",
-                code="duplicate_ingredient",
-            )
-    given_24h = HomelyRemedyDose.objects.filter(
-        resident=resident, remedy=remedy, administered_at__gt=at - dt.timedelta(hours=24)
-    ).count()
-    if given_24h >= remedy.max_doses_24h:
+        duplicate_warning = f"Already prescribed with the same ingredient: {names}"[:300]
+    allergy_warning = ""
+    if resident.allergy_status == AllergyStatus.UNKNOWN:
         raise DoseError(
-            f"The maximum of {remedy.max_doses_24h} doses in 24 hours has been reached.",
-            code="max_24h",
+            f"{resident}'s allergies are not recorded, so a homely remedy cannot be given. "
+            "Ask a senior to record the allergy status first.",
+            code="allergy_status_unknown",
         )
+    if matches := allergy_matches(
+        remedy.medicine, list(resident.allergies.filter(removed_at__isnull=True))
+    ):
+        names = ", ".join(a.substance for a in matches)
+        allergy_warning = f"Allergy: {resident} is allergic to {names}"[:300]
+    if duplicate_warning or allergy_warning:
+        _homely_override(
+            by=by,
+            home=home,
+            override_by=override_by,
+            override_reason=override_reason,
+            warning=". ".join(w for w in (allergy_warning, duplicate_warning) if w),
+            code="homely_allergy" if allergy_warning else "duplicate_ingredient",
+        )
+    else:
+        override_by, override_reason = None, ""
     dose = HomelyRemedyDose.objects.create(
         home=home,
         resident=resident,
         remedy=remedy,
+        authorisation=authorisation,
         quantity=quantity,
-        dose_unit=remedy.medicine.form[:20],
+        dose_unit=remedy.get_dose_unit_display()[:20],
         reason=reason.strip(),
         administered_at=at,
         recorded_at=now,
         recorded_by=by,
-        duplicate_warning=warning,
+        duplicate_warning=duplicate_warning,
+        allergy_warning=allergy_warning,
+        override_by=override_by,
+        override_reason=override_reason.strip(),
         idempotency_key=idempotency_key,
     )
     audit_append(
@@ -1228,6 +1271,119 @@ def homely_remedy_give(
         actor=by,
         action="mar.homely_remedy.given",
         record=dose,
-        after={"remedy": remedy.medicine.name, "quantity": quantity, "warning": warning},
+        after={
+            "remedy": remedy.medicine.name,
+            "quantity": quantity,
+            "administered_at": at,
+            "authorisation": authorisation.pk,
+            "duplicate_warning": duplicate_warning,
+            "allergy_warning": allergy_warning,
+            "override_by": override_by.pk if override_by else None,
+            "override_reason": override_reason.strip(),
+        },
     )
     return dose
+
+
+def _homely_authorisation(
+    *, resident, remedy: HomelyRemedy, home: CareHome
+) -> HomelyRemedyAuthorisation:
+    """The resident's authorisation in force for this remedy, locked (R-MAR-11)."""
+    authorisation = (
+        HomelyRemedyAuthorisation.objects.select_for_update()
+        .filter(resident=resident, remedy=remedy)
+        .order_by("-recorded_at", "-pk")
+        .first()
+    )
+    if authorisation is None or authorisation.withdrawn_at is not None:
+        raise DoseError(
+            f"{resident}'s GP or pharmacist has not authorised {remedy.medicine.name}. Do not "
+            "give it: ask a senior to contact the GP, or record the authorisation on the "
+            "resident's page.",
+            code="homely_not_authorised",
+        )
+    if authorisation.expired(home.local_today()):
+        raise DoseError(
+            f"The authorisation for {remedy.medicine.name} passed its review date on "
+            f"{authorisation.review_date:%-d %b %Y}. Do not give it: ask a senior to have the "
+            "GP or pharmacist review it.",
+            code="homely_authorisation_expired",
+        )
+    return authorisation
+
+
+def _homely_limits(*, resident, remedy: HomelyRemedy, home: CareHome, at: dt.datetime) -> None:
+    """Minimum interval (either side of `at`, since a dose may be recorded after the fact),
+    rolling 24-hour maximum, and the consecutive-day limit of R-MAR-11."""
+    tz = home.tz
+    day = at.astimezone(tz).date()
+    since = min(
+        at - dt.timedelta(hours=24),
+        sched.local_to_utc(day - dt.timedelta(days=remedy.max_days), dt.time(0), tz)[0],
+    )
+    given = list(
+        HomelyRemedyDose.objects.filter(
+            resident=resident, remedy=remedy, administered_at__gt=since
+        ).values_list("administered_at", flat=True)
+    )
+    interval = dt.timedelta(minutes=remedy.min_interval_minutes)
+    near = [g for g in given if abs(g - at) < interval]
+    if near:
+        last = max(near)
+        wait = last + interval
+        raise DoseError(
+            f"Too soon: {remedy.medicine.name} was last given at "
+            f"{last.astimezone(tz):%H:%M}. The next dose may be given from "
+            f"{wait.astimezone(tz):%H:%M}.",
+            code="homely_interval",
+        )
+    in_24h = sum(1 for g in given if at - dt.timedelta(hours=24) < g <= at)
+    if in_24h >= remedy.max_doses_24h:
+        raise DoseError(
+            f"{remedy.max_doses_24h} doses of {remedy.medicine.name} have been given in the last "
+            "24 hours, the most allowed. Do not give more: tell the senior on shift.",
+            code="homely_max_24h",
+        )
+    days = {g.astimezone(tz).date() for g in given}
+    run = 0
+    while day - dt.timedelta(days=run + 1) in days:
+        run += 1
+    if day not in days and run >= remedy.max_days:
+        raise DoseError(
+            f"{remedy.medicine.name} has been given on {run} days in a row, the most the home's "
+            "list allows. Do not give it again: contact the GP for advice.",
+            code="homely_max_days",
+        )
+
+
+def _homely_override(
+    *,
+    by: User,
+    home: CareHome,
+    override_by: User | None,
+    override_reason: str,
+    warning: str,
+    code: str,
+) -> None:
+    """R-MAR-11: a duplicate ingredient or an allergy match needs a second, different senior
+    (authenticated on the device by the view) and a reason."""
+    if override_by is None:
+        raise DoseError(
+            f"{warning}. Do not give it unless a second senior checks: they enter their "
+            "username and password or PIN below, with the reason.",
+            code=code,
+        )
+    if override_by.pk == by.pk:
+        raise DoseError(
+            "The senior who overrides must be someone other than the person giving the remedy.",
+            code="override_self",
+        )
+    if not permissions.has_perm(override_by, Perm.CHECK_PRESCRIPTION, home):
+        raise DoseError(
+            f"{override_by} is not a senior at this home: ask a senior carer, nurse or manager.",
+            code="override_not_senior",
+        )
+    if not override_reason.strip():
+        raise DoseError(
+            "The senior must say why it is safe to give it.", code="override_reason_required"
+        )

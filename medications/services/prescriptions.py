@@ -662,12 +662,28 @@ def current_version(line: PrescriptionLine) -> ScheduleVersion | None:
     )
 
 
+# R-RX-3: the INR a variable dose is based on. Outside these bounds it is a typing error.
+INR_MIN, INR_MAX = Decimal("0.5"), Decimal("15")
+INR_MAX_AGE_DAYS = 28
+
+
 @transaction.atomic
 def variable_dose_set(
-    *, line: PrescriptionLine, by: User, day: dt.date, dose: Decimal, note: str = ""
+    *,
+    line: PrescriptionLine,
+    by: User,
+    day: dt.date,
+    dose: Decimal,
+    inr: Decimal | None,
+    inr_date: dt.date | None,
+    advised_by: str,
+    note: str = "",
 ) -> VariableDose:
     """The dose for one day of an "as directed" line, e.g. warfarin after an INR (R-RX-3).
-    Only today or later: a past day's dose is history."""
+    Only today or later: a past day's dose is history. It records the INR (0.5 to 15), the
+    test date (not in the future, at most 28 days old) and who advised the dose, and stays
+    awaiting check: it reaches the round only once a second, different senior checks it
+    (`variable_dose_check`, R-RX-4)."""
     line = _locked_line(line)
     _require_perm(
         by, Perm.ENTER_PRESCRIPTION, line.home_id, "not_permitted", "Your role cannot enter doses."
@@ -677,19 +693,110 @@ def variable_dose_set(
     version = current_version(line)
     if version is None or version.dose_rule != sched.DoseRule.VARIABLE:
         raise DomainError("This line's dose is not entered per day.", code="not_variable")
-    if day < line.home.local_today():
+    today = line.home.local_today()
+    if day < today:
         raise DomainError("A past day's dose cannot be changed.", code="variable_dose_past")
     if dose is None or dose < 0:
         raise DomainError("The dose cannot be negative.", code="dose_positive")
-    entry = VariableDose.objects.create(line=line, day=day, dose=dose, entered_by=by, note=note)
+    if inr is None:
+        raise DomainError("Enter the INR result this dose is based on.", code="inr_required")
+    if not (INR_MIN <= inr <= INR_MAX):
+        raise DomainError(
+            f"An INR of {inr} is not possible: check the result (it is between {INR_MIN} and "
+            f"{INR_MAX}).",
+            code="inr_out_of_range",
+        )
+    if inr_date is None:
+        raise DomainError("Enter the date of the INR test.", code="inr_date_required")
+    if inr_date > today:
+        raise DomainError("The INR test date cannot be in the future.", code="inr_date_future")
+    if (today - inr_date).days > INR_MAX_AGE_DAYS:
+        raise DomainError(
+            f"That INR result is more than {INR_MAX_AGE_DAYS} days old: ask the anticoagulation "
+            "clinic or GP for a current result and dose.",
+            code="inr_too_old",
+        )
+    advised_by = advised_by.strip()
+    if not advised_by:
+        raise DomainError(
+            "Say who advised this dose (name and role, e.g. anticoagulation clinic nurse).",
+            code="advised_by_required",
+        )
+    entry = VariableDose.objects.create(
+        line=line,
+        day=day,
+        dose=dose,
+        inr=inr,
+        inr_date=inr_date,
+        advised_by=advised_by,
+        entered_by=by,
+        note=note,
+    )
     audit_append(
         home=line.home_id,
         actor=by,
         action="prescription.variable_dose",
         obj=entry,
-        after={"line": line.pk, "day": day, "dose": dose, "note": note},
+        after={
+            "line": line.pk,
+            "day": day,
+            "dose": dose,
+            "inr": inr,
+            "inr_date": inr_date,
+            "advised_by": advised_by,
+            "note": note,
+        },
     )
     _doses_resync(line.home)
+    return entry
+
+
+@transaction.atomic
+def variable_dose_check(*, entry: VariableDose, by: User) -> VariableDose:
+    """Second-person check of a variable dose against the INR and the advice (R-RX-3,
+    R-RX-4): a different senior. Only then does the dose reach the round."""
+    entry = (
+        VariableDose.objects.select_for_update(of=("self",))
+        .select_related("line", "line__home")
+        .get(pk=entry.pk)
+    )
+    if entry.checked_at is not None:
+        raise DomainError("This dose was already checked.", code="not_awaiting_check")
+    if by.pk == entry.entered_by_id:
+        raise DomainError(
+            "The person who entered a dose cannot check it: ask another senior.",
+            code="check_self",
+        )
+    _require_perm(
+        by,
+        Perm.CHECK_PRESCRIPTION,
+        entry.line.home_id,
+        "check_not_senior",
+        "Only a senior carer, nurse or manager can check a dose.",
+    )
+    if entry.line.status != LineStatus.ACTIVE:
+        raise DomainError("The line is no longer live.", code="line_not_active")
+    if entry.inr is None or entry.inr_date is None or not entry.advised_by:
+        # Entered before R-RX-3 asked for them: nothing to check it against.
+        raise DomainError(
+            "This dose has no INR result or adviser recorded: enter it again with them.",
+            code="inr_required",
+        )
+    if entry.day < entry.line.home.local_today():
+        raise DomainError(
+            "This dose was for a day that has passed: it can no longer be checked.",
+            code="variable_dose_past",
+        )
+    entry.checked_by, entry.checked_at = by, timezone.now()
+    entry.save(update_fields=["checked_by", "checked_at"])
+    audit_append(
+        home=entry.line.home_id,
+        actor=by,
+        action="prescription.variable_dose_checked",
+        obj=entry,
+        after={"line": entry.line_id, "day": entry.day, "entered_by": entry.entered_by_id},
+    )
+    _doses_resync(entry.line.home)
     return entry
 
 

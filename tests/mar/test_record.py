@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -537,41 +536,7 @@ def test_a_stopped_line_cannot_be_recorded(clock, qualified, paracetamol, carer_
     assert e.value.code in ("line_not_live", "dose_cancelled")
 
 
-# --- homely remedies (R-MAR-11) -------------------------------------------------------------------
-
-
-def test_homely_remedy_warns_about_a_prescribed_duplicate_ingredient(
-    clock, qualified, paracetamol, resident_a, carer_a, home_a
-):
-    from medications.models import HomelyRemedy, Medicine
-
-    remedy = HomelyRemedy.objects.create(
-        home=home_a,
-        medicine=Medicine.objects.get(name="Paracetamol 500mg soluble tablets"),
-        dose_guidance="1 to 2 tablets every 4 to 6 hours",
-    )
-    clock("14:00")
-    with pytest.raises(DoseError) as e:
-        services.homely_remedy_give(
-            resident=resident_a,
-            remedy=remedy,
-            by=carer_a,
-            quantity=ONE,
-            reason="Headache",
-            idempotency_key=key(),
-        )
-    assert e.value.code == "duplicate_ingredient"
-    assert "Paracetamol 500mg tablets" in e.value.message
-    dose = services.homely_remedy_give(
-        resident=resident_a,
-        remedy=remedy,
-        by=carer_a,
-        quantity=ONE,
-        reason="Headache",
-        idempotency_key=uuid.uuid4(),
-        confirm_duplicate=True,
-    )
-    assert dose.duplicate_warning
+# Homely remedies (R-MAR-11): tests/mar/test_homely_remedy.py
 
 
 def test_every_competency_the_line_needs_is_checked(clock, oxycodone, carer_a, senior_a, home_a):

@@ -335,31 +335,6 @@ def test_round_query_count_does_not_grow(
 test_round_query_count_does_not_grow.counts = {}
 
 
-def test_homely_remedy_page_warns_then_records(
-    client, clock, qualified, paracetamol, resident_a, carer_a, home_a
-):
-    from medications.models import HomelyRemedy, HomelyRemedyDose, Medicine
-
-    remedy = HomelyRemedy.objects.create(
-        home=home_a,
-        medicine=Medicine.objects.get(name="Paracetamol 500mg soluble tablets"),
-        dose_guidance="1 to 2 tablets",
-    )
-    clock("14:00")
-    client.force_login(carer_a)
-    url = reverse("homely_remedy", args=[resident_a.pk])
-    data = {
-        "idempotency_key": str(uuid.uuid4()),
-        "remedy": remedy.pk,
-        "quantity": "1",
-        "reason": "Headache",
-    }
-    warned = client.post(url, data)
-    assert warned.status_code == 422 and "same ingredient" in warned.content.decode()
-    assert client.post(url, {**data, "confirm_duplicate": "on"}).status_code == 302
-    assert HomelyRemedyDose.objects.get().duplicate_warning
-
-
 def test_prn_is_offered_from_the_resident_page(
     client, clock, make_line, senior_a, carer_a, inspector_a, resident_a
 ):

@@ -117,6 +117,9 @@ def test_a_schedule_change_cannot_start_in_the_past(home_a, senior_a, live):
     assert e.value.code == "schedule_change_in_past"
 
 
+INR = {"inr": Decimal("2.4"), "advised_by": "R Osei, anticoagulation clinic nurse"}
+
+
 def test_warfarin_dose_is_entered_per_day_and_a_missing_day_says_so(
     home_a, resident_a, senior_a, senior2_a
 ):
@@ -129,23 +132,31 @@ def test_warfarin_dose_is_entered_per_day_and_a_missing_day_says_so(
         schedule=times("18:00", dose_rule="variable"),
         start_date=today,
     )
-    services.variable_dose_set(line=warfarin, by=senior_a, day=today, dose=Decimal(3))
-    services.variable_dose_set(line=warfarin, by=senior2_a, day=today, dose=Decimal("2.5"))
+    inr = {**INR, "inr_date": today}
+    first_entry = services.variable_dose_set(
+        line=warfarin, by=senior_a, day=today, dose=Decimal(3), **inr
+    )
+    services.variable_dose_check(entry=first_entry, by=senior2_a)
+    newer = services.variable_dose_set(
+        line=warfarin, by=senior2_a, day=today, dose=Decimal("2.5"), **inr
+    )
+    services.variable_dose_check(entry=newer, by=senior_a)
     tomorrow = today + dt.timedelta(days=1)
     first, second = _due(home_a, today, tomorrow)
     assert first.dose == Decimal("2.5") and first.dose_text == "2.5 tablet(s)"
     assert second.dose is None and second.needs_dose_entry
     with pytest.raises(DomainError) as e:
         services.variable_dose_set(
-            line=warfarin, by=senior_a, day=today - dt.timedelta(days=1), dose=Decimal(1)
+            line=warfarin, by=senior_a, day=today - dt.timedelta(days=1), dose=Decimal(1), **inr
         )
     assert e.value.code == "variable_dose_past"
 
 
 def test_only_a_variable_line_takes_a_dose_per_day(home_a, senior_a, live):
+    today = home_a.local_today()
     with pytest.raises(DomainError) as e:
         services.variable_dose_set(
-            line=live, by=senior_a, day=home_a.local_today(), dose=Decimal(1)
+            line=live, by=senior_a, day=today, dose=Decimal(1), inr_date=today, **INR
         )
     assert e.value.code == "not_variable"
 

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 from emar.models import CareHome, Unit, User
 from medications import services
+from medications.models import HomelyRemedy, Medicine
 from residents.models import AllergyStatus
 from tests.medications.factories import line, times
 from tests.residents.factories import resident
@@ -16,4 +20,46 @@ def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, in
     person = resident(unit, enterer, allergy_status=AllergyStatus.NONE_KNOWN)
     live = line(person, enterer, checker=checker)
     change = services.schedule_change(line=live, by=enterer, schedule=times("09:00"))
-    return {"resident_id": person.pk, "line_id": live.pk, "version_id": change.pk}
+    warfarin = line(
+        person,
+        enterer,
+        checker=checker,
+        name="Warfarin 1mg tablets",
+        schedule=times("18:00", dose_rule="variable"),
+    )
+    today = home.local_today()
+    entry = services.variable_dose_set(
+        line=warfarin,
+        by=enterer,
+        day=today,
+        dose=Decimal(3),
+        inr=Decimal("2.5"),
+        inr_date=today,
+        advised_by="Anticoagulation clinic",
+    )
+    remedy = HomelyRemedy.objects.create(
+        home=home,
+        medicine=Medicine.objects.get(name="Senna 7.5mg tablets"),
+        indication="Constipation",
+        dose=Decimal(1),
+        dose_unit="tablet",
+        dose_guidance="1 at night",
+        min_interval_minutes=1200,
+    )
+    authorisation = services.homely_authorisation_record(
+        resident=person,
+        remedy=remedy,
+        by=enterer,
+        authorised_by_name="Dr A Shah",
+        authorised_by_role="gp",
+        authorised_on=today,
+        review_date=today + dt.timedelta(days=90),
+        exclusions="None",
+    )
+    return {
+        "resident_id": person.pk,
+        "line_id": live.pk,
+        "version_id": change.pk,
+        "variable_dose_id": entry.pk,
+        "authorisation_id": authorisation.pk,
+    }
