@@ -35,7 +35,7 @@ def most_recent_past(t: dt.time, *, now: dt.datetime, tz) -> dt.datetime:
     return candidate
 
 
-class SecondSeniorMixin(forms.Form):
+class SecondSeniorMixin(Form):
     """A second, different senior or nurse confirms on this device with their own username
     and password or PIN: a PRN override (R-MAR-8), an allergy match (R-MAR-16), a homely remedy
     override (R-MAR-11). The service (`services.second_senior_confirm`) checks who it is."""
@@ -69,7 +69,7 @@ class SecondSeniorMixin(forms.Form):
         return senior
 
 
-class PrnOverrideMixin(forms.Form):
+class PrnOverrideMixin(Form):
     """The clinical advice behind a PRN override (R-MAR-8)."""
 
     override_reason = forms.CharField(
@@ -238,28 +238,13 @@ class CorrectionForm(PrnOverrideMixin, SecondSeniorMixin, WitnessMixin):
     administered_at = DoseForm.administered_at
 
 
-def authenticate_second_senior(request, *, username: str, password: str) -> User | None:
-    """A second senior confirms with their own username and password or PIN on this device
-    (the same `authenticate` path as the CD witness, R-MAR-9, counted by the lockout). The
-    service decides whether they may (a senior, not the giver)."""
-    return authenticate(request, username=username.strip(), password=password)
-
-
-class HomelyRemedyForm(Form):
+class HomelyRemedyForm(SecondSeniorMixin, Form):
     """R-MAR-11: a homely remedy, with the second senior's override when needed."""
 
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
     remedy = forms.ModelChoiceField(queryset=None, label="Remedy (the home's approved list)")
     quantity = forms.DecimalField(min_value=0, max_digits=8, decimal_places=3)
     reason = forms.CharField(max_length=500, label="Why is it given?")
-    override_username = forms.CharField(
-        required=False, label="Second senior's username (only if asked below)"
-    )
-    override_password = forms.CharField(
-        required=False,
-        label="Second senior's password or PIN",
-        widget=forms.PasswordInput(render_value=False),
-    )
     override_reason = forms.CharField(
         required=False, max_length=500, label="Senior's reason it is safe to give"
     )
@@ -271,20 +256,3 @@ class HomelyRemedyForm(Form):
         self.fields["remedy"].queryset = HomelyRemedy.objects.filter(
             home=home, active=True
         ).select_related("medicine")
-
-    def clean_override(self, request) -> User | None:
-        username = self.cleaned_data.get("override_username", "").strip()
-        password = self.cleaned_data.get("override_password", "")
-        if not username and not password:
-            return None
-        if not username or not password:
-            self.add_error(
-                "override_password", "The second senior enters their username and password."
-            )
-            return None
-        senior = authenticate_second_senior(request, username=username, password=password)
-        if senior is None:
-            self.add_error(
-                "override_password", "The second senior's username or password is wrong."
-            )
-        return senior

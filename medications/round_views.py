@@ -447,7 +447,7 @@ def homely_remedy(request, resident_id: int):
         form = HomelyRemedyForm(request.POST, home=resident.home)
         status = 400
         if form.is_valid():
-            override_by = form.clean_override(request)
+            override_by = form.second_senior_confirm(request)
             if not form.errors:
                 data = form.cleaned_data
                 try:

@@ -1366,23 +1366,14 @@ def _homely_override(
     code: str,
 ) -> None:
     """R-MAR-11: a duplicate ingredient or an allergy match needs a second, different senior
-    (authenticated on the device by the view) and a reason."""
+    (authenticated on the device by the form, `second_senior_confirm`) and a reason."""
     if override_by is None:
         raise DoseError(
             f"{warning}. Do not give it unless a second senior checks: they enter their "
             "username and password or PIN below, with the reason.",
             code=code,
         )
-    if override_by.pk == by.pk:
-        raise DoseError(
-            "The senior who overrides must be someone other than the person giving the remedy.",
-            code="override_self",
-        )
-    if not permissions.has_perm(override_by, Perm.CHECK_PRESCRIPTION, home):
-        raise DoseError(
-            f"{override_by} is not a senior at this home: ask a senior carer, nurse or manager.",
-            code="override_not_senior",
-        )
+    second_senior_confirm(person=override_by, by=by, home=home, what="A homely remedy override")
     if not override_reason.strip():
         raise DoseError(
             "The senior must say why it is safe to give it.", code="override_reason_required"

@@ -218,8 +218,8 @@ def test_a_very_long_prn_override_username_is_a_form_error(client, senior_a, per
             "idempotency_key": str(uuid.uuid4()),
             "prn_reason": "Pain",
             "quantity": "1",
-            "override_username": "o" * 300,
-            "override_password": "x",
+            "second_username": "o" * 300,
+            "second_password": "x",
             "override_reason": "GP said so",
         },
     )

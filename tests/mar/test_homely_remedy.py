@@ -234,7 +234,7 @@ def test_the_giver_cannot_override_their_own_warning(
     clock("14:00")
     with pytest.raises(DoseError) as e:
         give(resident_a, remedy, senior_a, override_by=senior_a, override_reason="Checked")
-    assert e.value.code == "override_self"
+    assert e.value.code == "second_senior_same_person"
 
 
 def test_a_carer_cannot_override(
@@ -246,7 +246,7 @@ def test_a_carer_cannot_override(
     clock("14:00")
     with pytest.raises(DoseError) as e:
         give(resident_a, remedy, carer_a, override_by=other_carer, override_reason="Checked")
-    assert e.value.code == "override_not_senior"
+    assert e.value.code == "second_senior_not_senior"
 
 
 def test_an_allergy_match_needs_a_second_senior(
@@ -254,7 +254,9 @@ def test_an_allergy_match_needs_a_second_senior(
 ):
     ibuprofen = remedy_for(home_a, "Ibuprofen 200mg tablets", dose_max=None)
     authorise(resident_a, ibuprofen, senior_a)
-    resident_services.allergy_add(resident=resident_a, by=senior_a, substance="NSAIDs")
+    resident_services.allergy_add(
+        resident=resident_a, by=senior_a, substance="NSAIDs", reason="GP record"
+    )
     resident_a.refresh_from_db()
     clock("14:00")
     with pytest.raises(DoseError) as e:
@@ -349,19 +351,21 @@ def test_the_page_asks_for_a_second_senior_and_checks_their_password(
         url,
         {
             **data,
-            "override_username": "senior_a",
-            "override_password": "nope",
+            "second_username": "senior_a",
+            "second_password": "nope",
             "override_reason": "x",
         },
     )
-    assert wrong.status_code == 400 and "username or password is wrong" in wrong.content.decode()
+    assert (
+        wrong.status_code == 400 and "username or password/PIN is wrong" in wrong.content.decode()
+    )
     assert not HomelyRemedyDose.objects.exists()
     ok = client.post(
         url,
         {
             **data,
-            "override_username": "senior_a",
-            "override_password": "senior-pass-1",
+            "second_username": "senior_a",
+            "second_password": "senior-pass-1",
             "override_reason": "GP advised by phone",
         },
     )

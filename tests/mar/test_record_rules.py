@@ -317,7 +317,7 @@ def test_the_round_is_read_only_for_a_gated_person(clock, paracetamol, carer_a, 
 
 @pytest.fixture
 def allergic_prn(resident_a, make_line, senior_a):
-    allergy_add(resident=resident_a, by=senior_a, substance="Morphine")
+    allergy_add(resident=resident_a, by=senior_a, substance="Morphine", reason="GP record")
     line = make_line(
         "Oramorph 10mg/5ml oral solution",
         prn=True,

@@ -131,7 +131,7 @@ def test_prn_page_asks_for_advice_and_a_second_senior_only_when_a_limit_is_reach
 def test_allergy_match_on_the_round_needs_the_second_senior(
     client, clock, qualified, resident_a, make_line, carer_a, senior_a
 ):
-    allergy_add(resident=resident_a, by=senior_a, substance="Paracetamol")
+    allergy_add(resident=resident_a, by=senior_a, substance="Paracetamol", reason="GP record")
     line = make_line(allergy_override_reason="GP: intolerance only, benefit outweighs")
     dose = dose_at(line, "08:00")
     clock("08:05")
