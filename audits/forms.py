@@ -6,6 +6,7 @@ import datetime as dt
 
 from django import forms
 
+from emar.forms import IdempotencyKeyMixin
 from emar.models import CareHome, User
 from medications.chart import CYCLE_DAYS, MAX_DAYS
 from residents.models import Resident
@@ -53,7 +54,7 @@ class StaffMultiple(forms.ModelMultipleChoiceField):
         return str(obj)
 
 
-class ActionForm(forms.Form):
+class ActionForm(IdempotencyKeyMixin):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
     owner = StaffChoice(queryset=User.objects.none())
     due_on = forms.DateField(label="Due by", widget=DATE)
@@ -96,7 +97,7 @@ def checklist_answers(data, audit: Audit) -> tuple[dict[int, tuple[str, str]], s
     return answers, (summary[:5000] if summary is not None else None)
 
 
-class IncidentForm(forms.Form):
+class IncidentForm(IdempotencyKeyMixin):
     kind = forms.ChoiceField(choices=IncidentKind.choices, widget=forms.RadioSelect)
     stage = forms.ChoiceField(choices=Stage.choices)
     type = forms.ChoiceField(label="What went wrong", choices=IncidentType.choices)

@@ -1,9 +1,17 @@
 import datetime as dt
+import uuid
 
 from django import forms
 from django.utils import timezone
 
 from .models import User
+
+
+class IdempotencyKeyMixin(forms.Form):
+    """A hidden key made when the form is drawn; the create service stores one record per key,
+    so a double tap or a resent request never books anything twice."""
+
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, required=False, initial=uuid.uuid4)
 
 
 class InspectorGrantForm(forms.Form):

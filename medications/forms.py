@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
+from emar.forms import IdempotencyKeyMixin
 from emar.models import CareHome, Round
 
 from . import schedule as sched
@@ -122,7 +123,7 @@ class ScheduleFields(forms.Form):
         )
 
 
-class LineForm(ScheduleFields):
+class LineForm(IdempotencyKeyMixin, ScheduleFields):
     medicine = forms.ModelChoiceField(queryset=Medicine.objects.none())
     dose = forms.DecimalField(min_value=Decimal("0.001"), max_digits=8, decimal_places=3)
     dose_max = forms.DecimalField(
@@ -229,10 +230,11 @@ class LineForm(ScheduleFields):
             kwargs[k] = kwargs[k] or ""
         kwargs["is_prn"] = bool(data.get("is_prn"))
         kwargs["schedule"] = None if kwargs["is_prn"] else self.schedule_input()
+        kwargs["idempotency_key"] = data.get("idempotency_key")
         return kwargs
 
 
-class ScheduleChangeForm(ScheduleFields):
+class ScheduleChangeForm(IdempotencyKeyMixin, ScheduleFields):
     effective_from = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -240,14 +242,14 @@ class ScheduleChangeForm(ScheduleFields):
     )
 
 
-class CheckForm(forms.Form):
+class CheckForm(IdempotencyKeyMixin):
     confirm = forms.BooleanField(
         label="I have checked this line against the prescription source: medicine, "
         "strength, dose, route, times and dates.",
     )
 
 
-class StopForm(forms.Form):
+class StopForm(IdempotencyKeyMixin):
     reason = forms.CharField(max_length=300)
     authorised_by = forms.CharField(
         max_length=120, help_text="e.g. Dr Shah (GP), by phone at 10:40"

@@ -155,6 +155,7 @@ def stock_receive(request, line_id: int):
             witness=witness,
             carried_forward=d["carried_forward"],
             note=d["note"],
+            idempotency_key=d["idempotency_key"],
         ),
     )
     if status == 200:
@@ -180,6 +181,7 @@ def stock_dispose(request, line_id: int):
             receipt_ref=d["receipt_ref"],
             witness=witness,
             at=form.at(line.home),
+            idempotency_key=d["idempotency_key"],
         ),
     )
     if status == 200:
@@ -202,6 +204,7 @@ def stock_check(request, line_id: int):
             witness=witness,
             note=d["note"],
             theft_suspected=d["theft_suspected"],
+            idempotency_key=d["idempotency_key"],
         )
 
     status = _run(form, request, call)
@@ -236,6 +239,7 @@ def stock_correct(request, movement_id: int):
             change=d["change"],
             reason=d["reason"],
             witness=witness,
+            idempotency_key=d["idempotency_key"],
         ),
     )
     if status == 200:
@@ -360,6 +364,7 @@ def temperature_record(request, home):
             maximum=d["maximum"],
             reset_confirmed=d["reset_confirmed"],
             action_taken=d["action_taken"],
+            idempotency_key=d["idempotency_key"],
         )
     except DomainError as e:
         form.add_error(None, e)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from emar.forms import IdempotencyKeyMixin
 from emar.models import CareHome, Unit
 
 from .models import (
@@ -91,7 +92,7 @@ class ResidentDetailsForm(forms.ModelForm):
         return {f: self.cleaned_data[f] for f in DETAIL_FIELDS}
 
 
-class AdmitForm(ResidentDetailsForm):
+class AdmitForm(IdempotencyKeyMixin, ResidentDetailsForm):
     unit = forms.ModelChoiceField(queryset=Unit.objects.none())
     room = forms.CharField(max_length=20)
     admitted_on = forms.DateField(widget=DATE)
@@ -108,7 +109,7 @@ class AdmitForm(ResidentDetailsForm):
         self.fields["unit"].queryset = Unit.objects.filter(home=home)
 
 
-class AllergyForm(forms.Form):
+class AllergyForm(IdempotencyKeyMixin):
     substance = forms.CharField(max_length=120)
     reaction = forms.CharField(max_length=200, required=False)
     severity = forms.ChoiceField(choices=AllergySeverity.choices, initial=AllergySeverity.UNKNOWN)
@@ -143,7 +144,7 @@ class LeaveForm(forms.Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class ReconciliationForm(forms.Form):
+class ReconciliationForm(IdempotencyKeyMixin):
     reason = forms.ChoiceField(choices=ReconciliationReason.choices)
     arrived_on = forms.DateField(widget=DATE, label="Arrived (admission or return) on")
     sources = forms.MultipleChoiceField(
@@ -152,7 +153,7 @@ class ReconciliationForm(forms.Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class DiscrepancyForm(forms.Form):
+class DiscrepancyForm(IdempotencyKeyMixin):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     resolution = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -165,7 +166,7 @@ class ResolveForm(forms.Form):
     resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ReviewForm(forms.Form):
+class ReviewForm(IdempotencyKeyMixin):
     held_on = forms.DateField(widget=DATE)
     participants = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),

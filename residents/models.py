@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from emar.models import CareHome, Unit, User
+from emar.models import CareHome, IdempotentRecord, Unit, User, idempotency_unique
 
 
 def validate_nhs_number(value: str) -> None:
@@ -71,7 +71,7 @@ class ResidentQuerySet(models.QuerySet):
         return self.filter(status=ResidentStatus.RESIDENT)
 
 
-class Resident(models.Model):
+class Resident(IdempotentRecord):
     """A person living in one unit of a home at a time (R-RES-1, R-ORG-1)."""
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="residents")
@@ -130,6 +130,7 @@ class Resident(models.Model):
                 name="resident_weight_positive",
             ),
             models.CheckConstraint(condition=~Q(full_name=""), name="resident_full_name_not_blank"),
+            idempotency_unique(),
         ]
         indexes = [models.Index(fields=["home", "status"], name="resident_home_status")]
 
@@ -173,7 +174,7 @@ class AllergySeverity(models.TextChoices):
     UNKNOWN = "unknown", "Severity not known"
 
 
-class Allergy(models.Model):
+class Allergy(IdempotentRecord):
     """One recorded allergy (R-RES-2). Withdrawn allergies are kept, marked as removed."""
 
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="allergies")
@@ -199,6 +200,7 @@ class Allergy(models.Model):
                 condition=Q(removed_at__isnull=True) | ~Q(removed_reason=""),
                 name="allergy_removal_has_reason",
             ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -245,7 +247,7 @@ class ReconciliationSource(models.TextChoices):
     RESIDENT_FAMILY = "resident_family", "Resident or family"
 
 
-class Reconciliation(models.Model):
+class Reconciliation(IdempotentRecord):
     """Medicines reconciliation after admission or a hospital stay (R-RES-3)."""
 
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="reconciliations")
@@ -267,7 +269,8 @@ class Reconciliation(models.Model):
                 condition=Q(completed_at__isnull=True, completed_by__isnull=True)
                 | Q(completed_at__isnull=False, completed_by__isnull=False),
                 name="reconciliation_completed_with_who",
-            )
+            ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -286,7 +289,7 @@ class Reconciliation(models.Model):
         return self.completed_at - start
 
 
-class Discrepancy(models.Model):
+class Discrepancy(IdempotentRecord):
     """One difference found between the sources, and how it was resolved (R-RES-3)."""
 
     reconciliation = models.ForeignKey(
@@ -309,7 +312,8 @@ class Discrepancy(models.Model):
                 condition=Q(resolved_at__isnull=True)
                 | (Q(resolved_by__isnull=False) & ~Q(resolution="")),
                 name="discrepancy_resolution_has_who_and_how",
-            )
+            ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -320,7 +324,7 @@ class Discrepancy(models.Model):
         return self.resolved_at is not None
 
 
-class MedicationReview(models.Model):
+class MedicationReview(IdempotentRecord):
     """A structured medication review (R-RES-4)."""
 
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="reviews")
@@ -332,6 +336,7 @@ class MedicationReview(models.Model):
 
     class Meta:
         ordering = ["resident", "-held_on", "-pk"]
+        constraints = [idempotency_unique()]
 
     def __str__(self) -> str:
         return f"Review of {self.resident} on {self.held_on:%d %b %Y}"

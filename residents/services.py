@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -11,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from emar.models import CareHome, Unit, User
-from emar.services import DomainError, audit_append
+from emar.services import DomainError, audit_append, idempotent
 
 from .models import (
     Allergy,
@@ -100,6 +101,7 @@ def _store_photo(resident: Resident, upload: UploadedFile) -> None:
     resident.photo_content_type = content_type
 
 
+@idempotent(Resident, scope=lambda home, **_: {"home_id": home.pk})
 @transaction.atomic
 def resident_admit(
     *,
@@ -205,9 +207,16 @@ def resident_update(
 # --- Allergies (R-RES-2) -----------------------------------------------------------------------
 
 
+@idempotent(Allergy, scope=lambda resident, **_: {"resident_id": resident.pk})
 @transaction.atomic
 def allergy_add(
-    *, resident: Resident, by: User, substance: str, reaction: str = "", severity: str = "unknown"
+    *,
+    resident: Resident,
+    by: User,
+    substance: str,
+    reaction: str = "",
+    severity: str = "unknown",
+    idempotency_key: UUID | None = None,
 ) -> Allergy:
     resident = Resident.objects.select_for_update().get(pk=resident.pk)
     substance = substance.strip()
@@ -221,6 +230,7 @@ def allergy_add(
         reaction=reaction.strip(),
         severity=severity,
         recorded_by=by,
+        idempotency_key=idempotency_key,
     )
     _full_clean(allergy)
     allergy.save()
@@ -376,6 +386,7 @@ def resident_leave(
 # --- Reconciliation (R-RES-3) and reviews (R-RES-4) --------------------------------------------
 
 
+@idempotent(Reconciliation, scope=lambda resident, **_: {"resident_id": resident.pk})
 @transaction.atomic
 def reconciliation_start(
     *,
@@ -385,6 +396,7 @@ def reconciliation_start(
     arrived_on: dt.date,
     sources: list[str],
     notes: str = "",
+    idempotency_key: UUID | None = None,
 ) -> Reconciliation:
     resident = Resident.objects.select_related("home").get(pk=resident.pk)
     _require_current(resident)
@@ -400,6 +412,7 @@ def reconciliation_start(
         sources=list(dict.fromkeys(sources)),
         notes=notes,
         started_by=by,
+        idempotency_key=idempotency_key,
     )
     _full_clean(rec)
     rec.save()
@@ -420,9 +433,15 @@ def _open_reconciliation(rec: Reconciliation) -> Reconciliation:
     return rec
 
 
+@idempotent(Discrepancy, scope=lambda reconciliation, **_: {"reconciliation_id": reconciliation.pk})
 @transaction.atomic
 def discrepancy_add(
-    *, reconciliation: Reconciliation, by: User, description: str, resolution: str = ""
+    *,
+    reconciliation: Reconciliation,
+    by: User,
+    description: str,
+    resolution: str = "",
+    idempotency_key: UUID | None = None,
 ) -> Discrepancy:
     rec = _open_reconciliation(reconciliation)
     if not description.strip():
@@ -435,6 +454,7 @@ def discrepancy_add(
         recorded_by=by,
         resolved_by=by if resolution.strip() else None,
         resolved_at=now if resolution.strip() else None,
+        idempotency_key=idempotency_key,
     )
     audit_append(
         home=rec.resident.home_id,
@@ -488,9 +508,16 @@ def reconciliation_complete(*, reconciliation: Reconciliation, by: User) -> Reco
     return rec
 
 
+@idempotent(MedicationReview, scope=lambda resident, **_: {"resident_id": resident.pk})
 @transaction.atomic
 def review_record(
-    *, resident: Resident, by: User, held_on: dt.date, participants: str, outcome: str
+    *,
+    resident: Resident,
+    by: User,
+    held_on: dt.date,
+    participants: str,
+    outcome: str,
+    idempotency_key: UUID | None = None,
 ) -> MedicationReview:
     resident = Resident.objects.select_related("home").get(pk=resident.pk)
     if held_on > _today(resident.home):
@@ -503,6 +530,7 @@ def review_record(
         participants=participants.strip(),
         outcome=outcome.strip(),
         recorded_by=by,
+        idempotency_key=idempotency_key,
     )
     audit_append(
         home=resident.home_id,

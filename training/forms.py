@@ -5,13 +5,15 @@ from __future__ import annotations
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
+from emar.forms import IdempotencyKeyMixin
+
 from . import uploads
 from .models import Course, MedicineCategory, Outcome
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class TrainingRecordForm(forms.Form):
+class TrainingRecordForm(IdempotencyKeyMixin):
     """R-TRN-1: a completed course with its certificate."""
 
     course = forms.ModelChoiceField(queryset=Course.objects.filter(active=True))
@@ -32,7 +34,7 @@ class TrainingRecordForm(forms.Form):
         return upload
 
 
-class AssessmentForm(forms.Form):
+class AssessmentForm(IdempotencyKeyMixin):
     """R-TRN-2: an observed competency assessment; the assessor is the signed-in user."""
 
     category = forms.ChoiceField(choices=MedicineCategory.choices, label="Kind of medicine")

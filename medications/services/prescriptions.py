@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,7 +19,7 @@ from django.utils import timezone
 from emar import permissions
 from emar.models import CareHome, User
 from emar.permissions import Perm
-from emar.services import DomainError, audit_append
+from emar.services import DomainError, audit_append, idempotent
 from residents.models import Allergy, AllergyStatus, Resident
 
 from .. import schedule as sched
@@ -208,6 +209,7 @@ def _active_allergies(resident: Resident) -> list[Allergy]:
     return list(resident.allergies.filter(removed_at__isnull=True))
 
 
+@idempotent(PrescriptionLine, scope=lambda resident, **_: {"resident_id": resident.pk})
 @transaction.atomic
 def line_create(
     *,
@@ -231,6 +233,7 @@ def line_create(
     time_sensitive: bool = False,
     tolerance_minutes: int = 15,
     allergy_override_reason: str = "",
+    idempotency_key: UUID | None = None,
 ) -> PrescriptionLine:
     """Enter a line (R-RX-2). It stays "awaiting check" until a second senior checks it
     (R-RX-4). An allergy match blocks unless a senior gives a reason to override (R-RX-5)."""
@@ -307,6 +310,7 @@ def line_create(
         entered_by=by,
         allergy_override_reason=override if matches else "",
         allergy_override_by=by if matches else None,
+        idempotency_key=idempotency_key,
     )
     if schedule is not None:
         schedule.version(
@@ -366,11 +370,15 @@ def _locked_line(line: PrescriptionLine) -> PrescriptionLine:
 
 
 @transaction.atomic
-def line_check(*, line: PrescriptionLine, by: User) -> PrescriptionLine:
+def line_check(
+    *, line: PrescriptionLine, by: User, idempotency_key: UUID | None = None
+) -> PrescriptionLine:
     """Second-person check against the source (R-RX-4, R-RES-2, R-RX-5): a different senior;
     the resident's allergy status is known; any allergy match carries an override reason.
     The line's doses start from the day of the check (never a run of gaps before it)."""
     line = _locked_line(line)
+    if idempotency_key is not None and line.check_key == idempotency_key:
+        return line  # the same check form sent twice
     if line.status != LineStatus.AWAITING_CHECK:
         raise DomainError("This line is not awaiting a check.", code="not_awaiting_check")
     if by.pk == line.entered_by_id:
@@ -400,7 +408,8 @@ def line_check(*, line: PrescriptionLine, by: User) -> PrescriptionLine:
         )
     now = timezone.now()
     line.status, line.checked_by, line.checked_at = LineStatus.ACTIVE, by, now
-    line.save(update_fields=["status", "checked_by", "checked_at"])
+    line.check_key = idempotency_key
+    line.save(update_fields=["status", "checked_by", "checked_at", "check_key"])
     first = line.versions.filter(checked_at__isnull=True).order_by("created_at", "pk").first()
     if first is not None:
         today = _local_midnight(now.astimezone(line.home.tz).date(), line.home)
@@ -427,6 +436,7 @@ def line_stop(
     reason: str,
     authorised_by: str,
     at: dt.datetime | None = None,
+    idempotency_key: UUID | None = None,
 ) -> PrescriptionLine:
     """Stop a line (R-RX-10): reason and who authorised it. It leaves rounds from `at` (now by
     default; may be later, never earlier) and stays on the MAR history."""
@@ -438,6 +448,8 @@ def line_stop(
         "not_permitted",
         "Your role cannot stop prescriptions.",
     )
+    if idempotency_key is not None and line.stop_key == idempotency_key:
+        return line  # the same stop form sent twice
     if line.status == LineStatus.STOPPED:
         raise DomainError("This line is already stopped.", code="already_stopped")
     if not reason.strip():
@@ -453,8 +465,12 @@ def line_stop(
     before = line.status
     line.status, line.stopped_at, line.stopped_by = LineStatus.STOPPED, at, by
     line.stop_reason, line.stop_authorised_by = reason.strip(), authorised_by.strip()
+    line.stop_key = idempotency_key
     line.save(
-        update_fields=["status", "stopped_at", "stopped_by", "stop_reason", "stop_authorised_by"]
+        update_fields=[
+            *("status", "stopped_at", "stopped_by", "stop_reason", "stop_authorised_by"),
+            "stop_key",
+        ]
     )
     audit_append(
         home=line.home_id,
@@ -473,6 +489,7 @@ def line_stop(
     return line
 
 
+@idempotent(ScheduleVersion, scope=lambda line, **_: {"line_id": line.pk})
 @transaction.atomic
 def schedule_change(
     *,
@@ -480,6 +497,7 @@ def schedule_change(
     by: User,
     schedule: ScheduleInput,
     effective_from: dt.datetime | None = None,
+    idempotency_key: UUID | None = None,
 ) -> ScheduleVersion:
     """A new schedule version (R-RX-3). It takes effect once a second senior checks it, and
     never before its check, so no dose already past is changed."""
@@ -508,6 +526,7 @@ def schedule_change(
     anchor = requested.astimezone(line.home.tz).date()
     schedule.validate(anchor=anchor)
     version = schedule.version(line=line, by=by, requested_from=requested, anchor=anchor)
+    version.idempotency_key = idempotency_key
     version.save()
     audit_append(
         home=line.home_id,
