@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.utils import timezone
 
 from emar.forms import IdempotencyKeyMixin
 from emar.models import CareHome, User
+from emar.periods import PeriodError, month_check, period_check
 from medications.chart import CYCLE_DAYS, MAX_DAYS
 from residents.models import Resident
 from training.models import MedicineCategory
@@ -34,6 +36,13 @@ class MonthField(forms.CharField):
             return dt.datetime.strptime(value, "%Y-%m").date()  # noqa: DTZ007 - a calendar month
         except ValueError:
             raise forms.ValidationError("Give the month as YYYY-MM, e.g. 2026-10.") from None
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        try:
+            month_check(month=value, today=timezone.localdate())
+        except PeriodError as e:
+            raise forms.ValidationError(e.message) from None
 
 
 class PrepareForm(forms.Form):
@@ -169,6 +178,15 @@ class PeriodForm(forms.Form):
     start = forms.DateField(widget=DATE)
     end = forms.DateField(widget=DATE)
 
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end"):
+            try:
+                period_check(start=data["start"], end=data["end"], today=timezone.localdate())
+            except PeriodError as e:
+                raise forms.ValidationError(e.message) from None
+        return data
+
 
 class MarForm(forms.Form):
     resident = forms.ModelChoiceField(queryset=Resident.objects.none())
@@ -177,6 +195,17 @@ class MarForm(forms.Form):
 
     def __init__(self, *args, home: CareHome, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.home = home
         self.fields["resident"].queryset = (
             Resident.objects.filter(home=home).select_related("unit").order_by("full_name")
         )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("days"):
+            end = data["start"] + dt.timedelta(days=data["days"] - 1)
+            try:
+                period_check(start=data["start"], end=end, today=self.home.local_today())
+            except PeriodError as e:
+                raise forms.ValidationError(e.message) from None
+        return data

@@ -26,6 +26,7 @@ from django.utils.text import slugify
 
 from emar import permissions
 from emar.models import CareHome, Role, User
+from emar.periods import PeriodError, period_check
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, idempotent, notify
 from residents.models import Resident
@@ -638,6 +639,10 @@ def evidence_pack_request(
         raise AuditError(f"Choose at most {MAX_PACK_DAYS} days.", code="period_too_long")
     if end > home.local_today():
         raise AuditError("The period cannot end in the future.", code="bad_period")
+    try:
+        period_check(start=start, end=end, today=home.local_today(), max_days=MAX_PACK_DAYS)
+    except PeriodError as e:
+        raise AuditError(e.message, code="bad_period") from None
     pack = EvidencePack.objects.create(home=home, start=start, end=end, requested_by=by)
     audit_append(
         home=home,

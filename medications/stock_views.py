@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from emar import permissions
 from emar.pdf import render_pdf
+from emar.periods import PeriodError, month_check
 from emar.permissions import Perm, requires, scoped_get
 from emar.services import DomainError
 from residents.models import Resident
@@ -305,6 +306,10 @@ def _month(raw: str | None, today: dt.date) -> tuple[int, int]:
         return today.year, today.month
     year, month = raw.split("-")
     value = dt.date(int(year), int(month), 1)
+    try:
+        month_check(month=value, today=today)
+    except PeriodError as e:
+        raise ValueError(e.message) from None
     return value.year, value.month
 
 
