@@ -1,8 +1,10 @@
 """The MAR chart: a resident's lines as rows and days as columns, like a paper MAR (R-MAR-12).
 
 `mar_chart(resident=, start=, days=)` is a pure read in a constant number of queries (about
-eight, whatever the number of lines, days or records). It works from the materialised
-scheduled doses (`doses_sync`), so what the chart shows is what the round screen showed.
+eight, whatever the number of lines, days or records; a handful more when the period reaches
+past tomorrow). It works from the materialised scheduled doses (`doses_sync`), so what the
+chart shows is what the round screen showed; days after the beat job's window (local
+yesterday..tomorrow) show the doses the prescriptions schedule, projected and never written.
 
 What a cell shows (the legend printed under every chart says the same):
 
