@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from emar import permissions
@@ -369,6 +369,25 @@ def _locked_line(line: PrescriptionLine) -> PrescriptionLine:
     )
 
 
+def _save_keyed(line: PrescriptionLine, fields: list[str]) -> None:
+    """Save a check or stop with its form's key; a key already used on another line (only a
+    forged or replayed form can do that) is refused, not a crash."""
+    try:
+        with transaction.atomic():
+            line.save(update_fields=fields)
+    except IntegrityError:
+        others = PrescriptionLine.objects.exclude(pk=line.pk)
+        if not (
+            (line.check_key and others.filter(check_key=line.check_key).exists())
+            or (line.stop_key and others.filter(stop_key=line.stop_key).exists())
+        ):
+            raise
+        raise DomainError(
+            "This form was already used for another line. Reload the page and enter it again.",
+            code="key_reused",
+        ) from None
+
+
 @transaction.atomic
 def line_check(
     *, line: PrescriptionLine, by: User, idempotency_key: UUID | None = None
@@ -409,7 +428,7 @@ def line_check(
     now = timezone.now()
     line.status, line.checked_by, line.checked_at = LineStatus.ACTIVE, by, now
     line.check_key = idempotency_key
-    line.save(update_fields=["status", "checked_by", "checked_at", "check_key"])
+    _save_keyed(line, ["status", "checked_by", "checked_at", "check_key"])
     first = line.versions.filter(checked_at__isnull=True).order_by("created_at", "pk").first()
     if first is not None:
         today = _local_midnight(now.astimezone(line.home.tz).date(), line.home)
@@ -466,11 +485,9 @@ def line_stop(
     line.status, line.stopped_at, line.stopped_by = LineStatus.STOPPED, at, by
     line.stop_reason, line.stop_authorised_by = reason.strip(), authorised_by.strip()
     line.stop_key = idempotency_key
-    line.save(
-        update_fields=[
-            *("status", "stopped_at", "stopped_by", "stop_reason", "stop_authorised_by"),
-            "stop_key",
-        ]
+    _save_keyed(
+        line,
+        ["status", "stopped_at", "stopped_by", "stop_reason", "stop_authorised_by", "stop_key"],
     )
     audit_append(
         home=line.home_id,

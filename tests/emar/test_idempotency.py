@@ -274,3 +274,16 @@ def test_training_records_assessments_and_audit_actions_are_stored_once_per_key(
         due_on=home_a.local_today() + dt.timedelta(days=14),
         by=manager_a,
     )
+
+
+def test_a_check_key_from_another_line_is_refused_not_a_crash(unit_a, senior_a, senior2_a):
+    person = resident(unit_a, senior_a)
+    first = line(person, senior_a, name="Paracetamol 500mg tablets")
+    second = line(person, senior_a, name="Ibuprofen 200mg tablets")
+    key = uuid.uuid4()
+    rx_services.line_check(line=first, by=senior2_a, idempotency_key=key)
+    with pytest.raises(rx_services.DomainError) as e:
+        rx_services.line_check(line=second, by=senior2_a, idempotency_key=key)
+    assert e.value.code == "key_reused"
+    second.refresh_from_db()
+    assert second.status == LineStatus.AWAITING_CHECK
