@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.utils import timezone
 
-from emar.forms import TEXT_MAX, Form, checked_text
+from emar.forms import TEXT_MAX, Form, IdempotencyKeyMixin, checked_text
 from emar.models import CareHome, User
+from emar.periods import PeriodError, month_check, period_check
 from medications.chart import CYCLE_DAYS, MAX_DAYS
 from residents.models import Resident
 from training.models import MedicineCategory
@@ -46,6 +48,13 @@ class MonthField(forms.Field):
         except ValueError:
             raise forms.ValidationError("Give the month as YYYY-MM, e.g. 2026-10.") from None
 
+    def validate(self, value) -> None:
+        super().validate(value)
+        try:
+            month_check(month=value, today=timezone.localdate())
+        except PeriodError as e:
+            raise forms.ValidationError(e.message) from None
+
 
 class PrepareForm(Form):
     month = MonthField(label="Month")
@@ -65,7 +74,7 @@ class StaffMultiple(forms.ModelMultipleChoiceField):
         return str(obj)
 
 
-class ActionForm(Form):
+class ActionForm(IdempotencyKeyMixin):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=2000)
     owner = StaffChoice(queryset=User.objects.none())
     due_on = forms.DateField(label="Due by", widget=DATE)
@@ -110,7 +119,7 @@ def checklist_answers(data, audit: Audit) -> tuple[dict[int, tuple[str, str]], s
     return answers, summary
 
 
-class IncidentForm(Form):
+class IncidentForm(IdempotencyKeyMixin):
     past_dates = ("occurred_at",)
     kind = forms.ChoiceField(choices=IncidentKind.choices, widget=forms.RadioSelect)
     stage = forms.ChoiceField(choices=Stage.choices)
@@ -184,6 +193,15 @@ class PeriodForm(Form):
     start = forms.DateField(widget=DATE)
     end = forms.DateField(widget=DATE)
 
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end"):
+            try:
+                period_check(start=data["start"], end=data["end"], today=timezone.localdate())
+            except PeriodError as e:
+                raise forms.ValidationError(e.message) from None
+        return data
+
 
 class MarForm(Form):
     resident = forms.ModelChoiceField(queryset=Resident.objects.none())
@@ -192,6 +210,17 @@ class MarForm(Form):
 
     def __init__(self, *args, home: CareHome, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.home = home
         self.fields["resident"].queryset = (
             Resident.objects.filter(home=home).select_related("unit").order_by("full_name")
         )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("days"):
+            end = data["start"] + dt.timedelta(days=data["days"] - 1)
+            try:
+                period_check(start=data["start"], end=end, today=self.home.local_today())
+            except PeriodError as e:
+                raise forms.ValidationError(e.message) from None
+        return data

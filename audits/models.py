@@ -14,7 +14,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from emar.models import BackgroundBuild, BuildStatus, CareHome, User, auto_retry_constraint
+from emar.models import (
+    BackgroundBuild,
+    BuildStatus,
+    CareHome,
+    IdempotentRecord,
+    User,
+    auto_retry_constraint,
+    idempotency_unique,
+)
 from residents.models import Resident
 from training.models import MedicineCategory
 
@@ -160,7 +168,7 @@ class ActionStatus(models.TextChoices):
     DONE = "done", "Done"
 
 
-class AuditAction(models.Model):
+class AuditAction(IdempotentRecord):
     """A finding turned into an action (R-AUD-3). It belongs to the audit that raised it and is
     carried forward, while open, into every later audit of the home."""
 
@@ -186,6 +194,7 @@ class AuditAction(models.Model):
                 | (~Q(status="done") & Q(closed_in__isnull=True)),
                 name="audit_action_done_iff_closed",
             ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -313,7 +322,7 @@ CANDOUR_HARMS = (Harm.MODERATE, Harm.SEVERE, Harm.DEATH)
 CQC_HARMS = (Harm.SEVERE, Harm.DEATH)
 
 
-class Incident(models.Model):
+class Incident(IdempotentRecord):
     """A medicines error or near miss (R-AUD-5)."""
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="incidents")
@@ -347,6 +356,7 @@ class Incident(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind="near_miss") | Q(harm="none"), name="near_miss_has_no_harm"
             ),
+            idempotency_unique(),
         ]
         indexes = [models.Index(fields=["home", "occurred_at"], name="incident_home_time")]
 

@@ -14,6 +14,7 @@ import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.apps import apps
 from django.db import IntegrityError, transaction
@@ -22,8 +23,9 @@ from django.utils.text import slugify
 
 from emar import jobs, permissions
 from emar.models import CareHome, Role, User
+from emar.periods import PeriodError, period_check
 from emar.permissions import Perm
-from emar.services import DomainError, audit_append, notify
+from emar.services import DomainError, audit_append, idempotent, notify
 from residents.models import Resident
 from residents.selectors import in_room_order
 from training.models import MedicineCategory
@@ -172,9 +174,16 @@ def _staff_of(home: CareHome, user: User) -> bool:
     return permissions.role_in(user, home) in (Role.CARER, Role.SENIOR, Role.MANAGER, "admin")
 
 
+@idempotent(AuditAction, scope=lambda audit, **_: {"raised_in_id": audit.pk})
 @transaction.atomic
 def action_add(
-    *, audit: Audit, description: str, owner: User, due_on: dt.date, by: User
+    *,
+    audit: Audit,
+    description: str,
+    owner: User,
+    due_on: dt.date,
+    by: User,
+    idempotency_key: UUID | None = None,
 ) -> AuditAction:
     """A finding becomes an action with an owner and a due date (R-AUD-3)."""
     audit = _draft(audit)
@@ -189,6 +198,7 @@ def action_add(
         owner=owner,
         due_on=due_on,
         created_by=by,
+        idempotency_key=idempotency_key,
     )
     audit_append(
         home=audit.home,
@@ -311,6 +321,7 @@ def _next_reference(home: CareHome, when: dt.datetime) -> str:
     return f"INC-{year}-{count + 1:04d}"
 
 
+@idempotent(Incident, scope=lambda home, **_: {"home_id": home.pk})
 @transaction.atomic
 def incident_report(
     *,
@@ -327,6 +338,7 @@ def incident_report(
     residents: Iterable[Resident] = (),
     abuse_suspected: bool = False,
     suspend: Iterable[str] = (MedicineCategory.ORAL,),
+    idempotency_key: UUID | None = None,
 ) -> Incident:
     """Report a medicines error or near miss (R-AUD-5). Each member of staff named has the
     chosen competencies suspended until reassessed (R-TRN-3); the manager is told, urgently
@@ -366,10 +378,16 @@ def incident_report(
                     abuse_suspected=abuse_suspected,
                     suspended_categories=suspend if staff else [],
                     reported_by=by,
+                    idempotency_key=idempotency_key,
                 )
             break
-        except IntegrityError:  # two reports took the same number: take the next
-            continue
+        except IntegrityError:
+            if (
+                idempotency_key
+                and Incident.objects.filter(idempotency_key=idempotency_key).exists()
+            ):
+                raise  # the same form sent twice at once: `idempotent` returns the first
+            continue  # two reports took the same number: take the next
     else:
         raise AuditError("Could not number the incident; try again.", code="busy")
     incident.staff.set(staff)
@@ -611,6 +629,10 @@ def evidence_pack_request(
         raise AuditError(f"Choose at most {MAX_PACK_DAYS} days.", code="period_too_long")
     if end > home.local_today():
         raise AuditError("The period cannot end in the future.", code="bad_period")
+    try:
+        period_check(start=start, end=end, today=home.local_today(), max_days=MAX_PACK_DAYS)
+    except PeriodError as e:
+        raise AuditError(e.message, code="bad_period") from None
     pack = EvidencePack.objects.create(home=home, start=start, end=end, requested_by=by)
     audit_append(
         home=home,

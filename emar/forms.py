@@ -1,6 +1,7 @@
 """Forms of the core, and the input bounds every form of the product inherits (R-REL-1)."""
 
 import datetime as dt
+import uuid
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -132,6 +133,13 @@ class SignInForm(InputBounds, AuthenticationForm):
         super().__init__(*args, **kwargs)
         username = self.fields["username"]
         username.validators.append(validators.MaxLengthValidator(username.max_length or 150))
+
+
+class IdempotencyKeyMixin(Form):
+    """A hidden key made when the form is drawn; the create service stores one record per key,
+    so a double tap or a resent request never books anything twice."""
+
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput, required=False, initial=uuid.uuid4)
 
 
 class InspectorGrantForm(Form):

@@ -20,6 +20,28 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known timezone", code="bad_timezone") from None
 
 
+def idempotency_unique() -> models.UniqueConstraint:
+    """The named unique rule on a record's idempotency key (one record per submitted form).
+    The name is expanded per model, e.g. `medications_stockmovement_one_per_key`."""
+    return models.UniqueConstraint(
+        fields=["idempotency_key"], name="%(app_label)s_%(class)s_one_per_key"
+    )
+
+
+class IdempotentRecord(models.Model):
+    """A record created from a form that carries an idempotency key: the same form submitted
+    twice (a double tap, a retry after a dropped connection) stores one record, and the
+    database, not a check-then-insert, is what refuses the second. Empty for rows made before
+    the key existed and for records no form created. A model with its own `Meta.constraints`
+    lists `idempotency_unique()` there too (tests/emar/test_idempotency.py checks every one)."""
+
+    idempotency_key = models.UUIDField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+        constraints = [idempotency_unique()]
+
+
 class Provider(models.Model):
     name = models.CharField(max_length=200, unique=True)
 

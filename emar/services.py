@@ -4,10 +4,14 @@ hash-chained audit trail (R-SEC-4) that every clinical write goes through."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -34,12 +38,62 @@ from .models import (
     User,
 )
 
+_Record = TypeVar("_Record", bound=models.Model)
+
 
 class DomainError(ValidationError):
     """A rule refused the action; `code` is stable (tests and the API assert on it)."""
 
     def __init__(self, message: str, *, code: str, params: dict | None = None) -> None:
         super().__init__(message, code=code, params=params)
+
+
+# --- Idempotent creation: one record per submitted form -----------------------------------------
+
+
+def _by_key(model: type[_Record], key: UUID, scope: dict[str, Any]) -> _Record | None:
+    found = model._default_manager.filter(idempotency_key=key).first()
+    if found is not None and any(getattr(found, f) != v for f, v in scope.items()):
+        raise DomainError(
+            "This form was already used for something else. Reload the page and enter it again.",
+            code="key_reused",
+        )
+    return found
+
+
+def idempotent(
+    model: type[_Record], *, scope: Callable[..., dict[str, Any]] | None = None
+) -> Callable[[Callable[..., _Record]], Callable[..., _Record]]:
+    """Make a create service idempotent on its `idempotency_key` argument.
+
+    The same key again returns the first record instead of writing a second one. Two requests
+    with the same key at the same moment both pass the first look-up; the database's unique
+    rule on the key refuses the later insert, the service's writes are undone with their
+    savepoint (nothing half-written stays), and the first record is returned. `scope(**kwargs)`
+    names fields the first record must share (e.g. the same line), so a key can never hand back
+    someone else's record. Without a key (old API clients) the service runs as before.
+    """
+
+    def decorate(service: Callable[..., _Record]) -> Callable[..., _Record]:
+        @functools.wraps(service)
+        @transaction.atomic
+        def run(*, idempotency_key: UUID | None = None, **kwargs: Any) -> _Record:
+            if idempotency_key is None:
+                return service(**kwargs)
+            expected = scope(**kwargs) if scope else {}
+            if found := _by_key(model, idempotency_key, expected):
+                return found
+            try:
+                with transaction.atomic():
+                    return service(idempotency_key=idempotency_key, **kwargs)
+            except IntegrityError:
+                if found := _by_key(model, idempotency_key, expected):
+                    return found
+                raise
+
+        return run
+
+    return decorate
 
 
 DEFAULT_ROUNDS: tuple[tuple[str, dt.time], ...] = (

@@ -1,8 +1,10 @@
 """The MAR chart: a resident's lines as rows and days as columns, like a paper MAR (R-MAR-12).
 
 `mar_chart(resident=, start=, days=)` is a pure read in a constant number of queries (about
-eight, whatever the number of lines, days or records). It works from the materialised
-scheduled doses (`doses_sync`), so what the chart shows is what the round screen showed.
+eight, whatever the number of lines, days or records; a handful more when the period reaches
+past tomorrow). It works from the materialised scheduled doses (`doses_sync`), so what the
+chart shows is what the round screen showed; days after the beat job's window (local
+yesterday..tomorrow) show the doses the prescriptions schedule, projected and never written.
 
 What a cell shows (the legend printed under every chart says the same):
 
@@ -43,6 +45,7 @@ from .models import (
     ScheduledDose,
     ScheduleVersion,
 )
+from .services.mar import doses_projected
 
 __all__ = [
     "CYCLE_ANCHOR",
@@ -250,12 +253,22 @@ def mar_chart(
     end_utc = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=tz)
     today = now.astimezone(tz).date()
 
+    # Stored doses up to the end of the window the beat job materialises; after it, the doses
+    # the prescriptions schedule, projected without writing (a read never writes without bound).
+    stored_until = min(end, today + dt.timedelta(days=1))
     doses = list(
         ScheduledDose.objects.filter(
-            resident=resident, local_date__range=(start, end), cancelled_at__isnull=True
+            resident=resident, local_date__range=(start, stored_until), cancelled_at__isnull=True
         ).order_by("due_at")
     )
     dose_ids = {d.pk for d in doses}
+    if end > stored_until:
+        doses += doses_projected(
+            home=home,
+            start=max(start, stored_until + dt.timedelta(days=1)),
+            end=end,
+            resident=resident,
+        )
     records = list(
         Administration.objects.filter(resident=resident)
         .filter(

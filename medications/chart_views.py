@@ -15,11 +15,13 @@ from django.views.decorators.http import require_GET
 
 from emar.models import CareHome, Unit
 from emar.pdf import render_pdf
+from emar.periods import PeriodError as BadPeriod
+from emar.periods import period_check
 from emar.permissions import Perm, requires, scoped_get
 from residents.models import Resident, room_order
 
 from .chart import CYCLE_DAYS, MAX_DAYS, MarChart, cycle_start, mar_chart
-from .services import doses_sync
+from .services import doses_sync_for_read
 
 PRINT_TEMPLATE = "medications/print/mar_chart.html"
 
@@ -47,8 +49,10 @@ def period_from(query, home: CareHome) -> tuple[dt.date, int]:
         days = int(raw_days)
     else:
         days = CYCLE_DAYS
-    if not dt.date(1900, 1, 1) <= start <= dt.date(9000, 1, 1):
-        raise PeriodError("The start date is out of range.")
+    try:
+        period_check(start=start, end=start + dt.timedelta(days=days - 1), today=home.local_today())
+    except BadPeriod as e:
+        raise PeriodError(e.message) from None
     return start, days
 
 
@@ -78,14 +82,10 @@ def grid_widths(days: int) -> dict[str, float]:
 
 
 def _materialise(home: CareHome, start: dt.date, days: int, unit: Unit | None) -> None:
-    """Make sure the period's future doses exist before drawing them (beat only keeps
-    yesterday..tomorrow): otherwise a scheduled future day would print as "not scheduled" on
-    the downtime MAR (H-10). `doses_sync` only creates or cancels doses from now on and never
-    touches a recorded one, so a GET may call it; the past is only read."""
-    end = start + dt.timedelta(days=days - 1)
-    today = home.local_today()
-    if end >= today:
-        doses_sync(home=home, start=max(start, today), end=end, unit=unit)
+    """Bring the period's doses within the beat job's window (local yesterday..tomorrow) in
+    line before drawing them, at most those three days whatever the period: later days are
+    projected by the chart without writing (H-10 downtime MAR; R-SEC-1)."""
+    doses_sync_for_read(home=home, start=start, end=start + dt.timedelta(days=days - 1), unit=unit)
 
 
 def _pdf_response(pdf: bytes, filename: str) -> HttpResponse:

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
-from emar.forms import Form
+from emar.forms import Form, IdempotencyKeyMixin
 from emar.models import CareHome, Round
 
 from . import schedule as sched
@@ -135,7 +135,7 @@ class ScheduleFields(Form):
         )
 
 
-class LineForm(ScheduleFields):
+class LineForm(IdempotencyKeyMixin, ScheduleFields):
     medicine = forms.ModelChoiceField(queryset=Medicine.objects.none())
     dose = forms.DecimalField(min_value=Decimal("0.001"), max_digits=8, decimal_places=3)
     dose_max = forms.DecimalField(
@@ -258,10 +258,11 @@ class LineForm(ScheduleFields):
             kwargs[k] = kwargs[k] or ""
         kwargs["is_prn"] = bool(data.get("is_prn"))
         kwargs["schedule"] = None if kwargs["is_prn"] else self.schedule_input()
+        kwargs["idempotency_key"] = data.get("idempotency_key")
         return kwargs
 
 
-class ScheduleChangeForm(ScheduleFields):
+class ScheduleChangeForm(IdempotencyKeyMixin, ScheduleFields):
     effective_from = forms.DateTimeField(
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -269,14 +270,14 @@ class ScheduleChangeForm(ScheduleFields):
     )
 
 
-class CheckForm(Form):
+class CheckForm(IdempotencyKeyMixin):
     confirm = forms.BooleanField(
         label="I have checked this line against the prescription source: medicine, "
         "strength, dose, route, times and dates.",
     )
 
 
-class StopForm(Form):
+class StopForm(IdempotencyKeyMixin):
     reason = forms.CharField(max_length=300)
     authorised_by = forms.CharField(
         max_length=120, help_text="e.g. Dr Shah (GP), by phone at 10:40"

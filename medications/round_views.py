@@ -90,11 +90,12 @@ def round_view(request, home):
     if abs((day - home.local_today()).days) > 400:
         return HttpResponseBadRequest("Choose a date within the last year.")
     # Prescription changes resync on commit and beat every 10 minutes; this catches the rest
-    # (e.g. a resident moved) at most a minute late without paying for it on every load.
+    # (e.g. a resident moved) at most a minute late without paying for it on every load. A
+    # read only writes inside the beat's window (yesterday..tomorrow), whatever day is asked.
     if cache.add(f"emar:doses-synced:{unit.pk}:{day.isoformat()}", True, timeout=60):
         # the night round's doses after midnight are dated the next day
         end = day + dt.timedelta(days=1)
-        services.doses_sync(home=home, start=day, end=end, unit=unit, now=now)
+        services.doses_sync_for_read(home=home, start=day, end=end, unit=unit, now=now)
     screen = rounds.round_screen(
         home=home,
         unit=unit,

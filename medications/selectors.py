@@ -158,7 +158,12 @@ def overdue_plans(home: CareHome, today: dt.date) -> dict[str, list]:
 
 
 def _live_lines(
-    home: CareHome, unit: Unit | None, start: dt.date, end: dt.date, window_start: dt.datetime
+    home: CareHome,
+    unit: Unit | None,
+    start: dt.date,
+    end: dt.date,
+    window_start: dt.datetime,
+    resident: Resident | None = None,
 ) -> QuerySet[PrescriptionLine]:
     qs = PrescriptionLine.objects.filter(
         home=home,
@@ -172,6 +177,8 @@ def _live_lines(
     qs = qs.filter(Q(stopped_at__isnull=True) | Q(stopped_at__gt=window_start))
     if unit is not None:
         qs = qs.filter(resident__unit=unit)
+    if resident is not None:
+        qs = qs.filter(resident=resident)
     return qs.select_related("medicine", "resident", "resident__unit").prefetch_related(
         Prefetch(
             "versions",
@@ -222,7 +229,12 @@ def _expand_line(
 
 
 def doses_due(
-    *, home: CareHome, start: dt.date, end: dt.date, unit: Unit | None = None
+    *,
+    home: CareHome,
+    start: dt.date,
+    end: dt.date,
+    unit: Unit | None = None,
+    resident: Resident | None = None,
 ) -> list[DueDose]:
     """Scheduled doses of local days `start`..`end` (inclusive) for a home or one unit, in time
     then room order. Nothing is due for a line that is awaiting its check (R-RX-4), PRN
@@ -235,7 +247,7 @@ def doses_due(
     window_start = sched.local_to_utc(start, dt.time(0), tz)[0]
     rounds = {r.pk: r for r in Round.objects.filter(home=home)}
     result: list[DueDose] = []
-    for line in _live_lines(home, unit, start, end, window_start):
+    for line in _live_lines(home, unit, start, end, window_start, resident):
         assessments = line.assessments
         self_admin = bool(assessments) and assessments[0].self_administers
         variable_rule = any(v.dose_rule == sched.DoseRule.VARIABLE for v in line.live_versions)

@@ -8,7 +8,7 @@ import datetime as dt
 from django import forms
 from django.utils import timezone
 
-from emar.forms import Form
+from emar.forms import Form, IdempotencyKeyMixin
 
 from .models import LocationKind, MovementKind, StorageLocation
 from .round_forms import WitnessMixin
@@ -26,7 +26,7 @@ def _local_datetime(home, day: dt.date | None) -> dt.datetime | None:
     return dt.datetime.combine(day, dt.time(12, 0), tzinfo=home.tz)
 
 
-class ReceiveForm(WitnessMixin):
+class ReceiveForm(IdempotencyKeyMixin, WitnessMixin):
     past_dates = ("received_on",)
     carried_forward = forms.BooleanField(
         required=False, label="Carried forward from the last cycle (not a new delivery)"
@@ -44,7 +44,7 @@ class ReceiveForm(WitnessMixin):
         return _local_datetime(home, self.cleaned_data.get("received_on"))
 
 
-class DisposeForm(WitnessMixin):
+class DisposeForm(IdempotencyKeyMixin, WitnessMixin):
     past_dates = ("on",)
     kind = forms.ChoiceField(
         choices=[
@@ -68,13 +68,13 @@ class DisposeForm(WitnessMixin):
         return _local_datetime(home, self.cleaned_data.get("on"))
 
 
-class CheckForm(WitnessMixin):
+class CheckForm(IdempotencyKeyMixin, WitnessMixin):
     counted = forms.DecimalField(min_value=0, label="Number counted", **QTY)
     note = forms.CharField(required=False, max_length=500)
     theft_suspected = forms.BooleanField(required=False, label="Theft or diversion is suspected")
 
 
-class CorrectForm(WitnessMixin):
+class CorrectForm(IdempotencyKeyMixin, WitnessMixin):
     change = forms.DecimalField(label="Out by (+ more, − less)", **QTY)
     reason = forms.CharField(max_length=500, label="What was wrong with the entry")
 
@@ -84,7 +84,7 @@ class LocationForm(Form):
     kind = forms.ChoiceField(choices=LocationKind.choices)
 
 
-class TemperatureForm(Form):
+class TemperatureForm(IdempotencyKeyMixin):
     location = forms.ModelChoiceField(queryset=StorageLocation.objects.none())
     current = forms.DecimalField(label="Current °C", **TEMP)
     minimum = forms.DecimalField(label="Minimum °C", **TEMP)

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from emar import permissions
 from emar.pdf import render_pdf
+from emar.periods import PeriodError, month_check
 from emar.permissions import Perm, requires, scoped_get
 from emar.services import DomainError
 from residents.models import Resident
@@ -158,6 +159,7 @@ def stock_receive(request, line_id: int):
             witness=witness,
             carried_forward=d["carried_forward"],
             note=d["note"],
+            idempotency_key=d["idempotency_key"],
         ),
     )
     if status == 200:
@@ -183,6 +185,7 @@ def stock_dispose(request, line_id: int):
             receipt_ref=d["receipt_ref"],
             witness=witness,
             at=form.at(line.home),
+            idempotency_key=d["idempotency_key"],
         ),
     )
     if status == 200:
@@ -205,6 +208,7 @@ def stock_check(request, line_id: int):
             witness=witness,
             note=d["note"],
             theft_suspected=d["theft_suspected"],
+            idempotency_key=d["idempotency_key"],
         )
 
     status = _run(form, request, call)
@@ -239,6 +243,7 @@ def stock_correct(request, movement_id: int):
             change=d["change"],
             reason=d["reason"],
             witness=witness,
+            idempotency_key=d["idempotency_key"],
         ),
     )
     if status == 200:
@@ -307,6 +312,10 @@ def _month(raw: str | None, today: dt.date) -> tuple[int, int]:
         return today.year, today.month
     year, month = raw.split("-")
     value = dt.date(int(year), int(month), 1)
+    try:
+        month_check(month=value, today=today)
+    except PeriodError as e:
+        raise ValueError(e.message) from None
     return value.year, value.month
 
 
@@ -367,6 +376,7 @@ def temperature_record(request, home):
             maximum=d["maximum"],
             reset_confirmed=d["reset_confirmed"],
             action_taken=d["action_taken"],
+            idempotency_key=d["idempotency_key"],
         )
     except DomainError as e:
         form.add_error(None, e)

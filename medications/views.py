@@ -190,7 +190,9 @@ def line_check(request, line_id: int):
     form = forms.CheckForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.line_check(line=line, by=request.user)
+            services.line_check(
+                line=line, by=request.user, idempotency_key=form.cleaned_data["idempotency_key"]
+            )
         except DomainError as e:
             form.add_error(None, e)
         else:
@@ -336,7 +338,11 @@ def schedule_change(request, line_id: int):
             when = timezone.make_aware(when, line.home.tz)
         try:
             services.schedule_change(
-                line=line, by=request.user, schedule=form.schedule_input(), effective_from=when
+                line=line,
+                by=request.user,
+                schedule=form.schedule_input(),
+                effective_from=when,
+                idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except DomainError as e:
             form.add_error(None, e)

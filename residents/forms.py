@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from emar.forms import Form, ModelForm
+from emar.forms import Form, IdempotencyKeyMixin, ModelForm
 from emar.models import CareHome, Unit
 
 from .models import (
@@ -93,7 +93,7 @@ class ResidentDetailsForm(ModelForm):
         return {f: self.cleaned_data[f] for f in DETAIL_FIELDS}
 
 
-class AdmitForm(ResidentDetailsForm):
+class AdmitForm(IdempotencyKeyMixin, ResidentDetailsForm):
     unit = forms.ModelChoiceField(queryset=Unit.objects.none())
     room = forms.CharField(max_length=20)
     admitted_on = forms.DateField(widget=DATE)
@@ -110,7 +110,7 @@ class AdmitForm(ResidentDetailsForm):
         self.fields["unit"].queryset = Unit.objects.filter(home=home)
 
 
-class AllergyForm(Form):
+class AllergyForm(IdempotencyKeyMixin):
     substance = forms.CharField(max_length=120)
     reaction = forms.CharField(max_length=200, required=False)
     severity = forms.ChoiceField(choices=AllergySeverity.choices, initial=AllergySeverity.UNKNOWN)
@@ -165,7 +165,7 @@ class LeaveForm(Form):
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class ReconciliationForm(Form):
+class ReconciliationForm(IdempotencyKeyMixin):
     past_dates = ("arrived_on",)
     reason = forms.ChoiceField(choices=ReconciliationReason.choices)
     arrived_on = forms.DateField(widget=DATE, label="Arrived (admission or return) on")
@@ -175,7 +175,7 @@ class ReconciliationForm(Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class DiscrepancyForm(Form):
+class DiscrepancyForm(IdempotencyKeyMixin):
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
     resolution = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
@@ -188,7 +188,7 @@ class ResolveForm(Form):
     resolution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
-class ReviewForm(Form):
+class ReviewForm(IdempotencyKeyMixin):
     past_dates = ("held_on",)
     held_on = forms.DateField(widget=DATE)
     participants = forms.CharField(

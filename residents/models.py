@@ -21,7 +21,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from emar.models import CareHome, Unit, User
+from emar.models import CareHome, IdempotentRecord, Unit, User, idempotency_unique
 
 NEEDS_MAX = 2000  # characters of a need or preference (emar.forms.TEXT_MAX)
 
@@ -100,7 +100,7 @@ class ResidentQuerySet(models.QuerySet):
         return self.filter(status=ResidentStatus.RESIDENT)
 
 
-class Resident(models.Model):
+class Resident(IdempotentRecord):
     """A person living in one unit of a home at a time (R-RES-1, R-ORG-1)."""
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="residents")
@@ -168,6 +168,7 @@ class Resident(models.Model):
                 )
                 for field in ("swallowing_needs", "communication_needs", "medicine_preferences")
             ),
+            idempotency_unique(),
         ]
         indexes = [models.Index(fields=["home", "status"], name="resident_home_status")]
 
@@ -211,7 +212,7 @@ class AllergySeverity(models.TextChoices):
     UNKNOWN = "unknown", "Severity not known"
 
 
-class Allergy(models.Model):
+class Allergy(IdempotentRecord):
     """One recorded allergy (R-RES-2). Withdrawn allergies are kept, marked as removed."""
 
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="allergies")
@@ -237,6 +238,7 @@ class Allergy(models.Model):
                 condition=Q(removed_at__isnull=True) | ~Q(removed_reason=""),
                 name="allergy_removal_has_reason",
             ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -312,7 +314,7 @@ class ReconciliationSource(models.TextChoices):
     RESIDENT_FAMILY = "resident_family", "Resident or family"
 
 
-class Reconciliation(models.Model):
+class Reconciliation(IdempotentRecord):
     """Medicines reconciliation after admission or a hospital stay (R-RES-3)."""
 
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="reconciliations")
@@ -334,7 +336,8 @@ class Reconciliation(models.Model):
                 condition=Q(completed_at__isnull=True, completed_by__isnull=True)
                 | Q(completed_at__isnull=False, completed_by__isnull=False),
                 name="reconciliation_completed_with_who",
-            )
+            ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -353,7 +356,7 @@ class Reconciliation(models.Model):
         return self.completed_at - start
 
 
-class Discrepancy(models.Model):
+class Discrepancy(IdempotentRecord):
     """One difference found between the sources, and how it was resolved (R-RES-3)."""
 
     reconciliation = models.ForeignKey(
@@ -376,7 +379,8 @@ class Discrepancy(models.Model):
                 condition=Q(resolved_at__isnull=True)
                 | (Q(resolved_by__isnull=False) & ~Q(resolution="")),
                 name="discrepancy_resolution_has_who_and_how",
-            )
+            ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -387,7 +391,7 @@ class Discrepancy(models.Model):
         return self.resolved_at is not None
 
 
-class MedicationReview(models.Model):
+class MedicationReview(IdempotentRecord):
     """A structured medication review (R-RES-4)."""
 
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="reviews")
@@ -399,6 +403,7 @@ class MedicationReview(models.Model):
 
     class Meta:
         ordering = ["resident", "-held_on", "-pk"]
+        constraints = [idempotency_unique()]
 
     def __str__(self) -> str:
         return f"Review of {self.resident} on {self.held_on:%d %b %Y}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -13,7 +14,7 @@ from django.utils import timezone
 
 from emar import selectors as core_selectors
 from emar.models import CareHome, Unit, User
-from emar.services import DomainError, audit_append, notify
+from emar.services import DomainError, audit_append, idempotent, notify
 
 from .models import (
     Allergy,
@@ -103,6 +104,7 @@ def _store_photo(resident: Resident, upload: UploadedFile) -> None:
     resident.photo_content_type = content_type
 
 
+@idempotent(Resident, scope=lambda home, **_: {"home_id": home.pk})
 @transaction.atomic
 def resident_admit(
     *,
@@ -266,6 +268,7 @@ def _status_change(resident: Resident, by: User, before: str, reason: str) -> No
         )
 
 
+@idempotent(Allergy, scope=lambda resident, **_: {"resident_id": resident.pk})
 @transaction.atomic
 def allergy_add(
     *,
@@ -275,6 +278,7 @@ def allergy_add(
     reason: str,
     reaction: str = "",
     severity: str = "unknown",
+    idempotency_key: UUID | None = None,
 ) -> Allergy:
     """Record an allergy with where it comes from (R-RES-2), then re-check the resident's live
     medicines against it (R-RX-11)."""
@@ -293,6 +297,7 @@ def allergy_add(
         reaction=reaction.strip(),
         severity=severity,
         recorded_by=by,
+        idempotency_key=idempotency_key,
     )
     _full_clean(allergy)
     allergy.save()
@@ -474,6 +479,7 @@ def resident_leave(
 # --- Reconciliation (R-RES-3) and reviews (R-RES-4) --------------------------------------------
 
 
+@idempotent(Reconciliation, scope=lambda resident, **_: {"resident_id": resident.pk})
 @transaction.atomic
 def reconciliation_start(
     *,
@@ -483,6 +489,7 @@ def reconciliation_start(
     arrived_on: dt.date,
     sources: list[str],
     notes: str = "",
+    idempotency_key: UUID | None = None,
 ) -> Reconciliation:
     resident = Resident.objects.select_related("home").get(pk=resident.pk)
     _require_current(resident)
@@ -498,6 +505,7 @@ def reconciliation_start(
         sources=list(dict.fromkeys(sources)),
         notes=notes,
         started_by=by,
+        idempotency_key=idempotency_key,
     )
     _full_clean(rec)
     rec.save()
@@ -518,9 +526,15 @@ def _open_reconciliation(rec: Reconciliation) -> Reconciliation:
     return rec
 
 
+@idempotent(Discrepancy, scope=lambda reconciliation, **_: {"reconciliation_id": reconciliation.pk})
 @transaction.atomic
 def discrepancy_add(
-    *, reconciliation: Reconciliation, by: User, description: str, resolution: str = ""
+    *,
+    reconciliation: Reconciliation,
+    by: User,
+    description: str,
+    resolution: str = "",
+    idempotency_key: UUID | None = None,
 ) -> Discrepancy:
     rec = _open_reconciliation(reconciliation)
     if not description.strip():
@@ -533,6 +547,7 @@ def discrepancy_add(
         recorded_by=by,
         resolved_by=by if resolution.strip() else None,
         resolved_at=now if resolution.strip() else None,
+        idempotency_key=idempotency_key,
     )
     audit_append(
         home=rec.resident.home_id,
@@ -586,9 +601,16 @@ def reconciliation_complete(*, reconciliation: Reconciliation, by: User) -> Reco
     return rec
 
 
+@idempotent(MedicationReview, scope=lambda resident, **_: {"resident_id": resident.pk})
 @transaction.atomic
 def review_record(
-    *, resident: Resident, by: User, held_on: dt.date, participants: str, outcome: str
+    *,
+    resident: Resident,
+    by: User,
+    held_on: dt.date,
+    participants: str,
+    outcome: str,
+    idempotency_key: UUID | None = None,
 ) -> MedicationReview:
     resident = Resident.objects.select_related("home").get(pk=resident.pk)
     if held_on > _today(resident.home):
@@ -601,6 +623,7 @@ def review_record(
         participants=participants.strip(),
         outcome=outcome.strip(),
         recorded_by=by,
+        idempotency_key=idempotency_key,
     )
     audit_append(
         home=resident.home_id,

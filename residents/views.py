@@ -50,6 +50,7 @@ def resident_admit(request, home):
                 admitted_on=data["admitted_on"],
                 allergy_status=data["allergy_status"],
                 photo=data.get("photo") or None,
+                idempotency_key=data["idempotency_key"],
                 **form.details(),
             )
         except DomainError as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 
-from emar.forms import Form
+from emar.forms import Form, IdempotencyKeyMixin
 
 from . import uploads
 from .models import Course, MedicineCategory, Outcome
@@ -13,7 +13,7 @@ from .models import Course, MedicineCategory, Outcome
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class TrainingRecordForm(Form):
+class TrainingRecordForm(IdempotencyKeyMixin):
     """R-TRN-1: a completed course with its certificate."""
 
     past_dates = ("completed_on",)
@@ -36,7 +36,7 @@ class TrainingRecordForm(Form):
         return upload
 
 
-class AssessmentForm(Form):
+class AssessmentForm(IdempotencyKeyMixin):
     """R-TRN-2: an observed competency assessment; the assessor is the signed-in user."""
 
     past_dates = ("assessed_on",)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from emar.models import CareHome
+from emar.models import CareHome, IdempotentRecord, idempotency_unique
 
 COMPETENCY_VALIDITY_MONTHS = 12  # R-TRN-2
 EXPIRING_WITHIN_DAYS = 30  # R-TRN-4, R-ALR-3
@@ -90,7 +90,7 @@ def policy_path(instance: MedicinesPolicy, filename: str) -> str:
     return _private_name("policies", filename)
 
 
-class TrainingRecord(models.Model):
+class TrainingRecord(IdempotentRecord):
     """One completed course of one staff member at one home (R-TRN-1). `expires_on` is fixed
     when recorded from the course's validity, so changing a course later rewrites no history.
     It is the first day the training is no longer in date."""
@@ -118,6 +118,7 @@ class TrainingRecord(models.Model):
                 condition=Q(expires_on__gt=models.F("completed_on")),
                 name="training_expires_after_completion",
             ),
+            idempotency_unique(),
         ]
         indexes = [
             models.Index(fields=["home", "person", "course"], name="training_home_person_course")
@@ -132,7 +133,7 @@ class Outcome(models.TextChoices):
     NOT_YET_COMPETENT = "not_yet_competent", "Not yet competent"
 
 
-class CompetencyAssessment(models.Model):
+class CompetencyAssessment(IdempotentRecord):
     """An observed assessment of one person for one kind of medicine (R-TRN-2). The latest
     assessment for a category is the one that counts; it is in date until the day before
     `expires_on` (12 months after the assessment)."""
@@ -161,6 +162,7 @@ class CompetencyAssessment(models.Model):
             models.CheckConstraint(
                 condition=~Q(assessor=models.F("person")), name="assessment_not_of_oneself"
             ),
+            idempotency_unique(),
         ]
         indexes = [
             models.Index(fields=["home", "person", "category"], name="assessment_home_person_cat")

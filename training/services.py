@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -23,7 +24,7 @@ from django.utils import timezone
 from emar import permissions
 from emar.models import CareHome, Membership, Role, User
 from emar.permissions import Perm
-from emar.services import DomainError, audit_append, notify
+from emar.services import DomainError, audit_append, idempotent, notify
 
 from . import selectors, uploads
 from .models import (
@@ -318,6 +319,9 @@ def _check_file(upload: UploadedFile, allowed: tuple[str, ...]) -> str:
         raise TrainingError(e.messages[0], code=e.code or "upload_type") from None
 
 
+@idempotent(
+    TrainingRecord, scope=lambda person, home, **_: {"person_id": person.pk, "home_id": home.pk}
+)
 @transaction.atomic
 def training_record_create(
     *,
@@ -328,6 +332,7 @@ def training_record_create(
     by: User,
     provider: str = "",
     certificate: UploadedFile | None = None,
+    idempotency_key: UUID | None = None,
 ) -> TrainingRecord:
     """Record a completed course (R-TRN-1); expiry = completion + the course's validity.
 
@@ -348,6 +353,7 @@ def training_record_create(
         provider=provider.strip(),
         recorded_by=by,
         recorded_at=timezone.now(),
+        idempotency_key=idempotency_key,
     )
     if certificate:
         record.certificate_type = _check_file(certificate, uploads.CERTIFICATE_TYPES)
@@ -372,6 +378,10 @@ def training_record_create(
     return record
 
 
+@idempotent(
+    CompetencyAssessment,
+    scope=lambda person, home, **_: {"person_id": person.pk, "home_id": home.pk},
+)
 @transaction.atomic
 def competency_assess(
     *,
@@ -382,6 +392,7 @@ def competency_assess(
     assessed_on: dt.date,
     outcome: str,
     notes: str = "",
+    idempotency_key: UUID | None = None,
 ) -> CompetencyAssessment:
     """Record an observed competency assessment by `by` (R-TRN-2); it expires 12 months later.
 
@@ -410,6 +421,7 @@ def competency_assess(
         notes=notes,
         expires_on=add_months(assessed_on, COMPETENCY_VALIDITY_MONTHS),
         recorded_at=timezone.now(),
+        idempotency_key=idempotency_key,
     )
     audit_append(
         home=home,

@@ -174,6 +174,7 @@ def record_add(request, home, staff_id: int):
                 provider=form.cleaned_data["provider"],
                 certificate=form.cleaned_data["certificate"],
                 by=request.user,
+                idempotency_key=form.cleaned_data["idempotency_key"],
             )
         except DomainError as e:
             form.add_error(None, e)

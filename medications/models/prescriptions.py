@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from emar.models import CareHome, Round, User
+from emar.models import CareHome, IdempotentRecord, Round, User, idempotency_unique
 from residents.models import Allergy, Resident
 from training.models import MedicineCategory
 
@@ -175,7 +175,7 @@ class RxSource(models.TextChoices):
     OTHER = "other", "Other (say which)"
 
 
-class PrescriptionLine(models.Model):
+class PrescriptionLine(IdempotentRecord):
     """One medicine for one resident (R-RX-2). Goes live only once checked (R-RX-4)."""
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="lines")
@@ -236,6 +236,10 @@ class PrescriptionLine(models.Model):
     )
     stop_reason = models.CharField(max_length=300, blank=True)
     stop_authorised_by = models.CharField(max_length=120, blank=True)
+    # The keys of the check and stop forms: the same form sent twice answers with the line
+    # as the first one left it instead of "not awaiting a check" / "already stopped".
+    check_key = models.UUIDField(null=True, blank=True, editable=False)
+    stop_key = models.UUIDField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["resident", "status", "medicine__name", "pk"]
@@ -284,6 +288,9 @@ class PrescriptionLine(models.Model):
                 condition=Q(allergy_override_by__isnull=True) | ~Q(allergy_override_reason=""),
                 name="line_allergy_override_has_reason",
             ),
+            idempotency_unique(),
+            models.UniqueConstraint(fields=["check_key"], name="line_one_check_per_key"),
+            models.UniqueConstraint(fields=["stop_key"], name="line_one_stop_per_key"),
         ]
 
     def __str__(self) -> str:
@@ -332,7 +339,7 @@ def _num(value: Decimal) -> str:
     return text
 
 
-class ScheduleVersion(models.Model):
+class ScheduleVersion(IdempotentRecord):
     """One version of a regular line's schedule (R-RX-3). A change is a new version that takes
     effect when checked and never earlier than its check, so the past is never rewritten."""
 
@@ -376,6 +383,7 @@ class ScheduleVersion(models.Model):
                 condition=Q(effective_from__isnull=True) | Q(checked_at__isnull=False),
                 name="schedule_effective_only_when_checked",
             ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:

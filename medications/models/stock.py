@@ -19,7 +19,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from emar.models import CareHome, User
+from emar.models import CareHome, IdempotentRecord, User, idempotency_unique
 from residents.models import Resident
 
 from .mar import Administration
@@ -74,7 +74,7 @@ class Stock(models.Model):
         return f"{self.balance} of line {self.line_id}"
 
 
-class StockMovement(models.Model):
+class StockMovement(IdempotentRecord):
     """One entry of a line's stock ledger; never edited or deleted. A mistake is put right by a
     dated correcting entry (`corrects`) with the reason (R-CD-2).
 
@@ -154,6 +154,7 @@ class StockMovement(models.Model):
                 condition=Q(witness__isnull=True) | ~Q(witness=F("by")),
                 name="stock_witness_is_someone_else",
             ),
+            idempotency_unique(),
         ]
         indexes = [
             models.Index(fields=["resident", "recorded_at"], name="stock_move_resident_time"),
@@ -176,7 +177,7 @@ class StockMovement(models.Model):
         return -self.change if self.change < 0 else None
 
 
-class StockCheck(models.Model):
+class StockCheck(IdempotentRecord):
     """A count of one line's stock against the ledger (R-STK-3); two people for a CD (R-CD-3).
     Its movement is the adjustment (zero when the count agreed), so it is on the register."""
 
@@ -202,6 +203,7 @@ class StockCheck(models.Model):
                 condition=Q(witness__isnull=True) | ~Q(witness=F("by")),
                 name="stock_check_witness_is_someone_else",
             ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -285,7 +287,7 @@ class StorageLocation(models.Model):
         return self.name
 
 
-class TemperatureReading(models.Model):
+class TemperatureReading(IdempotentRecord):
     """A daily reading: current, minimum and maximum since the last reset, and the reset
     confirmed (R-STK-6). Out of range (fridge outside 2 to 8 °C, room above 25 °C) cannot be
     saved without the action taken — the database refuses it too."""
@@ -316,6 +318,7 @@ class TemperatureReading(models.Model):
                 | Q(kind="room", maximum__lte=ROOM_MAX),
                 name="temperature_out_of_range_has_action",
             ),
+            idempotency_unique(),
         ]
         indexes = [models.Index(fields=["location", "local_date"], name="temperature_location_day")]
 

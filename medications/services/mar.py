@@ -47,7 +47,9 @@ __all__ = [
     "SyncResult",
     "administration_correct",
     "administration_record",
+    "doses_projected",
     "doses_sync",
+    "doses_sync_for_read",
     "homely_remedy_give",
     "is_patch",
     "last_sites",
@@ -60,6 +62,7 @@ __all__ = [
     "prn_limits",
     "round_for",
     "second_senior_confirm",
+    "sync_window",
 ]
 
 
@@ -163,6 +166,47 @@ def doses_sync(
     ]
     ScheduledDose.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
     return SyncResult(len(new), len(cancel), len(restore), len(update))
+
+
+def sync_window(home: CareHome, now: dt.datetime | None = None) -> tuple[dt.date, dt.date]:
+    """Local yesterday..tomorrow: the days the beat job keeps materialised and the reminder
+    sweep works from (R-ALR-1)."""
+    today = (now or timezone.now()).astimezone(home.tz).date()
+    return today - dt.timedelta(days=1), today + dt.timedelta(days=1)
+
+
+def doses_sync_for_read(
+    *,
+    home: CareHome,
+    start: dt.date,
+    end: dt.date,
+    unit: Unit | None = None,
+    now: dt.datetime | None = None,
+) -> SyncResult | None:
+    """`doses_sync` for a page or a print (a read): only the days of `start`..`end` inside
+    `sync_window` are brought in line, whatever period was asked for, so a read never writes
+    beyond what the reminders need (R-SEC-1). Later days are drawn from `doses_projected`."""
+    first, last = sync_window(home, now)
+    lo, hi = max(start, first), min(end, last)
+    if lo > hi:
+        return None
+    return doses_sync(home=home, start=lo, end=hi, unit=unit, now=now)
+
+
+def doses_projected(
+    *, home: CareHome, start: dt.date, end: dt.date, resident=None, unit: Unit | None = None
+) -> list[ScheduledDose]:
+    """The doses the prescriptions schedule for `start`..`end`, as unsaved rows that are never
+    written: what a chart or the downtime MAR shows for days after `sync_window` (H-10)."""
+    rounds = list(Round.objects.filter(home=home))
+    return [
+        ScheduledDose(**_fields(d, home, rounds))
+        for d in selectors.doses_due(home=home, start=start, end=end, unit=unit, resident=resident)
+        if not (
+            d.line.checked_at
+            and d.at + dt.timedelta(minutes=d.tolerance_minutes) < d.line.checked_at
+        )
+    ]
 
 
 _FIELDS = (

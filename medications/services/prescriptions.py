@@ -11,15 +11,16 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from emar import permissions
 from emar import selectors as core_selectors
 from emar.models import CareHome, User
 from emar.permissions import Perm
-from emar.services import DomainError, audit_append, notify
+from emar.services import DomainError, audit_append, idempotent, notify
 from residents.models import Allergy, AllergyStatus, Resident
 
 from .. import schedule as sched
@@ -296,6 +297,7 @@ def _active_allergies(resident: Resident) -> list[Allergy]:
     return list(resident.allergies.filter(removed_at__isnull=True))
 
 
+@idempotent(PrescriptionLine, scope=lambda resident, **_: {"resident_id": resident.pk})
 @transaction.atomic
 def line_create(
     *,
@@ -321,6 +323,7 @@ def line_create(
     allergy_override_reason: str = "",
     prn_min_interval_minutes: int | None = None,
     prn_max_doses_24h: int | None = None,
+    idempotency_key: UUID | None = None,
 ) -> PrescriptionLine:
     """Enter a line (R-RX-2). It stays "awaiting check" until a second senior checks it
     (R-RX-4). An allergy match blocks unless a senior gives a reason to override (R-RX-5)."""
@@ -410,6 +413,7 @@ def line_create(
         entered_by=by,
         allergy_override_reason=override if matches else "",
         allergy_override_by=by if matches else None,
+        idempotency_key=idempotency_key,
     )
     if schedule is not None:
         schedule.version(
@@ -468,12 +472,35 @@ def _locked_line(line: PrescriptionLine) -> PrescriptionLine:
     )
 
 
+def _save_keyed(line: PrescriptionLine, fields: list[str]) -> None:
+    """Save a check or stop with its form's key; a key already used on another line (only a
+    forged or replayed form can do that) is refused, not a crash."""
+    try:
+        with transaction.atomic():
+            line.save(update_fields=fields)
+    except IntegrityError:
+        others = PrescriptionLine.objects.exclude(pk=line.pk)
+        if not (
+            (line.check_key and others.filter(check_key=line.check_key).exists())
+            or (line.stop_key and others.filter(stop_key=line.stop_key).exists())
+        ):
+            raise
+        raise DomainError(
+            "This form was already used for another line. Reload the page and enter it again.",
+            code="key_reused",
+        ) from None
+
+
 @transaction.atomic
-def line_check(*, line: PrescriptionLine, by: User) -> PrescriptionLine:
+def line_check(
+    *, line: PrescriptionLine, by: User, idempotency_key: UUID | None = None
+) -> PrescriptionLine:
     """Second-person check against the source (R-RX-4, R-RES-2, R-RX-5): a different senior;
     the resident's allergy status is known; any allergy match carries an override reason.
     The line's doses start from the day of the check (never a run of gaps before it)."""
     line = _locked_line(line)
+    if idempotency_key is not None and line.check_key == idempotency_key:
+        return line  # the same check form sent twice
     if line.status != LineStatus.AWAITING_CHECK:
         raise DomainError("This line is not awaiting a check.", code="not_awaiting_check")
     if by.pk == line.entered_by_id:
@@ -505,7 +532,8 @@ def line_check(*, line: PrescriptionLine, by: User) -> PrescriptionLine:
         _allergy_matches_store(line, matches, by)
     now = timezone.now()
     line.status, line.checked_by, line.checked_at = LineStatus.ACTIVE, by, now
-    line.save(update_fields=["status", "checked_by", "checked_at"])
+    line.check_key = idempotency_key
+    _save_keyed(line, ["status", "checked_by", "checked_at", "check_key"])
     first = line.versions.filter(checked_at__isnull=True).order_by("created_at", "pk").first()
     if first is not None:
         today = _local_midnight(now.astimezone(line.home.tz).date(), line.home)
@@ -532,6 +560,7 @@ def line_stop(
     reason: str,
     authorised_by: str,
     at: dt.datetime | None = None,
+    idempotency_key: UUID | None = None,
 ) -> PrescriptionLine:
     """Stop a line (R-RX-10): reason and who authorised it. It leaves rounds from `at` (now by
     default; may be later, never earlier) and stays on the MAR history."""
@@ -543,6 +572,8 @@ def line_stop(
         "not_permitted",
         "Your role cannot stop prescriptions.",
     )
+    if idempotency_key is not None and line.stop_key == idempotency_key:
+        return line  # the same stop form sent twice
     if line.status == LineStatus.STOPPED:
         raise DomainError("This line is already stopped.", code="already_stopped")
     if not reason.strip():
@@ -558,8 +589,10 @@ def line_stop(
     before = line.status
     line.status, line.stopped_at, line.stopped_by = LineStatus.STOPPED, at, by
     line.stop_reason, line.stop_authorised_by = reason.strip(), authorised_by.strip()
-    line.save(
-        update_fields=["status", "stopped_at", "stopped_by", "stop_reason", "stop_authorised_by"]
+    line.stop_key = idempotency_key
+    _save_keyed(
+        line,
+        ["status", "stopped_at", "stopped_by", "stop_reason", "stop_authorised_by", "stop_key"],
     )
     audit_append(
         home=line.home_id,
@@ -578,6 +611,7 @@ def line_stop(
     return line
 
 
+@idempotent(ScheduleVersion, scope=lambda line, **_: {"line_id": line.pk})
 @transaction.atomic
 def schedule_change(
     *,
@@ -585,6 +619,7 @@ def schedule_change(
     by: User,
     schedule: ScheduleInput,
     effective_from: dt.datetime | None = None,
+    idempotency_key: UUID | None = None,
 ) -> ScheduleVersion:
     """A new schedule version (R-RX-3). It takes effect once a second senior checks it, and
     never before its check, so no dose already past is changed."""
@@ -613,6 +648,7 @@ def schedule_change(
     anchor = requested.astimezone(line.home.tz).date()
     schedule.validate(anchor=anchor)
     version = schedule.version(line=line, by=by, requested_from=requested, anchor=anchor)
+    version.idempotency_key = idempotency_key
     version.save()
     audit_append(
         home=line.home_id,

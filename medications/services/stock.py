@@ -14,6 +14,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from uuid import UUID
 
 from django.db import transaction
 from django.db.models import Count, DecimalField, Sum
@@ -23,7 +24,7 @@ from django.utils import timezone
 from emar import permissions
 from emar.models import CareHome, Role, User
 from emar.permissions import Perm
-from emar.services import DomainError, audit_append, notify
+from emar.services import DomainError, audit_append, idempotent, notify
 
 from .. import selectors
 from ..models import (
@@ -219,6 +220,7 @@ def _audit(movement: StockMovement, by: User, **extra) -> None:
 # --- receipts, disposals, checks and corrections (R-STK-1, R-STK-3, R-STK-5, R-CD-2) ------------
 
 
+@idempotent(StockMovement, scope=lambda line, **_: {"line_id": line.pk})
 @transaction.atomic
 def stock_receive(
     *,
@@ -232,6 +234,7 @@ def stock_receive(
     witness: User | None = None,
     carried_forward: bool = False,
     note: str = "",
+    idempotency_key: UUID | None = None,
 ) -> StockMovement:
     """Book stock in: a receipt from the pharmacy (supplier, batch, expiry) or what is carried
     forward from the last cycle (R-STK-1). A register CD needs a witness (R-CD-2)."""
@@ -266,11 +269,13 @@ def stock_receive(
         batch=batch.strip()[:60],
         expiry=expiry,
         reason=note.strip(),
+        idempotency_key=idempotency_key,
     )
     _audit(movement, by, pharmacy=movement.pharmacy, batch=movement.batch, expiry=expiry)
     return movement
 
 
+@idempotent(StockMovement, scope=lambda line, **_: {"line_id": line.pk})
 @transaction.atomic
 def stock_dispose(
     *,
@@ -283,6 +288,7 @@ def stock_dispose(
     destination: str = "",
     receipt_ref: str = "",
     at: dt.datetime | None = None,
+    idempotency_key: UUID | None = None,
 ) -> StockMovement:
     """Return stock to the pharmacy or destroy it, with the reason, destination, pharmacy
     receipt reference, who and a witness (R-STK-5). Never more than the ledger holds: count
@@ -316,11 +322,13 @@ def stock_dispose(
         reason=reason.strip(),
         destination=destination.strip()[:200],
         receipt_ref=receipt_ref.strip()[:100],
+        idempotency_key=idempotency_key,
     )
     _audit(movement, by, reason=movement.reason, destination=movement.destination)
     return movement
 
 
+@idempotent(StockCheck, scope=lambda line, **_: {"line_id": line.pk})
 @transaction.atomic
 def stock_check(
     *,
@@ -330,6 +338,7 @@ def stock_check(
     witness: User | None = None,
     note: str = "",
     theft_suspected: bool = False,
+    idempotency_key: UUID | None = None,
 ) -> StockCheck:
     """Count the stock against the ledger (R-STK-3). Two people for a CD (R-CD-3). The count
     is an entry on the ledger (an adjustment, zero when it agrees); a difference records a
@@ -366,6 +375,7 @@ def stock_check(
         by=by,
         witness=witness,
         note=note.strip(),
+        idempotency_key=idempotency_key,
     )
     _audit(movement, by, counted=counted, expected=expected)
     if difference:
@@ -387,6 +397,7 @@ def stock_check(
     return check
 
 
+@idempotent(StockMovement, scope=lambda movement, **_: {"corrects_id": movement.pk})
 @transaction.atomic
 def stock_correct(
     *,
@@ -395,6 +406,7 @@ def stock_correct(
     change: Decimal,
     reason: str,
     witness: User | None = None,
+    idempotency_key: UUID | None = None,
 ) -> StockMovement:
     """A dated, signed correcting entry for a wrong entry (R-CD-2): the original stays."""
     line = movement.line
@@ -423,6 +435,7 @@ def stock_correct(
         reason=f"Correction of entry {movement.seq} ({movement.at.astimezone(home.tz):%d %b %Y}): "
         f"{reason.strip()}",
         corrects=movement,
+        idempotency_key=idempotency_key,
     )
     _audit(correction, by, corrects=movement.pk, reason=reason.strip())
     return correction
@@ -820,6 +833,7 @@ def storage_location_create(*, home: CareHome, by: User, name: str, kind: str) -
     return location
 
 
+@idempotent(TemperatureReading, scope=lambda location, **_: {"location_id": location.pk})
 @transaction.atomic
 def temperature_record(
     *,
@@ -831,6 +845,7 @@ def temperature_record(
     reset_confirmed: bool,
     action_taken: str = "",
     taken_at: dt.datetime | None = None,
+    idempotency_key: UUID | None = None,
 ) -> TemperatureReading:
     """A daily reading (R-STK-6). A fridge outside 2 to 8 °C or a room above 25 °C cannot be saved
     without the action taken; the manager is told about an excursion, once a day per place."""
@@ -862,6 +877,7 @@ def temperature_record(
         reset_confirmed=True,
         action_taken=action_taken.strip(),
         by=by,
+        idempotency_key=idempotency_key,
     )
     if reading.out_of_range and not reading.action_taken:
         limits = "2–8 °C" if location.kind == LocationKind.FRIDGE else "25 °C or below"

@@ -328,11 +328,13 @@ def test_future_doses_are_blank_and_unscheduled_days_are_not_scheduled(chart, hi
 
 
 def test_cancelled_doses_are_not_shown(home_a, resident_a, chart, history):
-    dose = dose_at(history["para"], day(20), "08:00")
+    # tomorrow: the last day of stored doses (later days are projected from the schedule)
+    dose = dose_at(history["para"], day(17), "08:00")
     ScheduledDose.objects.filter(pk=dose.pk).update(cancelled_at=dose.created_at)
     with time_machine.travel(at_local(home_a, NOW_DAY, "12:00"), tick=False):
         again = mar_chart(resident=resident_a, start=CYCLE, days=28)
-    assert cell(again, history["para"], "08:00", day(20)).kind == Kind.NONE
+    assert cell(again, history["para"], "08:00", day(17)).kind == Kind.NONE
+    assert cell(again, history["para"], "08:00", day(20)).kind == Kind.DUE  # projected
 
 
 def test_header_has_allergies_in_words_and_the_code_key(chart):

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from pypdf import PdfReader
 
+from medications.chart import mar_chart
 from medications.models import MarPrint, ScheduledDose
 from tests.mar.conftest import at_local
 from tests.mar.test_chart import CYCLE, NOW_DAY, build_history
@@ -64,7 +65,8 @@ def test_a_period_can_be_chosen(client, inspector_a, resident_a, history, at_noo
         ("days=43", "from 1 to 42"),
         ("days=abc", "from 1 to 42"),
         ("days=-3", "from 1 to 42"),
-        ("start=0001-01-01", "out of range"),
+        ("start=0001-01-01", "Choose dates from 1 January 2000"),
+        ("start=8000-01-01", "Choose dates from 1 January 2000"),
     ],
 )
 def test_a_bad_period_is_a_clear_400(client, carer_a, resident_a, query, message):
@@ -170,4 +172,8 @@ def test_the_downtime_print_shows_the_coming_days_scheduled_doses(
             {"unit": unit_a.pk, "start": next_week.isoformat(), "days": 7},
         )
     assert response.status_code == 302 and MarPrint.objects.get().is_ready
-    assert ScheduledDose.objects.filter(line=paracetamol, local_date=next_week).count() == 2
+    chart = mar_chart(resident=resident_a, start=next_week, days=7)
+    row_cells = [r.cells[0].kind for r in chart.rows if r.line == paracetamol]
+    assert row_cells == ["due", "due"]  # 08:00 and 20:00: boxes to sign, not "not scheduled"
+    # projected for the print, not written: a print never writes beyond tomorrow
+    assert not ScheduledDose.objects.filter(local_date__gt=NOW_DAY + dt.timedelta(days=1))

@@ -11,9 +11,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from emar.models import CareHome, Unit
 from emar.pdf import render_pdf
+from emar.periods import PeriodError, period_check
 from medications.chart import MAX_DAYS, mar_chart
 from medications.chart_views import PRINT_TEMPLATE, print_context, unit_print_context
-from medications.services import doses_sync
+from medications.services import doses_sync_for_read
 from residents.models import Resident, normalise_nhs_number
 
 
@@ -42,6 +43,11 @@ class Command(BaseCommand):
         days = options["days"]
         if not 1 <= days <= MAX_DAYS:
             raise CommandError(f"--days must be from 1 to {MAX_DAYS}.")
+        end = start + dt.timedelta(days=days - 1)
+        try:
+            period_check(start=start, end=end, today=home.local_today())
+        except PeriodError as e:
+            raise CommandError(f"--start/--days: {e.message}") from None
         unit = None
         if options["unit"]:
             try:
@@ -62,9 +68,8 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"No resident of {where} has NHS number {options['resident']!r}."
                 )
-        end = start + dt.timedelta(days=days - 1)
-        # Materialise the period's doses (only future ones are created or cancelled: safe).
-        doses_sync(home=home, start=start, end=end)
+        # Bring the beat window's doses in line; later days are projected, never written.
+        doses_sync_for_read(home=home, start=start, end=end)
 
         if resident is not None:
             chart = mar_chart(resident=resident, start=start, days=days)
