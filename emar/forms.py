@@ -85,6 +85,16 @@ def checked_text(value: str, *, limit: int, what: str = "This text") -> str:
     return value
 
 
+STALE_FORM = "This page is out of date: reload it and try again."
+
+
+def _unshown_error(name: str, field: forms.Field, message: str) -> str:
+    """The error of a field the page does not show, in words a carer can act on."""
+    if name == "idempotency_key":
+        return STALE_FORM  # the hidden one-submission key: only a broken or old page lacks it
+    return f"{field.label or name.replace('_', ' ').capitalize()}: {message}"
+
+
 class InputBounds:
     """Mixed into every form of the product (see `Form` and `ModelForm`): text has a maximum
     length, integers a range, dates a sane range (`past_dates` name the fields that cannot be
@@ -106,7 +116,7 @@ class InputBounds:
     def non_field_errors(self):
         errors = super().non_field_errors()
         unshown = [
-            f"{field.label or name.replace('_', ' ').capitalize()}: {message}"
+            _unshown_error(name, field, message)
             for name, field in self.fields.items()
             if field.widget.is_hidden and name in self.errors
             for message in self.errors[name]

@@ -149,4 +149,12 @@ def homely_authorisations_in_force(resident: Resident) -> list[HomelyRemedyAutho
         .order_by("remedy_id", "-recorded_at", "-pk")
     ):
         newest.setdefault(a.remedy_id, a)
-    return [a for a in newest.values() if a.withdrawn_at is None]
+    in_force = [a for a in newest.values() if a.withdrawn_at is None]
+    if in_force:
+        from .prescriptions import allergy_matches
+
+        allergies = list(resident.allergies.filter(removed_at__isnull=True))
+        for a in in_force:
+            # R-RX-11: shown on the authorisation; giving it needs a second senior (R-MAR-11).
+            a.allergy_matches = allergy_matches(a.remedy.medicine, allergies)
+    return in_force

@@ -154,6 +154,7 @@ def line_allergies_recheck(*, resident: Resident, by: User) -> list[LineAllergyM
     allergies = _active_allergies(resident)
     if not allergies:
         return []
+    _homely_authorisations_recheck(resident=resident, allergies=allergies)
     lines = PrescriptionLine.objects.filter(
         resident=resident, status__in=[LineStatus.AWAITING_CHECK, LineStatus.ACTIVE]
     ).select_related("medicine")
@@ -202,6 +203,38 @@ def line_allergies_recheck(*, resident: Resident, by: User) -> list[LineAllergyM
         },
     )
     return found
+
+
+def _homely_authorisations_recheck(*, resident: Resident, allergies: list[Allergy]) -> int:
+    """R-RX-11: an allergy recorded after a homely remedy was authorised. The authorisation
+    shows the match (`homely_authorisations_in_force`), giving it needs a second senior's
+    override (`homely_remedy_give`), and the seniors on shift are told once per match."""
+    from .homely import homely_authorisations_in_force
+
+    told = 0
+    home = None
+    for authorisation in homely_authorisations_in_force(resident):
+        for allergy in authorisation.allergy_matches:
+            home = home or CareHome.objects.get(pk=resident.home_id)
+            notify(
+                recipients=core_selectors.seniors_on_shift(home, resident.unit),
+                home=home,
+                kind="allergy_match",
+                subject=f"homely_authorisation:{authorisation.pk}",
+                window=f"allergy:{allergy.pk}",
+                title=(
+                    f"{resident}: the homely remedy {authorisation.remedy.medicine.name} matches "
+                    f"the allergy to {allergy.substance}"
+                ),
+                body=(
+                    "Do not give it without a second senior's check. Ask the GP or pharmacist "
+                    "to review the authorisation, or withdraw it."
+                ),
+                link=f"/residents/{resident.pk}/",
+                urgent=True,
+            )
+            told += 1
+    return told
 
 
 def _require_perm(user: User, perm: Perm, home_id: int, code: str, message: str) -> None:

@@ -294,3 +294,15 @@ def test_sign_in_with_a_very_long_password_is_not_a_500(client, carer_a):
         reverse("login"), {"username": carer_a.username, "password": TEST_PASSWORD + "x" * 5000}
     )
     assert response.status_code == 200
+
+
+def test_a_broken_one_submission_key_says_reload_in_plain_words(client, home_a, carer_a):
+    client.force_login(carer_a)
+    response = client.post(
+        reverse("incident_new", args=[home_a.pk]),
+        {"idempotency_key": "not-a-key", "kind": "near_miss"},
+    )
+    body = response.content.decode()
+    assert response.status_code == 400
+    assert "This page is out of date: reload it and try again." in body
+    assert "Idempotency key" not in body

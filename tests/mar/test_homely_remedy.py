@@ -272,6 +272,30 @@ def test_an_allergy_match_needs_a_second_senior(
     assert dose.allergy_warning
 
 
+def test_an_allergy_added_later_flags_the_authorisation_and_tells_the_seniors_once(
+    client, clock, qualified, resident_a, home_a, senior_a, senior2_a
+):
+    """R-RX-11: adding an allergy re-checks every homely-remedy authorisation too."""
+    from emar.models import Notification
+
+    ibuprofen = remedy_for(home_a, "Ibuprofen 200mg tablets", dose_max=None)
+    authorisation = authorise(resident_a, ibuprofen, senior_a)
+    subject = f"homely_authorisation:{authorisation.pk}"
+    resident_services.allergy_add(
+        resident=resident_a, by=senior_a, substance="NSAIDs", reason="GP record"
+    )
+    told = Notification.objects.filter(kind="allergy_match", subject=subject)
+    assert told.count() >= 1 and "Ibuprofen" in told.first().title
+    first_count = told.count()
+    resident_services.allergy_add(
+        resident=resident_a, by=senior_a, substance="Latex", reason="GP record"
+    )
+    assert told.count() == first_count  # the same match is not told twice
+    client.force_login(senior2_a)
+    page = client.get(reverse("homely_remedy", args=[resident_a.pk])).content.decode()
+    assert "Allergy match: NSAIDs" in page
+
+
 def test_the_database_refuses_a_self_override(clock, authorised, resident_a, remedy, carer_a):
     from django.db import IntegrityError, transaction
 
