@@ -8,9 +8,11 @@ Idempotent: a record is only made when the person has none for that course or ca
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from pypdf import PdfWriter
 
 from emar.demo import DemoContext
 from emar.models import CareHome, User
@@ -27,13 +29,18 @@ from .models import (
 )
 
 POLICY_VERSION = "1.0"
-# A minimal, valid one-page PDF standing in for the home's policy document.
-DEMO_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+
+
+def _demo_pdf() -> bytes:
+    """A real one-page PDF standing in for the home's policy document (uploads are parsed)."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+DEMO_PDF = _demo_pdf()
 
 # username -> days before today a course/assessment was done (default: 120 days ago)
 EXPIRING_SOON = {
