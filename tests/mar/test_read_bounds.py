@@ -111,10 +111,16 @@ def test_exports_and_month_pages_refuse_silly_periods_with_a_400(
         reverse("reports_mar_pdf", args=[home_a.pk]),
         {"resident": resident_a.pk, "start": "1066-10-14", "days": "28"},
     )
+    assert mar.status_code == 400
+    assert "dates before 1 Jan 1900 are not accepted" in mar.content.decode()  # input bounds
+    mar = client.get(
+        reverse("reports_mar_pdf", args=[home_a.pk]),
+        {"resident": resident_a.pk, "start": "1999-12-01", "days": "28"},
+    )
     assert mar.status_code == 400 and "Choose dates from" in mar.content.decode()
     pack = client.post(
         reverse("evidence_pack_request", args=[home_a.pk]),
-        {"start": "0001-01-01", "end": "0001-02-01"},
+        {"start": "1999-01-01", "end": "1999-02-01"},
     )
     assert pack.status_code == 400 and "Choose dates from" in pack.content.decode()
     fridge = client.get(reverse("temperatures", args=[home_a.pk]), {"month": "8000-01"})

@@ -183,7 +183,9 @@ def test_an_untampered_trail_of_every_kind_of_clinical_write_verifies(
     allergy = resident_services.allergy_add(
         resident=resident, by=senior_a, substance="Latex", reason="GP record"
     )
-    resident_services.allergy_remove(allergy=allergy, by=senior_a, reason="Entered in error")
+    resident_services.allergy_remove(
+        allergy=allergy, by=senior_a, reason="Entered in error", new_status="none_known"
+    )
     audit_services.incident_report(
         home=home_a,
         by=senior_a,
