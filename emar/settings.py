@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "medications",
     "training",
     "audits",
+    "fhir_api",
 ]
 
 MIDDLEWARE = [
