@@ -290,7 +290,8 @@ def administration_from_fhir(*, by: User, data: AdministrationInput) -> tuple[Ad
         )
     if data.dose_unit and data.dose_unit not in (line.dose_unit, line.get_dose_unit_display()):
         raise ApiError(
-            f"The dose unit {data.dose_unit!r} is not the prescribed {line.get_dose_unit_display()}.",
+            f"The dose unit {data.dose_unit!r} is not the prescribed "
+            f"{line.get_dose_unit_display()}.",
             code="dose_unit_mismatch",
         )
     code = None
