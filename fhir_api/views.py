@@ -455,8 +455,6 @@ def _parse_administration(data: dict) -> services.AdministrationInput:
     codes = tuple(
         c.code for reason in resource.statusReason or [] for c in reason.coding or [] if c.code
     )
-    request_ref = resource.request.reference if resource.request else None
-    value = dose.value if dose is not None else None
     return services.AdministrationInput(
         identifier_system=(identifier.system or "") if identifier else "",
         identifier_value=(identifier.value or "") if identifier else "",
