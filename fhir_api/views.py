@@ -36,7 +36,7 @@ FORBIDDEN_CODES = {"not_allowed"}
 
 
 def _json(resource, status: int = 200, headers: dict | None = None) -> HttpResponse:
-    response = HttpResponse(resource.json(), status=status, content_type=FHIR_JSON)
+    response = HttpResponse(resource.model_dump_json(), status=status, content_type=FHIR_JSON)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
