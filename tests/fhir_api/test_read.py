@@ -193,4 +193,3 @@ def test_roles_end_with_the_membership(api_as, home_a, resident_a):
     assert api.get("Patient").body["total"] == 1
     person.memberships.update(active=False)
     assert api.get(f"Patient/{resident_a.pk}").status_code == 404
-
