@@ -72,14 +72,14 @@ def api_as(client):
 
 
 @pytest.fixture
-def prn(make_line, senior_a):
+def prn(make_line, senior_a):  # noqa: F811  (the imported fixture)
     live = make_line("Paracetamol 500mg tablets", prn=True, dose=Decimal(1), dose_max=Decimal(2))
     prn_protocol(live, senior_a, interval=240, max_24h=2)
     return live
 
 
 @pytest.fixture
-def oxycodone(make_line):
+def oxycodone(make_line):  # noqa: F811
     return make_line("Oxycodone 10mg capsules", dose_unit="capsule")
 
 

@@ -332,16 +332,16 @@ def test_over_a_live_server(live_server, clock, qualified, carer_a, paracetamol,
         method="POST",
         headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/fhir+json"},
     )
-    with urllib.request.urlopen(request) as response:  # noqa: S310 (the test server)
+    with urllib.request.urlopen(request) as response:
         assert response.status == 201
         made = validated(json.loads(response.read()))
     read = urllib.request.Request(
         f"{live_server.url}/fhir/r4/MedicationAdministration/{made.id}",
         headers={"Authorization": f"Bearer {secret}"},
     )
-    with urllib.request.urlopen(read) as response:  # noqa: S310
+    with urllib.request.urlopen(read) as response:
         assert validated(json.loads(response.read())).status == "completed"
     with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(f"{live_server.url}/fhir/r4/Patient")  # noqa: S310
+        urllib.request.urlopen(f"{live_server.url}/fhir/r4/Patient")
     assert e.value.code == 401
     assert Administration.objects.get().quantity == Decimal(1)
