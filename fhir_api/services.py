@@ -240,6 +240,7 @@ def _int(value: str) -> int:
     return int(value) if value.isdigit() else -1
 
 
+SITE_MAX = Administration._meta.get_field("body_site").max_length
 MAX_QUANTITY = Decimal("99999.999")  # what the record holds (8 digits, 3 decimals)
 
 
@@ -255,6 +256,16 @@ def administration_from_fhir(*, by: User, data: AdministrationInput) -> tuple[Ad
         raise ApiError(
             "Give an identifier (system and value): it makes the call safe to repeat.",
             code="identifier_required",
+        )
+    if len(data.identifier_system) > 300 or len(data.identifier_value) > 300:
+        raise ApiError(
+            "The identifier's system and value must each be 300 characters or fewer.",
+            code="identifier_too_long",
+        )
+    if len(data.site) > SITE_MAX:
+        raise ApiError(
+            f"dosage.site.text is at most {SITE_MAX} characters, e.g. 'Left upper arm'.",
+            code="site_too_long",
         )
     key = idempotency_key(data.identifier_system, data.identifier_value)
     existed = Administration.objects.filter(idempotency_key=key).exists()

@@ -284,6 +284,20 @@ def test_bad_input_is_a_4xx_outcome_and_writes_nothing(
             "dose_unit_mismatch",
         ),
         ("status", {**good, "status": "in-progress"}, None, 422, "status_unsupported"),
+        (
+            "long site",
+            {**good, "dosage": {"dose": {"value": 1}, "site": {"text": "x" * 41}}},
+            None,
+            422,
+            "site_too_long",
+        ),
+        (
+            "long identifier",
+            {**good, "identifier": [{"value": "x" * 301}]},
+            None,
+            422,
+            "identifier_too_long",
+        ),
         ("bad status", {**good, "status": "eaten"}, None, 422, "status_unsupported"),
     ]
     for name, body, raw, status, code in cases:
