@@ -359,3 +359,31 @@ def test_over_a_live_server(live_server, clock, qualified, carer_a, paracetamol,
         urllib.request.urlopen(f"{live_server.url}/fhir/r4/Patient")
     assert e.value.code == 401
     assert Administration.objects.get().quantity == Decimal(1)
+
+
+def test_administration_search_is_a_fixed_number_of_queries(
+    api_as, clock, qualified, carer_a, senior_a, resident_a, make_line
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    names = ["Paracetamol 500mg tablets", "Paracetamol 500mg soluble tablets"]
+    lines = [make_line(name) for name in names]
+    for item in lines:
+        dose_at(item, "08:00")
+    clock("08:10")
+    api = api_as(carer_a)
+    at = at_local(resident_a.home, DAY, "08:05")
+    params = {"patient": resident_a.pk, "effective-time": f"ge{DAY}"}
+    api.post(administration(lines[0], at, ident="q-0"))
+    api.get("MedicationAdministration", **params)
+    with CaptureQueriesContext(connection) as small:
+        assert api.get("MedicationAdministration", **params).body["total"] == 1
+    api.post(
+        administration(
+            lines[1], at, ident="q-1", status="not-done", statusReason=[{"coding": [{"code": "R"}]}]
+        )
+    )
+    with CaptureQueriesContext(connection) as large:
+        assert api.get("MedicationAdministration", **params).body["total"] == 2
+    assert len(large) == len(small)
