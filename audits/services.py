@@ -531,7 +531,9 @@ ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
     ("home_id", "emar.CareHome", "pk"),
 )
 # Keywords that only ever appear next to one of the above (the permission-matrix walk checks).
-ACCESS_SECONDARY = frozenset({"action_id", "medicine_id", "staff_id", "unit_id", "metric"})
+ACCESS_SECONDARY = frozenset(
+    {"action_id", "medicine_id", "staff_id", "unit_id", "metric", "token_id"}
+)
 # Status polls of a building report repeat every two seconds; they show no record.
 ACCESS_NOT_LOGGED = frozenset(
     {"notification_badge", "audit_report_status", "evidence_pack_status", "mar_print_status"}

@@ -56,6 +56,7 @@ class Perm(StrEnum):
     GRANT_INSPECTOR = "grant_inspector"
     CONFIGURE_HOME = "configure_home"
     VIEW_AUDIT_TRAIL = "view_audit_trail"
+    MANAGE_API_TOKENS = "manage_api_tokens"
 
 
 MATRIX: dict[Perm, frozenset[str]] = {
@@ -79,6 +80,7 @@ MATRIX: dict[Perm, frozenset[str]] = {
     Perm.GRANT_INSPECTOR: MANAGERS,
     Perm.CONFIGURE_HOME: MANAGERS,
     Perm.VIEW_AUDIT_TRAIL: MANAGERS,
+    Perm.MANAGE_API_TOKENS: MANAGERS,
 }
 
 PERM_DESCRIPTIONS: dict[Perm, str] = {
@@ -102,6 +104,7 @@ PERM_DESCRIPTIONS: dict[Perm, str] = {
     Perm.GRANT_INSPECTOR: "Grant and end inspector access",
     Perm.CONFIGURE_HOME: "Round times, dose window, non-administration codes",
     Perm.VIEW_AUDIT_TRAIL: "Read the home's audit trail",
+    Perm.MANAGE_API_TOKENS: "List and revoke the API tokens of the home's staff (R-FHIR-4)",
 }
 
 

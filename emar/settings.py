@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "medications",
     "training",
     "audits",
+    "fhir_api",
 ]
 
 MIDDLEWARE = [

@@ -57,6 +57,8 @@ urlpatterns = [
     ),
     path("notifications/read-all/", views.notifications_read_all, name="notifications_read_all"),
     path("admin/", admin.site.urls),
+    path("fhir/r4/", include("fhir_api.urls")),
+    path("", include("fhir_api.token_urls")),
     path("", include("residents.urls")),
     path("", include("medications.urls")),
     path("", include("medications.round_urls")),

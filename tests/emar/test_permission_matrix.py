@@ -52,6 +52,7 @@ PARAM_MODULES = (
     "mar.url_params",
     "mar.round_url_params",
     "stock.url_params",
+    "fhir_api.url_params",
 )
 # One person's own records: everyone else gets 404 (tests/emar/test_notifications.py).
 OWN_RECORDS = {"notification_read"}
@@ -63,6 +64,8 @@ def _walk(patterns, prefix="", namespace=""):
         if isinstance(p, URLResolver):
             if p.app_name == "admin":
                 continue  # Django's own admin: superusers only, checked by Django
+            if p.app_name == "fhir":
+                continue  # bearer tokens, not sessions: tests/fhir_api/ (R-FHIR-4)
             ns = f"{namespace}{p.namespace}:" if p.namespace else namespace
             yield from _walk(p.url_patterns, prefix + str(p.pattern), ns)
         elif isinstance(p, URLPattern):

@@ -37,6 +37,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(db, settings):
         "carer_riverside",
     ):
         assert username in printed
+    assert "python manage.py api_token" in printed  # R-FHIR-4: how to try the API
     assert audit_verify() == []
 
 

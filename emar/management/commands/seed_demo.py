@@ -45,3 +45,7 @@ class Command(BaseCommand):
             "Managers, admins and inspectors also enter a one-time code (set up at first sign-in;\n"
             "without an authenticator app: python manage.py totp_code USERNAME)."
         )
+        self.stdout.write(
+            "FHIR API (R-FHIR-4): python manage.py api_token carer   prints a token; then\n"
+            "  curl -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/fhir/r4/Patient"
+        )

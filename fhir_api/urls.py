@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "fhir"
+
+urlpatterns = [
+    path("metadata", views.metadata, name="metadata"),
+    path("<str:kind>", views.resource_type, name="type"),
+    path("<str:kind>/<str:pk>", views.resource_read, name="read"),
+]
