@@ -50,7 +50,11 @@ def period_from(query, home: CareHome) -> tuple[dt.date, int]:
     else:
         days = CYCLE_DAYS
     try:
-        period_check(start=start, end=start + dt.timedelta(days=days - 1), today=home.local_today())
+        end = start + dt.timedelta(days=days - 1)
+    except OverflowError:  # 9999-12-31 and a few days: past the calendar, refused below
+        end = dt.date.max
+    try:
+        period_check(start=start, end=end, today=home.local_today())
     except BadPeriod as e:
         raise PeriodError(e.message) from None
     return start, days

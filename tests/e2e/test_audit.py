@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from audits import services
+from audits import consistency, services
 from audits.models import AccessLog, Audit, ChecklistQuestion, previous_month
 from tests.audits.conftest import month_of_records
 from tests.e2e.conftest import screenshot, sign_out
@@ -26,9 +26,14 @@ def prepared_audit(transactional_db, home_a, unit_a, senior_a, senior2_a, manage
     month_of_records(unit_a, senior_a, senior2_a, residents=3, month=month)
     audit = services.audit_prepare(home=home_a, month=month, by=manager_a)
     questions = list(ChecklistQuestion.objects.filter(active=True).order_by("pk"))
-    services.checklist_save(
-        audit=audit, answers={q.pk: ("yes", "") for q in questions[2:]}, by=manager_a
-    )
+    # A "yes" that the month's figures contradict cannot be signed (R-AUD-2): those are "no",
+    # with what was found, as a manager would answer them.
+    ruled = {rule.question for rule in consistency.RULES}
+    answers = {
+        q.pk: ("no", "Seen in the figures; action raised") if q.code in ruled else ("yes", "")
+        for q in questions[2:]
+    }
+    services.checklist_save(audit=audit, answers=answers, by=manager_a)
     return audit
 
 

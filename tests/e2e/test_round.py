@@ -60,7 +60,7 @@ def test_carer_records_doses_on_the_round(
     # 2. Arthur refuses his ibuprofen.
     arthur = tablet.locator(".resident-card", has_text="Arthur Bell")
     ibuprofen = arthur.locator(".dose-row", has_text="Ibuprofen")
-    ibuprofen.locator("summary").click()
+    ibuprofen.locator("summary", has_text="Not given").click()
     ibuprofen.get_by_label("Reason code").select_option(label="R — Refused")
     ibuprofen.get_by_role("button", name="Not given").click()
     arthur.locator(".dose-row", has_text="Ibuprofen").locator(

@@ -273,6 +273,8 @@ def test_every_page_survives_hostile_query_strings(client, url_params, persona, 
             except Exception as e:
                 wrong.append(f"{name} ?{label}: {type(e).__name__}: {e}"[:300])
                 continue
+            if name == "healthz" and status == 503:
+                continue  # the health check's own answer: no worker or beat runs in this test
             if status >= 500:
                 wrong.append(f"{name} ?{label}: {status}")
     assert wrong == []

@@ -165,7 +165,14 @@ def test_resident_records_are_stored_once_per_key(home_a, unit_a, senior_a):
         nhs_number=valid_nhs_number(),
         room="7",
     )
-    twice(resident_services.allergy_add, Allergy, resident=person, by=senior_a, substance="Latex")
+    twice(
+        resident_services.allergy_add,
+        Allergy,
+        resident=person,
+        by=senior_a,
+        substance="Latex",
+        reason="GP record",
+    )
     rec = twice(
         resident_services.reconciliation_start,
         Reconciliation,

@@ -135,6 +135,7 @@ def test_a_whole_home_print_has_every_unit(
         ({"start": "yesterday", "days": "7"}, "Enter a valid date"),
         ({"start": "2026-11-09", "days": "43"}, "less than or equal to 42"),
         ({"start": "2026-11-09", "days": "7", "unit": "999999"}, "Choose a unit of this home"),
+        ({"start": "9999-12-31", "days": "7"}, "Choose dates from"),
     ],
 )
 def test_a_bad_request_is_a_clear_400_and_queues_nothing(
