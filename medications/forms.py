@@ -284,7 +284,7 @@ class StopForm(IdempotencyKeyMixin):
     )
 
 
-class PrnProtocolForm(Form):
+class PrnProtocolForm(IdempotencyKeyMixin):
     indication = forms.CharField(max_length=200)
     dose_guidance = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}), label="Dose, and how to choose within a range"
@@ -302,7 +302,7 @@ class PrnProtocolForm(Form):
     review_date = forms.DateField(widget=DATE)
 
 
-class CovertPlanForm(Form):
+class CovertPlanForm(IdempotencyKeyMixin):
     past_dates = ("capacity_assessed_on", "decided_on")
     capacity_assessment = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), label="Mental capacity assessment"
@@ -320,7 +320,7 @@ class CovertPlanForm(Form):
     review_date = forms.DateField(widget=DATE)
 
 
-class SelfAdminForm(Form):
+class SelfAdminForm(IdempotencyKeyMixin):
     has_capacity = forms.BooleanField(
         required=False, label="Understands the medicine and when to take it"
     )
@@ -336,7 +336,7 @@ class SelfAdminForm(Form):
     notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class VariableDoseForm(Form):
+class VariableDoseForm(IdempotencyKeyMixin):
     """R-RX-3: the dose for a day, with the INR it is based on and who advised it."""
 
     day = forms.DateField(widget=DATE)
@@ -353,7 +353,7 @@ class VariableDoseForm(Form):
     note = forms.CharField(max_length=200, required=False)
 
 
-class HomelyAuthorisationForm(Form):
+class HomelyAuthorisationForm(IdempotencyKeyMixin):
     """R-MAR-11: the resident's GP or pharmacist authorised a remedy from the home's list."""
 
     remedy = forms.ModelChoiceField(queryset=None, label="Remedy (the home's approved list)")

@@ -8,7 +8,15 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from emar.models import CareHome, NonAdministrationCode, Round, Unit, User
+from emar.models import (
+    CareHome,
+    IdempotentRecord,
+    NonAdministrationCode,
+    Round,
+    Unit,
+    User,
+    idempotency_unique,
+)
 from residents.models import Resident
 
 from .prescriptions import DoseUnit, Medicine, PrescriptionLine, _num
@@ -405,7 +413,7 @@ class AuthoriserRole(models.TextChoices):
     PHARMACIST = "pharmacist", "Pharmacist"
 
 
-class HomelyRemedyAuthorisation(models.Model):
+class HomelyRemedyAuthorisation(IdempotentRecord):
     """A resident's GP or pharmacist agreed that this remedy may be given to them (R-MAR-11,
     NICE SC1): who, when, until which review date, and any exclusions. Recorded by a senior.
     The newest authorisation for a resident and remedy is the one in force; a withdrawn one
@@ -451,6 +459,7 @@ class HomelyRemedyAuthorisation(models.Model):
                 | (Q(withdrawn_by__isnull=False) & ~Q(withdraw_reason="")),
                 name="homely_authorisation_withdrawn_with_reason",
             ),
+            idempotency_unique(),
         ]
         indexes = [
             models.Index(fields=["resident", "remedy"], name="homely_auth_resident_remedy"),

@@ -445,7 +445,7 @@ class ScheduleVersion(IdempotentRecord):
         return f"{when} at {times}{dose}"
 
 
-class VariableDose(models.Model):
+class VariableDose(IdempotentRecord):
     """An "as directed" dose for one day, e.g. warfarin after an INR result (R-RX-3). It records
     the INR, its test date and who advised the dose, and stays awaiting check until a second,
     different senior checks it (R-RX-4); only a checked entry reaches the round. The latest
@@ -487,6 +487,7 @@ class VariableDose(models.Model):
                 | Q(checked_by__isnull=False, checked_at__isnull=False),
                 name="variable_dose_checked_by_and_at",
             ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -503,7 +504,7 @@ class CanAsk(models.TextChoices):
     NO = "no", "No: staff must look for the signs"
 
 
-class PrnProtocol(models.Model):
+class PrnProtocol(IdempotentRecord):
     """How and when to offer a PRN medicine (R-RX-6). The newest row is in force."""
 
     line = models.ForeignKey(PrescriptionLine, on_delete=models.PROTECT, related_name="protocols")
@@ -526,6 +527,7 @@ class PrnProtocol(models.Model):
                 condition=Q(min_interval_minutes__gte=1), name="prn_interval_positive"
             ),
             models.CheckConstraint(condition=Q(max_doses_24h__gte=1), name="prn_max_positive"),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -535,7 +537,7 @@ class PrnProtocol(models.Model):
         return self.review_date < today
 
 
-class CovertPlan(models.Model):
+class CovertPlan(IdempotentRecord):
     """The plan that makes covert administration lawful for one line (R-RX-8)."""
 
     line = models.ForeignKey(
@@ -554,6 +556,7 @@ class CovertPlan(models.Model):
 
     class Meta:
         ordering = ["line", "-recorded_at", "-pk"]
+        constraints = [idempotency_unique()]
 
     def __str__(self) -> str:
         return f"Covert plan for line {self.line_id}"
@@ -562,7 +565,7 @@ class CovertPlan(models.Model):
         return self.review_date < today
 
 
-class SelfAdminAssessment(models.Model):
+class SelfAdminAssessment(IdempotentRecord):
     """A self-administration risk assessment for one line (R-RX-9)."""
 
     line = models.ForeignKey(
@@ -586,7 +589,8 @@ class SelfAdminAssessment(models.Model):
                 condition=Q(self_administers=False)
                 | Q(has_capacity=True, dexterity_ok=True, storage_ok=True, low_risk_to_others=True),
                 name="self_admin_only_when_all_checks_pass",
-            )
+            ),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,7 @@ remedy is `homely_remedy_give` (services.mar), which requires an authorisation i
 from __future__ import annotations
 
 import datetime as dt
+from uuid import UUID
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +13,7 @@ from django.utils import timezone
 from emar import permissions
 from emar.models import User
 from emar.permissions import Perm
-from emar.services import DomainError, audit_append
+from emar.services import DomainError, audit_append, idempotent
 from residents.models import AllergyStatus, Resident, ResidentStatus
 
 from ..models import AuthoriserRole, HomelyRemedy, HomelyRemedyAuthorisation
@@ -32,6 +33,7 @@ def _require_senior(by: User, home_id: int, what: str) -> None:
         raise DomainError(f"Only a senior carer, nurse or manager can {what}.", code="not_senior")
 
 
+@idempotent(HomelyRemedyAuthorisation, scope=lambda resident, **_: {"resident_id": resident.pk})
 @transaction.atomic
 def homely_authorisation_record(
     *,
@@ -43,6 +45,7 @@ def homely_authorisation_record(
     authorised_on: dt.date,
     review_date: dt.date,
     exclusions: str,
+    idempotency_key: UUID | None = None,
 ) -> HomelyRemedyAuthorisation:
     """Record that the resident's GP or pharmacist authorised a remedy from the home's list
     (R-MAR-11). It replaces any earlier authorisation of the same remedy for this resident.
@@ -96,6 +99,7 @@ def homely_authorisation_record(
         review_date=review_date,
         exclusions=exclusions,
         recorded_by=by,
+        idempotency_key=idempotency_key,
     )
     audit_append(
         home=home,

@@ -736,6 +736,7 @@ INR_MIN, INR_MAX = Decimal("0.5"), Decimal("15")
 INR_MAX_AGE_DAYS = 28
 
 
+@idempotent(VariableDose, scope=lambda line, **_: {"line_id": line.pk})
 @transaction.atomic
 def variable_dose_set(
     *,
@@ -747,6 +748,7 @@ def variable_dose_set(
     inr_date: dt.date | None,
     advised_by: str,
     note: str = "",
+    idempotency_key: UUID | None = None,
 ) -> VariableDose:
     """The dose for one day of an "as directed" line, e.g. warfarin after an INR (R-RX-3).
     Only today or later: a past day's dose is history. It records the INR (0.5 to 15), the
@@ -800,6 +802,7 @@ def variable_dose_set(
         advised_by=advised_by,
         entered_by=by,
         note=note,
+        idempotency_key=idempotency_key,
     )
     audit_append(
         home=line.home_id,
@@ -882,8 +885,11 @@ PRN_REQUIRED = (
 )
 
 
+@idempotent(PrnProtocol, scope=lambda line, **_: {"line_id": line.pk})
 @transaction.atomic
-def prn_protocol_write(*, line: PrescriptionLine, by: User, **fields: Any) -> PrnProtocol:
+def prn_protocol_write(
+    *, line: PrescriptionLine, by: User, idempotency_key: UUID | None = None, **fields: Any
+) -> PrnProtocol:
     """A PRN protocol with every field R-RX-6 lists; a new one replaces the old, which is kept."""
     line = _locked_line(line)
     _require_perm(
@@ -916,7 +922,9 @@ def prn_protocol_write(*, line: PrescriptionLine, by: User, **fields: Any) -> Pr
     unknown = set(fields) - set(PRN_REQUIRED)
     if unknown:
         raise DomainError("Unknown protocol field.", code="bad_field")
-    protocol = PrnProtocol.objects.create(line=line, written_by=by, **fields)
+    protocol = PrnProtocol.objects.create(
+        line=line, written_by=by, idempotency_key=idempotency_key, **fields
+    )
     audit_append(
         home=line.home_id,
         actor=by,
@@ -939,8 +947,11 @@ COVERT_REQUIRED = (
 )
 
 
+@idempotent(CovertPlan, scope=lambda line, **_: {"line_id": line.pk})
 @transaction.atomic
-def covert_plan_record(*, line: PrescriptionLine, by: User, **fields: Any) -> CovertPlan:
+def covert_plan_record(
+    *, line: PrescriptionLine, by: User, idempotency_key: UUID | None = None, **fields: Any
+) -> CovertPlan:
     """Attach a covert plan (R-RX-8): capacity assessment, best-interests decision and who took
     part, pharmacist advice and a review date. Only then may covert administration be
     recorded (`has_covert_plan`)."""
@@ -962,7 +973,9 @@ def covert_plan_record(*, line: PrescriptionLine, by: User, **fields: Any) -> Co
         )
     if fields["review_date"] < today:
         raise DomainError("The review date is in the past.", code="review_date_past")
-    plan = CovertPlan.objects.create(line=line, recorded_by=by, **fields)
+    plan = CovertPlan.objects.create(
+        line=line, recorded_by=by, idempotency_key=idempotency_key, **fields
+    )
     audit_append(
         home=line.home_id,
         actor=by,
@@ -980,6 +993,7 @@ def has_covert_plan(line: PrescriptionLine) -> bool:
     return line.covert_plans.exists()
 
 
+@idempotent(SelfAdminAssessment, scope=lambda line, **_: {"line_id": line.pk})
 @transaction.atomic
 def self_admin_assess(
     *,
@@ -992,6 +1006,7 @@ def self_admin_assess(
     self_administers: bool,
     review_date: dt.date,
     notes: str = "",
+    idempotency_key: UUID | None = None,
 ) -> SelfAdminAssessment:
     """Self-administration risk assessment (R-RX-9). Approval needs every answer to be safe."""
     line = _locked_line(line)
@@ -1021,6 +1036,7 @@ def self_admin_assess(
         self_administers=self_administers,
         review_date=review_date,
         notes=notes,
+        idempotency_key=idempotency_key,
     )
     audit_append(
         home=line.home_id,

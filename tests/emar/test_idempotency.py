@@ -23,7 +23,17 @@ from emar.models import AuditEvent, IdempotentRecord
 from medications import forms as rx_forms
 from medications import services as rx_services
 from medications import stock_forms
-from medications.models import LineStatus, PrescriptionLine, ScheduleVersion
+from medications.models import (
+    CovertPlan,
+    HomelyRemedy,
+    HomelyRemedyAuthorisation,
+    LineStatus,
+    PrescriptionLine,
+    PrnProtocol,
+    ScheduleVersion,
+    SelfAdminAssessment,
+    VariableDose,
+)
 from residents import forms as resident_forms
 from residents import services as resident_services
 from residents.models import Allergy, Discrepancy, MedicationReview, Reconciliation, Resident
@@ -53,12 +63,17 @@ CREATE_FORMS = [
     rx_forms.ScheduleChangeForm,
     rx_forms.CheckForm,
     rx_forms.StopForm,
+    rx_forms.PrnProtocolForm,
+    rx_forms.CovertPlanForm,
+    rx_forms.SelfAdminForm,
+    rx_forms.VariableDoseForm,
+    rx_forms.HomelyAuthorisationForm,
 ]
 
 
 def test_every_keyed_record_has_the_named_unique_rule_on_its_key():
     keyed = [m for m in apps.get_models() if issubclass(m, IdempotentRecord)]
-    assert len(keyed) >= 14
+    assert len(keyed) >= 19
     for model in keyed:
         names = {
             c.name
@@ -244,6 +259,145 @@ def test_prescription_entry_check_stop_and_schedule_change_happen_once_per_key(
             line=other, by=senior_a, reason="x", authorised_by="GP", idempotency_key=uuid.uuid4()
         )
     assert e.value.code == "already_stopped"
+
+
+def prn_protocol_fields(today: dt.date) -> dict:
+    return {
+        "indication": "Pain",
+        "dose_guidance": "1 tablet for mild pain",
+        "min_interval_minutes": 240,
+        "max_doses_24h": 4,
+        "signs": "Grimacing",
+        "can_ask": "yes",
+        "alternatives": "Reposition",
+        "contact_prescriber": "Pain not controlled for 48 hours",
+        "review_date": today + dt.timedelta(days=90),
+    }
+
+
+def test_line_plans_assessments_and_variable_doses_are_stored_once_per_key(
+    unit_a, senior_a, senior2_a
+):
+    person = resident(unit_a, senior_a)
+    today = person.home.local_today()
+    twice(
+        rx_services.prn_protocol_write,
+        PrnProtocol,
+        line=line(person, senior_a, prn=True),
+        by=senior_a,
+        **prn_protocol_fields(today),
+    )
+    regular = line(person, senior_a, name="Ibuprofen 200mg tablets")
+    twice(
+        rx_services.covert_plan_record,
+        CovertPlan,
+        line=regular,
+        by=senior_a,
+        capacity_assessment="Lacks capacity to decide about her medicines",
+        capacity_assessed_on=today - dt.timedelta(days=3),
+        best_interests_decision="Give hidden in yoghurt",
+        best_interests_participants="GP, daughter (LPA)",
+        decided_on=today - dt.timedelta(days=2),
+        pharmacist_advice="Crush; mix with yoghurt",
+        pharmacist="A. Patel",
+        review_date=today + dt.timedelta(days=90),
+    )
+    twice(
+        rx_services.self_admin_assess,
+        SelfAdminAssessment,
+        line=regular,
+        by=senior_a,
+        has_capacity=True,
+        dexterity_ok=True,
+        storage_ok=True,
+        low_risk_to_others=True,
+        self_administers=True,
+        review_date=today + dt.timedelta(days=30),
+    )
+    warfarin = line(
+        person,
+        senior_a,
+        checker=senior2_a,
+        name="Warfarin 1mg tablets",
+        schedule=times("18:00", dose_rule="variable"),
+    )
+    twice(
+        rx_services.variable_dose_set,
+        VariableDose,
+        line=warfarin,
+        by=senior_a,
+        day=today,
+        dose=Decimal(3),
+        inr=Decimal("2.5"),
+        inr_date=today,
+        advised_by="Anticoagulation clinic",
+    )
+
+
+def senna(home) -> HomelyRemedy:
+    return HomelyRemedy.objects.create(
+        home=home,
+        medicine=medicine("Senna 7.5mg tablets"),
+        indication="Constipation",
+        dose=Decimal(1),
+        dose_unit="tablet",
+        dose_guidance="1 at night",
+        min_interval_minutes=1200,
+    )
+
+
+def test_a_homely_remedy_authorisation_is_stored_once_per_key(home_a, unit_a, senior_a):
+    person = resident(unit_a, senior_a)
+    remedy = senna(home_a)
+    today = home_a.local_today()
+    fields = {
+        "authorised_by_name": "Dr A Shah",
+        "authorised_by_role": "gp",
+        "authorised_on": today,
+        "review_date": today + dt.timedelta(days=90),
+        "exclusions": "None",
+    }
+    first = twice(
+        rx_services.homely_authorisation_record,
+        HomelyRemedyAuthorisation,
+        resident=person,
+        remedy=remedy,
+        by=senior_a,
+        **fields,
+    )
+    other = resident(unit_a, senior_a)
+    with pytest.raises(rx_services.DomainError) as e:  # a key never hands back another's record
+        rx_services.homely_authorisation_record(
+            resident=other,
+            remedy=remedy,
+            by=senior_a,
+            idempotency_key=first.idempotency_key,
+            **fields,
+        )
+    assert e.value.code == "key_reused"
+
+
+def test_posting_the_same_prn_protocol_or_authorisation_twice_stores_one(
+    client, home_a, unit_a, senior_a
+):
+    client.force_login(senior_a)
+    person = resident(unit_a, senior_a)
+    prn = line(person, senior_a, prn=True)
+    data = prn_protocol_fields(home_a.local_today())
+    assert post_twice(client, reverse("prn_protocol", args=[prn.pk]), data) == (302, 302)
+    assert PrnProtocol.objects.filter(line=prn).count() == 1
+    remedy = senna(home_a)
+    data = {
+        "remedy": remedy.pk,
+        "authorised_by_name": "Dr A Shah",
+        "authorised_by_role": "gp",
+        "authorised_on": home_a.local_today().isoformat(),
+        "review_date": (home_a.local_today() + dt.timedelta(days=90)).isoformat(),
+        "exclusions": "None",
+    }
+    url = reverse("homely_authorisations", args=[person.pk])
+    assert post_twice(client, url, data) == (302, 302)
+    assert HomelyRemedyAuthorisation.objects.filter(resident=person).count() == 1
 
 
 def test_training_records_assessments_and_audit_actions_are_stored_once_per_key(
