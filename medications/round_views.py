@@ -452,7 +452,7 @@ def homely_remedy(request, resident_id: int):
             if not form.errors:
                 data = form.cleaned_data
                 try:
-                    services.homely_remedy_give(
+                    dose = services.homely_remedy_give(
                         resident=resident,
                         remedy=data["remedy"],
                         by=request.user,
@@ -467,6 +467,8 @@ def homely_remedy(request, resident_id: int):
                     status = 422
                 else:
                     messages.success(request, f"Homely remedy recorded for {resident}.")
+                    if warning := getattr(dose, "stock_warning", ""):
+                        messages.warning(request, warning)
                     return redirect(_next_url(request, round_url(resident.unit)))
     else:
         form = HomelyRemedyForm(home=resident.home, initial={"idempotency_key": new_key()})

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from emar.forms import Form, IdempotencyKeyMixin
 
-from .models import LocationKind, MovementKind, StorageLocation
+from .models import HomelyRemedy, LocationKind, MovementKind, StorageLocation
 from .round_forms import WitnessMixin
 
 QTY = {"max_digits": 9, "decimal_places": 3}
@@ -102,3 +102,17 @@ class TemperatureForm(IdempotencyKeyMixin):
     def __init__(self, *args, home, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["location"].queryset = StorageLocation.objects.filter(home=home, active=True)
+
+
+class HomelyReceiveForm(IdempotencyKeyMixin):
+    """Book in the home's own supply of a homely remedy (R-MAR-11)."""
+
+    remedy = forms.ModelChoiceField(queryset=HomelyRemedy.objects.none(), label="Homely remedy")
+    quantity = forms.DecimalField(min_value=0, **QTY)
+    note = forms.CharField(required=False, max_length=500, help_text="e.g. supplier and batch")
+
+    def __init__(self, *args, home, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["remedy"].queryset = HomelyRemedy.objects.filter(
+            home=home, active=True
+        ).select_related("medicine")

@@ -7,6 +7,12 @@ from . import stock_views as v
 urlpatterns = [
     path("homes/<int:home_id>/stock/", v.stock_overview, name="stock_overview"),
     path("homes/<int:home_id>/stock/reorder/", v.stock_reorder, name="stock_reorder"),
+    path("homes/<int:home_id>/stock/homely-remedies/", v.homely_stock, name="homely_stock"),
+    path(
+        "homes/<int:home_id>/stock/homely-remedies/receive/",
+        v.homely_stock_receive,
+        name="homely_stock_receive",
+    ),
     path("stock/lines/<int:line_id>/", v.stock_line, name="stock_line"),
     path("stock/lines/<int:line_id>/receive/", v.stock_receive, name="stock_receive"),
     path("stock/lines/<int:line_id>/dispose/", v.stock_dispose, name="stock_dispose"),

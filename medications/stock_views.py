@@ -24,6 +24,8 @@ from residents.models import Resident
 from . import services
 from .models import (
     CdSchedule,
+    HomelyRemedy,
+    HomelyRemedyMovement,
     Medicine,
     PrescriptionLine,
     StockDiscrepancy,
@@ -34,6 +36,7 @@ from .stock_forms import (
     CheckForm,
     CorrectForm,
     DisposeForm,
+    HomelyReceiveForm,
     LocationForm,
     ReceiveForm,
     TemperatureForm,
@@ -397,3 +400,57 @@ def storage_location_add(request, home):
         form.add_error(None, e)
         return _temperatures_page(request, home, status=422, location_form=form)
     return redirect(reverse("temperatures", args=[home.pk]) + f"?location={location.pk}")
+
+
+def _homely_page(request, home, *, status: int = 200, form=None):
+    remedies = (
+        HomelyRemedy.objects.filter(home=home)
+        .select_related("medicine", "stock")
+        .order_by("medicine__name")
+    )
+    movements = (
+        HomelyRemedyMovement.objects.filter(home=home)
+        .select_related("remedy__medicine", "by")
+        .order_by("-recorded_at", "-pk")[:50]
+    )
+    return render(
+        request,
+        "medications/stock/homely.html",
+        {
+            "home": home,
+            "remedies": remedies,
+            "movements": movements,
+            "can_manage": permissions.has_perm(request.user, Perm.MANAGE_STOCK, home),
+            "form": form or HomelyReceiveForm(home=home),
+        },
+        status=status,
+    )
+
+
+@require_safe
+@requires(Perm.VIEW_STOCK)
+def homely_stock(request, home):
+    """The home's own supply of homely remedies, with balances (R-MAR-11)."""
+    return _homely_page(request, home)
+
+
+@require_POST
+@requires(Perm.MANAGE_STOCK)
+def homely_stock_receive(request, home):
+    form = HomelyReceiveForm(request.POST, home=home)
+    if not form.is_valid():
+        return _homely_page(request, home, status=400, form=form)
+    d = form.cleaned_data
+    try:
+        services.homely_stock_receive(
+            remedy=d["remedy"],
+            by=request.user,
+            quantity=d["quantity"],
+            note=d["note"],
+            idempotency_key=d["idempotency_key"],
+        )
+    except DomainError as e:
+        form.add_error(None, e)
+        return _homely_page(request, home, status=422, form=form)
+    messages.success(request, f"{d['remedy'].medicine.name} booked in.")
+    return redirect(reverse("homely_stock", args=[home.pk]))

@@ -22,7 +22,7 @@ from django.utils import timezone
 from emar.models import CareHome, IdempotentRecord, User, idempotency_unique
 from residents.models import Resident
 
-from .mar import Administration
+from .mar import Administration, HomelyRemedy, HomelyRemedyDose
 from .prescriptions import PrescriptionLine
 
 __all__ = [
@@ -30,6 +30,9 @@ __all__ = [
     "FRIDGE_MIN",
     "ROOM_MAX",
     "DiscrepancyKind",
+    "HomelyMovementKind",
+    "HomelyRemedyMovement",
+    "HomelyRemedyStock",
     "LocationKind",
     "MovementKind",
     "Stock",
@@ -330,3 +333,81 @@ class TemperatureReading(IdempotentRecord):
         if self.kind == LocationKind.FRIDGE:
             return self.minimum < FRIDGE_MIN or self.maximum > FRIDGE_MAX
         return self.maximum > ROOM_MAX
+
+
+# --- the home's own supply of homely remedies (R-MAR-11) -----------------------------------------
+
+
+class HomelyMovementKind(models.TextChoices):
+    RECEIVED = "received", "Received"
+    GIVEN = "given", "Given"
+    ADJUSTED = "adjusted", "Adjusted"
+    DISPOSED = "disposed", "Disposed"
+
+
+class HomelyRemedyStock(models.Model):
+    """The running balance of the home's supply of one homely remedy (R-MAR-11): not per
+    resident. The row every writer locks, as `Stock` is for a line; `seq` counts movements."""
+
+    remedy = models.OneToOneField(HomelyRemedy, on_delete=models.PROTECT, related_name="stock")
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="+")
+    balance = models.DecimalField(max_digits=10, decimal_places=3, default=Decimal(0))
+    seq = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.balance} of {self.remedy_id}"
+
+
+class HomelyRemedyMovement(IdempotentRecord):
+    """One entry of a homely remedy's ledger; never edited or deleted. `change` is signed, as
+    in `StockMovement`; a dose given moves it once (the link to the dose is unique)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="+")
+    remedy = models.ForeignKey(HomelyRemedy, on_delete=models.PROTECT, related_name="movements")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=HomelyMovementKind.choices)
+    change = models.DecimalField(max_digits=10, decimal_places=3)
+    balance_before = models.DecimalField(max_digits=10, decimal_places=3)
+    balance_after = models.DecimalField(max_digits=10, decimal_places=3)
+    at = models.DateTimeField(help_text="When it happened.")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    note = models.TextField(blank=True)
+    dose = models.ForeignKey(
+        HomelyRemedyDose,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="stock_movements",
+    )
+
+    # R-SEC-4: a movement made by a dose is digested with the dose's audited record.
+    audit_covered_by = "dose"
+
+    class Meta:
+        ordering = ["remedy", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["remedy", "seq"], name="homely_movement_seq"),
+            models.UniqueConstraint(
+                fields=["dose"],
+                condition=Q(dose__isnull=False),
+                name="homely_movement_once_per_dose",
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_after=F("balance_before") + F("change")),
+                name="homely_movement_balance_adds_up",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="received", change__gt=0)
+                    | Q(kind__in=["given", "disposed"], change__lt=0)
+                    | Q(kind="adjusted")
+                ),
+                name="homely_movement_direction_by_kind",
+            ),
+            idempotency_unique(),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.change} (remedy {self.remedy_id} #{self.seq})"

@@ -40,7 +40,7 @@ from ..models import (
     ScheduledDose,
 )
 from .prescriptions import allergy_matches, has_covert_plan
-from .stock import stock_on_administration, stock_on_correction
+from .stock import homely_stock_on_give, stock_on_administration, stock_on_correction
 
 __all__ = [
     "DoseError",
@@ -1310,6 +1310,9 @@ def homely_remedy_give(
         override_reason=override_reason.strip(),
         idempotency_key=idempotency_key,
     )
+    # The home's supply moves in the same transaction (R-MAR-11), before the audit chain is
+    # locked as for a line's dose; the caller may show the warning.
+    dose.stock_warning = homely_stock_on_give(dose=dose)
     audit_append(
         home=home,
         actor=by,

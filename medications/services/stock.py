@@ -30,6 +30,11 @@ from .. import selectors
 from ..models import (
     Administration,
     DiscrepancyKind,
+    HomelyMovementKind,
+    HomelyRemedy,
+    HomelyRemedyDose,
+    HomelyRemedyMovement,
+    HomelyRemedyStock,
     LineStatus,
     LocationKind,
     Medicine,
@@ -54,6 +59,8 @@ __all__ = [
     "StockResult",
     "cd_register_entries",
     "cd_register_pages",
+    "homely_stock_on_give",
+    "homely_stock_receive",
     "stock_check",
     "stock_correct",
     "stock_dispose",
@@ -579,6 +586,120 @@ def stock_on_correction(*, original: Administration, record: Administration) -> 
         reason=f"MAR correction: {record.correction_reason}",
     )
     return StockResult(movement)
+
+
+# --- the home's supply of homely remedies (R-MAR-11) ---------------------------------------------
+
+
+def _locked_homely_stock(remedy: HomelyRemedy) -> HomelyRemedyStock:
+    """The remedy's balance row, created on first use, locked for this transaction."""
+    HomelyRemedyStock.objects.get_or_create(
+        remedy_id=remedy.pk, defaults={"home_id": remedy.home_id}
+    )
+    return HomelyRemedyStock.objects.select_for_update().get(remedy_id=remedy.pk)
+
+
+def _homely_move(
+    *, stock: HomelyRemedyStock, kind: str, change: Decimal, by: User, at: dt.datetime, **fields
+) -> HomelyRemedyMovement:
+    """Append one movement to a locked homely remedy stock row and move its balance."""
+    now = timezone.now()
+    before = stock.balance
+    stock.seq += 1
+    stock.balance = before + change
+    stock.updated_at = now
+    movement = HomelyRemedyMovement.objects.create(
+        home_id=stock.home_id,
+        remedy_id=stock.remedy_id,
+        seq=stock.seq,
+        kind=kind,
+        change=change,
+        balance_before=before,
+        balance_after=stock.balance,
+        at=at,
+        recorded_at=now,
+        by=by,
+        **fields,
+    )
+    stock.save(update_fields=["seq", "balance", "updated_at"])
+    return movement
+
+
+@idempotent(HomelyRemedyMovement, scope=lambda remedy, **_: {"remedy_id": remedy.pk})
+@transaction.atomic
+def homely_stock_receive(
+    *,
+    remedy: HomelyRemedy,
+    by: User,
+    quantity: Decimal,
+    note: str = "",
+    idempotency_key: UUID | None = None,
+) -> HomelyRemedyMovement:
+    """Book the home's own supply of a homely remedy in (R-MAR-11)."""
+    home = remedy.home
+    _require_manager(by, home)
+    quantity = _check_quantity(quantity)
+    stock = _locked_homely_stock(remedy)
+    movement = _homely_move(
+        stock=stock,
+        kind=HomelyMovementKind.RECEIVED,
+        change=quantity,
+        by=by,
+        at=timezone.now(),
+        note=note.strip(),
+        idempotency_key=idempotency_key,
+    )
+    audit_append(
+        home=home,
+        actor=by,
+        action="stock.homely_received",
+        record=movement,
+        after={
+            "remedy": remedy.medicine.name,
+            "seq": movement.seq,
+            "change": movement.change,
+            "balance_after": movement.balance_after,
+            "note": movement.note,
+        },
+    )
+    return movement
+
+
+def homely_stock_on_give(*, dose: HomelyRemedyDose) -> str:
+    """Called by `homely_remedy_give` in its transaction: the dose leaves the home's supply.
+    A dose the ledger cannot cover still records (the resident had it), the balance goes
+    negative on the ledger, the manager is told and the warning is returned (as R-STK-2 does
+    for a line)."""
+    remedy = dose.remedy
+    stock = _locked_homely_stock(remedy)
+    movement = _homely_move(
+        stock=stock,
+        kind=HomelyMovementKind.GIVEN,
+        change=-dose.quantity,
+        by=dose.recorded_by,
+        at=dose.administered_at,
+        dose=dose,
+    )
+    if movement.balance_after >= 0:
+        return ""
+    home = remedy.home
+    notify(
+        recipients=_managers(home),
+        home=home,
+        kind="stock_negative_balance",
+        subject=f"homely_remedy:{remedy.pk}",
+        window=home.local_today().isoformat(),
+        title=f"Homely remedy stock discrepancy: {remedy.medicine.name}",
+        body=f"A dose was recorded when the ledger held {_num(movement.balance_before)} "
+        f"{remedy.get_dose_unit_display()}: count the stock and book in any supply not recorded.",
+        link=f"/homes/{home.pk}/stock/homely-remedies/",
+        urgent=True,
+    )
+    return (
+        f"Stock of {remedy.medicine.name} (homely remedy) is now "
+        f"{_num(movement.balance_after)} {remedy.get_dose_unit_display()}: the ledger did not "
+        "hold this dose. Count the stock and book in any supply that was not recorded."
+    )
 
 
 # --- balances and forecasts (R-STK-2, R-STK-4) ---------------------------------------------------
