@@ -28,3 +28,23 @@ def test_wrong_password_shows_a_message(live_server, tablet, carer_a):
     tablet.get_by_label("Password").fill("not-the-password")
     tablet.get_by_role("button", name="Sign in").click()
     expect(tablet.get_by_text("correct username and password")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "viewport",
+    [{"width": 1280, "height": 800}, {"width": 800, "height": 1280}, {"width": 390, "height": 844}],
+)
+def test_the_notification_badge_is_visible_without_opening_the_menu(
+    live_server, browser, carer_a, unit_a, viewport
+):
+    context = browser.new_context(viewport=viewport, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("carer_a")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server.url}/")
+    expect(page.get_by_role("link", name="Notifications")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()  # still in the menu
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    context.close()
