@@ -666,7 +666,7 @@ def evidence_pack_build(*, pack_id: int, attempt: int | None = None) -> Evidence
     training matrix. Built once; a rerun of a ready pack does nothing."""
     from emar.pdf import render_pdf
     from medications.chart import MAX_DAYS, mar_chart
-    from medications.chart_views import PRINT_TEMPLATE, print_context
+    from medications.views.chart import PRINT_TEMPLATE, print_context
 
     pack = jobs.build_start(model=EvidencePack, pk=pack_id, attempt=attempt)
     if pack is None:

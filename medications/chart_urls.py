@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import chart_views, print_views
+from .views import chart as chart_views
+from .views import prints as print_views
 
 urlpatterns = [
     path("residents/<int:resident_id>/mar/", chart_views.resident_mar, name="resident_mar"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import round_views as views
+from .views import rounds as views
 
 urlpatterns = [
     path("homes/<int:home_id>/round/", views.round_view, name="round"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import stock_views as v
+from .views import stock as v
 
 urlpatterns = [
     path("homes/<int:home_id>/stock/", v.stock_overview, name="stock_overview"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from .views import prescriptions as views
 
 urlpatterns = [
     path("homes/<int:home_id>/residents/", views.resident_list, name="resident_list"),

@@ -70,7 +70,7 @@ def mar_print_request(
 
 
 def _residents(mar_print: MarPrint) -> list[Resident]:
-    from ..chart_views import _room_order as room_order
+    from ..views.chart import _room_order as room_order
 
     qs = Resident.objects.current().filter(home=mar_print.home).select_related("home", "unit")
     if mar_print.unit_id:
@@ -84,8 +84,8 @@ def mar_print_build(*, print_id: int, attempt: int | None = None) -> MarPrint:
     from emar.pdf import render_pdf
 
     from ..chart import mar_chart
-    from ..chart_views import PRINT_TEMPLATE, print_context
-    from ..chart_views import _materialise as materialise
+    from ..views.chart import PRINT_TEMPLATE, print_context
+    from ..views.chart import _materialise as materialise
 
     mar_print = jobs.build_start(model=MarPrint, pk=print_id, attempt=attempt)
     if mar_print is None:

@@ -20,9 +20,9 @@ from audits import services as audit_services
 from audits.models import Audit, AuditAction, Incident, previous_month
 from emar.forms import IdempotencyKeyMixin
 from emar.models import AuditEvent, IdempotentRecord
-from medications import forms as rx_forms
 from medications import services as rx_services
-from medications import stock_forms
+from medications.forms import prescriptions as rx_forms
+from medications.forms import stock as stock_forms
 from medications.models import (
     CovertPlan,
     HomelyRemedy,

@@ -32,9 +32,9 @@ from training.models import TrainingRecord
 FORM_MODULES = (
     "emar.forms",
     "residents.forms",
-    "medications.forms",
-    "medications.round_forms",
-    "medications.stock_forms",
+    "medications.forms.prescriptions",
+    "medications.forms.rounds",
+    "medications.forms.stock",
     "audits.forms",
     "training.forms",
 )

@@ -13,9 +13,9 @@ import pytest
 
 from emar.services import DomainError
 from medications import rounds, services
+from medications.forms.rounds import most_recent_past
 from medications.models import Administration, Stock
 from medications.reminders import _recorded
-from medications.round_forms import most_recent_past
 from medications.services import DoseError
 from residents.services import allergy_add
 from tests.mar.conftest import DAY, ONE, at_local, code, dose_at, key, prn_protocol

@@ -10,7 +10,7 @@ from emar.permissions import MATRIX
 from tests.medications import url_params as medication_params
 from tests.residents import url_params as resident_params
 
-APPS = ("residents.views", "medications.views")
+APPS = ("residents.views", "medications.views.prescriptions")
 
 
 def _patterns():

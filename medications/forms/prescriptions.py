@@ -11,8 +11,8 @@ from django import forms
 from emar.forms import Form, IdempotencyKeyMixin
 from emar.models import CareHome, Round
 
-from . import schedule as sched
-from .models import (
+from .. import schedule as sched
+from ..models import (
     AuthoriserRole,
     CanAsk,
     DoseUnit,
@@ -21,8 +21,8 @@ from .models import (
     Route,
     RxSource,
 )
-from .selectors import medicines_search
-from .services import ScheduleInput
+from ..selectors import medicines_search
+from ..services import ScheduleInput
 
 DATE = forms.DateInput(attrs={"type": "date"})
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]

@@ -21,8 +21,17 @@ from emar.permissions import Perm, requires, scoped_get
 from emar.services import DomainError
 from residents.models import Resident
 
-from . import services
-from .models import (
+from .. import services
+from ..forms.stock import (
+    CheckForm,
+    CorrectForm,
+    DisposeForm,
+    HomelyReceiveForm,
+    LocationForm,
+    ReceiveForm,
+    TemperatureForm,
+)
+from ..models import (
     CdSchedule,
     HomelyRemedy,
     HomelyRemedyMovement,
@@ -31,15 +40,6 @@ from .models import (
     StockDiscrepancy,
     StockMovement,
     StorageLocation,
-)
-from .stock_forms import (
-    CheckForm,
-    CorrectForm,
-    DisposeForm,
-    HomelyReceiveForm,
-    LocationForm,
-    ReceiveForm,
-    TemperatureForm,
 )
 
 

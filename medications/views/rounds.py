@@ -26,9 +26,9 @@ from emar.permissions import Perm, requires
 from emar.services import DomainError
 from residents.selectors import allergies_active
 
-from . import rounds, services
-from .models import Administration, PrescriptionLine, PrnProtocol, ScheduledDose
-from .round_forms import CorrectionForm, DoseForm, FollowUpForm, PrnForm, new_key
+from .. import rounds, services
+from ..forms.rounds import CorrectionForm, DoseForm, FollowUpForm, PrnForm, new_key
+from ..models import Administration, PrescriptionLine, PrnProtocol, ScheduledDose
 
 
 def _int(value: str | None) -> int | None:
@@ -434,8 +434,8 @@ def homely_remedy(request, resident_id: int):
     or PIN and reason. Every rule is in `services.homely_remedy_give`."""
     from residents.models import Resident
 
-    from .models import HomelyRemedyDose
-    from .round_forms import HomelyRemedyForm
+    from ..forms.rounds import HomelyRemedyForm
+    from ..models import HomelyRemedyDose
 
     resident = permissions.scoped_get(
         request.user,

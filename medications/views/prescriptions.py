@@ -18,8 +18,9 @@ from emar.services import DomainError
 from residents import selectors as resident_selectors
 from residents.models import Resident
 
-from . import forms, selectors, services
-from .models import (
+from .. import selectors, services
+from ..forms import prescriptions as forms
+from ..models import (
     HomelyRemedyAuthorisation,
     LineStatus,
     PrescriptionLine,

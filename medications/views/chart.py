@@ -20,8 +20,8 @@ from emar.periods import period_check
 from emar.permissions import Perm, requires, scoped_get
 from residents.models import Resident, room_order
 
-from .chart import CYCLE_DAYS, MAX_DAYS, MarChart, cycle_start, mar_chart
-from .services import doses_sync_for_read
+from ..chart import CYCLE_DAYS, MAX_DAYS, MarChart, cycle_start, mar_chart
+from ..services import doses_sync_for_read
 
 PRINT_TEMPLATE = "medications/print/mar_chart.html"
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from emar.forms import Form
 from emar.models import NonAdministrationCode, User
 
-from .models import BODY_SITES, Adviser, Effectiveness, Outcome
+from ..models import BODY_SITES, Adviser, Effectiveness, Outcome
 
 
 def authenticate_on_device(request, username: str, secret: str) -> User | None:
@@ -251,7 +251,7 @@ class HomelyRemedyForm(SecondSeniorMixin, Form):
 
     def __init__(self, *args, home, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from .models import HomelyRemedy
+        from ..models import HomelyRemedy
 
         self.fields["remedy"].queryset = HomelyRemedy.objects.filter(
             home=home, active=True

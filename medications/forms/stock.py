@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from emar.forms import Form, IdempotencyKeyMixin
 
-from .models import HomelyRemedy, LocationKind, MovementKind, StorageLocation
-from .round_forms import WitnessMixin
+from ..models import HomelyRemedy, LocationKind, MovementKind, StorageLocation
+from .rounds import WitnessMixin
 
 QTY = {"max_digits": 9, "decimal_places": 3}
 TEMP = {"max_digits": 4, "decimal_places": 1, "min_value": -30, "max_value": 60}

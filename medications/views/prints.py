@@ -18,11 +18,11 @@ from emar import jobs, permissions
 from emar.models import CareHome, Unit
 from emar.permissions import Perm, requires, scoped_get
 
-from .chart import CYCLE_DAYS, MAX_DAYS, cycle_start
-from .chart_views import PeriodError, period_from
-from .models import MarPrint
-from .services import PrintError
-from .services import mar_print_request as request_print
+from ..chart import CYCLE_DAYS, MAX_DAYS, cycle_start
+from ..models import MarPrint
+from ..services import PrintError
+from ..services import mar_print_request as request_print
+from .chart import PeriodError, period_from
 
 
 class MarPrintForm(forms.Form):

@@ -1,0 +1,1 @@
+"""Medications forms by subject: prescriptions, rounds, stock."""

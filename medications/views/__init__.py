@@ -1,0 +1,1 @@
+"""Medications views by subject: prescriptions, rounds, chart, stock, prints."""
