@@ -61,9 +61,6 @@ urlpatterns = [
     path("", include("fhir_api.token_urls")),
     path("", include("residents.urls")),
     path("", include("medications.urls")),
-    path("", include("medications.round_urls")),
     path("", include("training.urls")),
     path("", include("audits.urls")),
-    path("", include("medications.chart_urls")),
-    path("", include("medications.stock_urls")),
 ]

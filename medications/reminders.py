@@ -313,7 +313,7 @@ def _who(d) -> str:
 
 
 def _resident_link(resident_id: int) -> str:
-    return reverse("resident_profile", args=[resident_id])
+    return reverse("medications:resident_profile", args=[resident_id])
 
 
 def _round_open(group: list, staff: _Staff) -> _Pending:
@@ -340,7 +340,7 @@ def _round_open(group: list, staff: _Staff) -> _Pending:
         if first.round_id:
             day = first.round_date or first.local_date
             query = f"?unit={first.unit_id}&date={day.isoformat()}&round={first.round_id}"
-        return title, body, reverse("round", args=[first.home_id]) + query
+        return title, body, reverse("medications:round", args=[first.home_id]) + query
 
     return _Pending(
         kind=ROUND_OPEN,
@@ -358,7 +358,7 @@ def _time_sensitive(d, staff: _Staff) -> _Pending:
             f"Time-sensitive: {d.line__medicine__name} for {_name(d)} due at {_time(d.due_at, d)}",
             f"{d.dose_text} for {_who(d)} in {d.unit__name}, due at {_time(d.due_at, d)}; "
             f"give it no later than {_time(d.window_closes, d)}.",
-            reverse("dose", args=[d.pk]),
+            reverse("medications:dose", args=[d.pk]),
         )
 
     return _Pending(
@@ -381,7 +381,7 @@ def _missed(d, staff: _Staff) -> _Pending:
             f"in {d.unit__name} by the end of its window at {_time(d.window_closes, d)} on "
             f"{_day(d.local_date)}. Find out whether it was given, record it as a late entry "
             "with the reason, and seek advice if a dose was missed.",
-            reverse("dose", args=[d.pk]),
+            reverse("medications:dose", args=[d.pk]),
         )
 
     recipients = {
@@ -557,8 +557,8 @@ def plan_review_alerts_send(*, home: CareHome, today: dt.date) -> int:
     overdue = selectors.overdue_plans(home, today)
     sent = 0
     for key, kind, what, url in (
-        ("covert", COVERT_REVIEW_DUE, "Covert plan", "covert_plan"),
-        ("prn", PRN_PROTOCOL_REVIEW_DUE, "PRN protocol", "prn_protocol"),
+        ("covert", COVERT_REVIEW_DUE, "Covert plan", "medications:covert_plan"),
+        ("prn", PRN_PROTOCOL_REVIEW_DUE, "PRN protocol", "medications:prn_protocol"),
     ):
         for plan in overdue[key]:
             line = plan.line

@@ -1,36 +1,115 @@
+"""Every URL of the medications app, under the `medications:` namespace, by subject:
+prescriptions (R-RX-*), rounds (R-MAR-*), the MAR chart and its prints (R-MAR-12, H-10), and
+stock, the CD register and temperatures (R-STK-1..6, R-CD-1..3)."""
+
 from django.urls import path
 
-from .views import prescriptions as views
+from .views import chart, prescriptions, prints, rounds, stock
+
+app_name = "medications"
 
 urlpatterns = [
-    path("homes/<int:home_id>/residents/", views.resident_list, name="resident_list"),
+    # Prescriptions
+    path("homes/<int:home_id>/residents/", prescriptions.resident_list, name="resident_list"),
     path(
-        "homes/<int:home_id>/prescriptions/to-check/", views.awaiting_check, name="awaiting_check"
+        "homes/<int:home_id>/prescriptions/to-check/",
+        prescriptions.awaiting_check,
+        name="awaiting_check",
     ),
-    path("residents/<int:resident_id>/", views.resident_profile, name="resident_profile"),
-    path("residents/<int:resident_id>/lines/new/", views.line_new, name="line_new"),
+    path("residents/<int:resident_id>/", prescriptions.resident_profile, name="resident_profile"),
+    path("residents/<int:resident_id>/lines/new/", prescriptions.line_new, name="line_new"),
     path(
         "residents/<int:resident_id>/homely-remedies/authorisations/",
-        views.homely_authorisations,
+        prescriptions.homely_authorisations,
         name="homely_authorisations",
     ),
     path(
         "homely-authorisations/<int:authorisation_id>/withdraw/",
-        views.homely_authorisation_withdraw,
+        prescriptions.homely_authorisation_withdraw,
         name="homely_authorisation_withdraw",
     ),
-    path("lines/<int:line_id>/", views.line_detail, name="line_detail"),
-    path("lines/<int:line_id>/check/", views.line_check, name="line_check"),
-    path("lines/<int:line_id>/stop/", views.line_stop, name="line_stop"),
-    path("lines/<int:line_id>/prn-protocol/", views.prn_protocol, name="prn_protocol"),
-    path("lines/<int:line_id>/covert-plan/", views.covert_plan, name="covert_plan"),
-    path("lines/<int:line_id>/self-admin/", views.self_admin, name="self_admin"),
-    path("lines/<int:line_id>/doses/", views.variable_doses, name="variable_doses"),
-    path("lines/<int:line_id>/schedule/", views.schedule_change, name="schedule_change"),
+    path("lines/<int:line_id>/", prescriptions.line_detail, name="line_detail"),
+    path("lines/<int:line_id>/check/", prescriptions.line_check, name="line_check"),
+    path("lines/<int:line_id>/stop/", prescriptions.line_stop, name="line_stop"),
+    path("lines/<int:line_id>/prn-protocol/", prescriptions.prn_protocol, name="prn_protocol"),
+    path("lines/<int:line_id>/covert-plan/", prescriptions.covert_plan, name="covert_plan"),
+    path("lines/<int:line_id>/self-admin/", prescriptions.self_admin, name="self_admin"),
+    path("lines/<int:line_id>/doses/", prescriptions.variable_doses, name="variable_doses"),
+    path("lines/<int:line_id>/schedule/", prescriptions.schedule_change, name="schedule_change"),
     path(
         "variable-doses/<int:variable_dose_id>/check/",
-        views.variable_dose_check,
+        prescriptions.variable_dose_check,
         name="variable_dose_check",
     ),
-    path("schedule-versions/<int:version_id>/check/", views.schedule_check, name="schedule_check"),
+    path(
+        "schedule-versions/<int:version_id>/check/",
+        prescriptions.schedule_check,
+        name="schedule_check",
+    ),
+    # Medicine rounds
+    path("homes/<int:home_id>/round/", rounds.round_view, name="round"),
+    path("doses/<int:dose_id>/", rounds.dose_page, name="dose"),
+    path("doses/<int:dose_id>/record/", rounds.dose_record, name="dose_record"),
+    path("lines/<int:line_id>/prn/", rounds.prn_give, name="prn_give"),
+    path(
+        "administrations/<int:administration_id>/follow-up/",
+        rounds.prn_follow_up,
+        name="prn_follow_up",
+    ),
+    path("administrations/<int:administration_id>/correct/", rounds.correct, name="correct"),
+    path("residents/<int:resident_id>/homely-remedy/", rounds.homely_remedy, name="homely_remedy"),
+    # The MAR chart and its prints
+    path("residents/<int:resident_id>/mar/", chart.resident_mar, name="resident_mar"),
+    path("residents/<int:resident_id>/mar.pdf", chart.resident_mar_pdf, name="resident_mar_pdf"),
+    path(
+        "homes/<int:home_id>/units/<int:unit_id>/mar.pdf",
+        prints.unit_mar_pdf,
+        name="unit_mar_pdf",
+    ),
+    # A unit's or the whole home's MAR charts, built in the background (R-MAR-12, H-10)
+    path("homes/<int:home_id>/mar-prints/", prints.mar_prints, name="mar_prints"),
+    path("homes/<int:home_id>/mar-prints/new/", prints.mar_print_new, name="mar_print_new"),
+    path("mar-prints/<int:print_id>/status/", prints.mar_print_status, name="mar_print_status"),
+    path(
+        "mar-prints/<int:print_id>/download/",
+        prints.mar_print_download,
+        name="mar_print_download",
+    ),
+    path("mar-prints/<int:print_id>/retry/", prints.mar_print_retry, name="mar_print_retry"),
+    # Stock, the CD register and temperatures
+    path("homes/<int:home_id>/stock/", stock.stock_overview, name="stock_overview"),
+    path("homes/<int:home_id>/stock/reorder/", stock.stock_reorder, name="stock_reorder"),
+    path("homes/<int:home_id>/stock/homely-remedies/", stock.homely_stock, name="homely_stock"),
+    path(
+        "homes/<int:home_id>/stock/homely-remedies/receive/",
+        stock.homely_stock_receive,
+        name="homely_stock_receive",
+    ),
+    path("stock/lines/<int:line_id>/", stock.stock_line, name="stock_line"),
+    path("stock/lines/<int:line_id>/receive/", stock.stock_receive, name="stock_receive"),
+    path("stock/lines/<int:line_id>/dispose/", stock.stock_dispose, name="stock_dispose"),
+    path("stock/lines/<int:line_id>/check/", stock.stock_check, name="stock_check"),
+    path("stock/movements/<int:movement_id>/correct/", stock.stock_correct, name="stock_correct"),
+    path("homes/<int:home_id>/cd-register/", stock.cd_register_index, name="cd_register_index"),
+    path(
+        "residents/<int:resident_id>/cd-register/<int:medicine_id>/",
+        stock.cd_register,
+        name="cd_register",
+    ),
+    path(
+        "residents/<int:resident_id>/cd-register/<int:medicine_id>/pdf/",
+        stock.cd_register_pdf,
+        name="cd_register_pdf",
+    ),
+    path("homes/<int:home_id>/temperatures/", stock.temperatures, name="temperatures"),
+    path(
+        "homes/<int:home_id>/temperatures/record/",
+        stock.temperature_record,
+        name="temperature_record",
+    ),
+    path(
+        "homes/<int:home_id>/temperatures/locations/",
+        stock.storage_location_add,
+        name="storage_location_add",
+    ),
 ]

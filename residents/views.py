@@ -29,7 +29,7 @@ def _resident(request, perm: Perm, resident_id: int) -> Resident:
 
 
 def _profile(resident: Resident):
-    return redirect(reverse("resident_profile", args=[resident.pk]))
+    return redirect(reverse("medications:resident_profile", args=[resident.pk]))
 
 
 def _page(request, template: str, context: dict, *, ok: bool = True):

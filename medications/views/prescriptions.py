@@ -52,7 +52,7 @@ def _page(request, template: str, context: dict, *, ok: bool = True):
 
 def _to_profile(line_or_resident):
     resident_id = getattr(line_or_resident, "resident_id", None) or line_or_resident.pk
-    return redirect("resident_profile", resident_id=resident_id)
+    return redirect("medications:resident_profile", resident_id=resident_id)
 
 
 @require_GET
@@ -229,7 +229,7 @@ def _line_form_view(
             form.add_error(None, e)
         else:
             messages.success(request, success)
-            return redirect("line_detail", line_id=line.pk)
+            return redirect("medications:line_detail", line_id=line.pk)
     ok = request.method != "POST"
     return _page(request, template, {"line": line, "resident": line.resident, "form": form}, ok=ok)
 
@@ -326,7 +326,7 @@ def variable_dose_check(request, variable_dose_id: int):
         request,
         f"{entry.line.medicine.name} dose for {entry.day:%-d %b} checked: it is on the round.",
     )
-    return redirect("awaiting_check", home_id=entry.line.home_id)
+    return redirect("medications:awaiting_check", home_id=entry.line.home_id)
 
 
 @requires(Perm.ENTER_PRESCRIPTION)
@@ -349,7 +349,7 @@ def schedule_change(request, line_id: int):
             form.add_error(None, e)
         else:
             messages.success(request, "Schedule change entered: a second senior must check it.")
-            return redirect("line_detail", line_id=line.pk)
+            return redirect("medications:line_detail", line_id=line.pk)
     ok = request.method != "POST"
     return _page(
         request,
@@ -393,7 +393,7 @@ def schedule_check(request, version_id: int):
             ok=False,
         )
     messages.success(request, "Schedule change checked: it applies from now.")
-    return redirect("line_detail", line_id=version.line_id)
+    return redirect("medications:line_detail", line_id=version.line_id)
 
 
 @require_GET
@@ -433,7 +433,7 @@ def homely_authorisations(request, resident_id: int):
                 status = 422
             else:
                 messages.success(request, "Authorisation recorded.")
-                return redirect("homely_authorisations", resident_id=resident.pk)
+                return redirect("medications:homely_authorisations", resident_id=resident.pk)
     return render(
         request,
         "medications/homely_authorisations.html",
@@ -471,4 +471,4 @@ def homely_authorisation_withdraw(request, authorisation_id: int):
             messages.error(request, e.messages[0])
         else:
             messages.success(request, "Authorisation withdrawn: the remedy cannot be given.")
-    return redirect("homely_authorisations", resident_id=authorisation.resident_id)
+    return redirect("medications:homely_authorisations", resident_id=authorisation.resident_id)

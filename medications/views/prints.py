@@ -79,7 +79,7 @@ def unit_mar_pdf(request, home: CareHome, unit_id: int):
     except PeriodError as e:
         return HttpResponseBadRequest(str(e), content_type="text/plain; charset=utf-8")
     query = urlencode({"unit": unit.pk, "start": start.isoformat(), "days": days})
-    return redirect(reverse("mar_prints", args=[home.pk]) + f"?{query}")
+    return redirect(reverse("medications:mar_prints", args=[home.pk]) + f"?{query}")
 
 
 @require_POST
@@ -103,7 +103,9 @@ def mar_print_new(request, home: CareHome):
             error = e.message
         else:
             messages.success(request, "The MAR charts are being printed: this page shows progress.")
-            return redirect(reverse("mar_prints", args=[home.pk]) + f"#print-{mar_print.pk}")
+            return redirect(
+                reverse("medications:mar_prints", args=[home.pk]) + f"#print-{mar_print.pk}"
+            )
     return _page(request, home, form, 400, error)
 
 
@@ -160,4 +162,6 @@ def mar_print_retry(request, print_id: int):
     except jobs.BuildError as e:
         return HttpResponseBadRequest(e.message, content_type="text/plain; charset=utf-8")
     messages.success(request, "Trying again: this page shows progress.")
-    return redirect(reverse("mar_prints", args=[mar_print.home_id]) + f"#print-{mar_print.pk}")
+    return redirect(
+        reverse("medications:mar_prints", args=[mar_print.home_id]) + f"#print-{mar_print.pk}"
+    )

@@ -51,7 +51,7 @@ def round_url(dose_or_unit, *, round_id=None, day: dt.date | None = None) -> str
         query += f"&round={round_id}"
     if day:
         query += f"&date={day.isoformat()}"
-    return reverse("round", args=[unit.home_id]) + query + "#doses"
+    return reverse("medications:round", args=[unit.home_id]) + query + "#doses"
 
 
 @require_safe
@@ -407,7 +407,9 @@ def correct(request, administration_id: int):
                     )
                     if original.dose:
                         return redirect(round_url(original.dose))
-                    return redirect("resident_profile", resident_id=original.resident_id)
+                    return redirect(
+                        "medications:resident_profile", resident_id=original.resident_id
+                    )
     else:
         form = CorrectionForm(
             home=original.home,

@@ -140,7 +140,7 @@ def stock_line(request, line_id: int):
 
 def _done(request, line: PrescriptionLine, message: str):
     messages.success(request, message)
-    return redirect(reverse("stock_line", args=[line.pk]))
+    return redirect(reverse("medications:stock_line", args=[line.pk]))
 
 
 @require_POST
@@ -385,7 +385,9 @@ def temperature_record(request, home):
         form.add_error(None, e)
         return _temperatures_page(request, home, status=422, form=form)
     messages.success(request, f"Reading saved for {d['location']}.")
-    return redirect(reverse("temperatures", args=[home.pk]) + f"?location={d['location'].pk}")
+    return redirect(
+        reverse("medications:temperatures", args=[home.pk]) + f"?location={d['location'].pk}"
+    )
 
 
 @require_POST
@@ -399,7 +401,9 @@ def storage_location_add(request, home):
     except DomainError as e:
         form.add_error(None, e)
         return _temperatures_page(request, home, status=422, location_form=form)
-    return redirect(reverse("temperatures", args=[home.pk]) + f"?location={location.pk}")
+    return redirect(
+        reverse("medications:temperatures", args=[home.pk]) + f"?location={location.pk}"
+    )
 
 
 def _homely_page(request, home, *, status: int = 200, form=None):
@@ -453,4 +457,4 @@ def homely_stock_receive(request, home):
         form.add_error(None, e)
         return _homely_page(request, home, status=422, form=form)
     messages.success(request, f"{d['remedy'].medicine.name} booked in.")
-    return redirect(reverse("homely_stock", args=[home.pk]))
+    return redirect(reverse("medications:homely_stock", args=[home.pk]))

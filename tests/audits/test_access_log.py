@@ -31,11 +31,11 @@ def edith(unit_a, senior_a, senior2_a):
 
 def _pages(home, person, medicine) -> dict[str, str]:
     return {
-        "mar": reverse("resident_mar", args=[person.pk]),
-        "mar_pdf": reverse("resident_mar_pdf", args=[person.pk]),
+        "mar": reverse("medications:resident_mar", args=[person.pk]),
+        "mar_pdf": reverse("medications:resident_mar_pdf", args=[person.pk]),
         "training": reverse("training_matrix", args=[home.pk]),
-        "cd_index": reverse("cd_register_index", args=[home.pk]),
-        "cd_register": reverse("cd_register", args=[person.pk, medicine.pk]),
+        "cd_index": reverse("medications:cd_register_index", args=[home.pk]),
+        "cd_register": reverse("medications:cd_register", args=[person.pk, medicine.pk]),
     }
 
 
@@ -64,7 +64,7 @@ def test_every_page_an_inspector_opens_is_logged_with_its_home_and_path(
 def test_query_string_is_kept_in_the_path(client, home_a, inspector_a, edith):
     person, _medicine = edith
     client.force_login(inspector_a)
-    url = reverse("resident_mar", args=[person.pk])
+    url = reverse("medications:resident_mar", args=[person.pk])
     assert client.get(url, {"start": "2026-01-05"}).status_code == 200
     assert AccessLog.objects.get().path == f"{url}?start=2026-01-05"
 
@@ -74,7 +74,7 @@ def test_the_manager_sees_the_inspectors_pages_in_the_access_log(
 ):
     person, _medicine = edith
     client.force_login(inspector_a)
-    assert client.get(reverse("resident_mar_pdf", args=[person.pk])).status_code == 200
+    assert client.get(reverse("medications:resident_mar_pdf", args=[person.pk])).status_code == 200
     client.force_login(manager_a)
     page = client.get(reverse("reports_access_log", args=[home_a.pk]), {"who": "inspectors"})
     assert page.status_code == 200
@@ -104,11 +104,11 @@ def test_resident_photos_are_not_logged_one_line_each(client, home_a, inspector_
     """The log lists documents and pages an inspector opened, not every image on them."""
     person, _ = edith
     client.force_login(inspector_a)
-    assert client.get(reverse("resident_mar", args=[person.pk])).status_code == 200
+    assert client.get(reverse("medications:resident_mar", args=[person.pk])).status_code == 200
     photo = client.get(reverse("resident_photo", args=[person.pk]))
     assert photo.status_code == 200 and photo["Content-Type"].startswith("image/")
     assert list(AccessLog.objects.values_list("path", flat=True)) == [
-        reverse("resident_mar", args=[person.pk])
+        reverse("medications:resident_mar", args=[person.pk])
     ]
 
 
@@ -124,7 +124,10 @@ def test_a_posted_change_or_a_refusal_is_not_logged(client, home_a, inspector_a,
     person, _medicine = edith
     client.force_login(inspector_a)
     assert client.get(reverse("staff", args=[home_a.pk])).status_code == 403
-    assert client.post(reverse("resident_mar", args=[person.pk])).status_code in (403, 405)
+    assert client.post(reverse("medications:resident_mar", args=[person.pk])).status_code in (
+        403,
+        405,
+    )
     assert not AccessLog.objects.exists()
 
 
@@ -145,8 +148,8 @@ def test_an_inspector_is_logged_only_in_the_home_they_inspect(
     other = resident(unit_b, staff(home_b, "senior"), full_name="Bob Brown")
     person, _medicine = edith
     client.force_login(inspector_a)
-    assert client.get(reverse("resident_mar", args=[other.pk])).status_code == 200
-    assert client.get(reverse("resident_mar", args=[person.pk])).status_code == 200
+    assert client.get(reverse("medications:resident_mar", args=[other.pk])).status_code == 200
+    assert client.get(reverse("medications:resident_mar", args=[person.pk])).status_code == 200
     assert list(AccessLog.objects.values_list("home", flat=True)) == [home_a.pk]
 
 

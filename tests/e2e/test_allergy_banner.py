@@ -101,7 +101,7 @@ def test_the_allergy_banner_on_the_prn_page_and_round(
         page = context.new_page()
         _sign_in(page, live_server.url)
 
-        page.goto(live_server.url + reverse("prn_give", args=[oxycodone.pk]))
+        page.goto(live_server.url + reverse("medications:prn_give", args=[oxycodone.pk]))
         banner = page.locator(".allergy-banner")
         expect(banner).to_contain_text("Allergies:")
         expect(banner).to_contain_text(
@@ -113,7 +113,9 @@ def test_the_allergy_banner_on_the_prn_page_and_round(
         _no_sideways_scroll(page)
 
         page.goto(
-            live_server.url + reverse("round", args=[home_a.pk]) + f"?unit={unit_a.pk}&round=all"
+            live_server.url
+            + reverse("medications:round", args=[home_a.pk])
+            + f"?unit={unit_a.pk}&round=all"
         )
         edith_card = page.locator(".resident-card", has_text="Edith Clarke")
         expect(

@@ -47,10 +47,10 @@ def test_a_double_tap_on_a_cd_receipt_sends_it_once_and_books_28(
     )
     page = tablet
     _sign_in(page, live_server.url)
-    receive_url = reverse("stock_receive", args=[oxycodone.pk])
+    receive_url = reverse("medications:stock_receive", args=[oxycodone.pk])
     posts = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
-    page.goto(live_server.url + reverse("stock_line", args=[oxycodone.pk]))
+    page.goto(live_server.url + reverse("medications:stock_line", args=[oxycodone.pk]))
     page.get_by_text("Book stock in").click()
     form = page.locator(f"form[action='{receive_url}']")
     form.get_by_label("Quantity").fill("28")

@@ -152,8 +152,8 @@ def _more_pages(home, unit, persona) -> list[tuple[str, str]]:
     return [
         ("manager", reverse("audit_detail", args=[audit.pk])),
         ("manager", reverse("audit_checklist", args=[audit.pk])),
-        ("senior", reverse("prn_give", args=[prn.pk])),
-        ("senior", reverse("resident_profile", args=[person.pk])),
+        ("senior", reverse("medications:prn_give", args=[prn.pk])),
+        ("senior", reverse("medications:resident_profile", args=[person.pk])),
     ]
 
 

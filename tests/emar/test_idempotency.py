@@ -384,7 +384,10 @@ def test_posting_the_same_prn_protocol_or_authorisation_twice_stores_one(
     person = resident(unit_a, senior_a)
     prn = line(person, senior_a, prn=True)
     data = prn_protocol_fields(home_a.local_today())
-    assert post_twice(client, reverse("prn_protocol", args=[prn.pk]), data) == (302, 302)
+    assert post_twice(client, reverse("medications:prn_protocol", args=[prn.pk]), data) == (
+        302,
+        302,
+    )
     assert PrnProtocol.objects.filter(line=prn).count() == 1
     remedy = senna(home_a)
     data = {
@@ -395,7 +398,7 @@ def test_posting_the_same_prn_protocol_or_authorisation_twice_stores_one(
         "review_date": (home_a.local_today() + dt.timedelta(days=90)).isoformat(),
         "exclusions": "None",
     }
-    url = reverse("homely_authorisations", args=[person.pk])
+    url = reverse("medications:homely_authorisations", args=[person.pk])
     assert post_twice(client, url, data) == (302, 302)
     assert HomelyRemedyAuthorisation.objects.filter(resident=person).count() == 1
 

@@ -95,9 +95,9 @@ def test_every_form_of_the_product_has_the_input_bounds():
 def test_a_nul_byte_in_the_query_string_is_a_400(client, senior_a, home_a, person):
     client.force_login(senior_a)
     for url in (
-        reverse("line_new", args=[person.pk]) + "?q=para%00cetamol",
-        reverse("resident_list", args=[home_a.pk]) + "?unit=%00",
-        reverse("round", args=[home_a.pk]) + "?date=2026-01-01%00",
+        reverse("medications:line_new", args=[person.pk]) + "?q=para%00cetamol",
+        reverse("medications:resident_list", args=[home_a.pk]) + "?unit=%00",
+        reverse("medications:round", args=[home_a.pk]) + "?date=2026-01-01%00",
     ):
         response = client.get(url)
         assert response.status_code == 400, url
@@ -107,7 +107,9 @@ def test_a_nul_byte_in_the_query_string_is_a_400(client, senior_a, home_a, perso
 @pytest.mark.parametrize("field", ["cycle_on", "cycle_off"])
 def test_a_forty_digit_cycle_is_refused_with_a_message(client, senior_a, person, field):
     client.force_login(senior_a)
-    response = client.post(reverse("line_new", args=[person.pk]), _line(**{field: "9" * 40}))
+    response = client.post(
+        reverse("medications:line_new", args=[person.pk]), _line(**{field: "9" * 40})
+    )
     assert response.status_code == 400
     assert "less than or equal to 366" in response.content.decode()
     assert not PrescriptionLine.objects.exists()
@@ -141,7 +143,9 @@ def test_year_one_admission_and_prescription_dates_are_refused(
     assert response.status_code == 400 and "before 1 Jan 1900" in response.content.decode()
     for field in ("start_date", "end_date", "review_date"):
         for value in ("0001-01-01", "9999-12-31"):
-            response = client.post(reverse("line_new", args=[person.pk]), _line(**{field: value}))
+            response = client.post(
+                reverse("medications:line_new", args=[person.pk]), _line(**{field: value})
+            )
             assert response.status_code == 400, (field, value)
             assert "Check the year" in response.content.decode()
     assert Resident.objects.count() == 1 and not PrescriptionLine.objects.exists()
@@ -200,7 +204,7 @@ def test_a_very_long_witness_username_is_a_form_error(client, senior_a, home_a, 
     live = line(person, senior_a, checker=senior2_a, schedule=times("08:00"))
     client.force_login(senior_a)
     response = client.post(
-        reverse("stock_receive", args=[live.pk]),
+        reverse("medications:stock_receive", args=[live.pk]),
         {"quantity": "28", "witness_username": "w" * 300, "witness_password": "x"},
     )
     assert response.status_code == 400
@@ -213,7 +217,7 @@ def test_a_very_long_prn_override_username_is_a_form_error(client, senior_a, per
     prn_protocol(prn, senior_a)
     client.force_login(senior_a)
     response = client.post(
-        reverse("prn_give", args=[prn.pk]),
+        reverse("medications:prn_give", args=[prn.pk]),
         {
             "idempotency_key": str(uuid.uuid4()),
             "prn_reason": "Pain",
@@ -254,15 +258,15 @@ def test_read_only_pages_refuse_writes_with_405(client, senior_a, home_a, person
     client.force_login(senior_a)
     pages = [
         reverse("dashboard"),
-        reverse("round", args=[home_a.pk]),
+        reverse("medications:round", args=[home_a.pk]),
         reverse("notifications"),
-        reverse("stock_overview", args=[home_a.pk]),
-        reverse("stock_line", args=[live.pk]),
-        reverse("cd_register_index", args=[home_a.pk]),
-        reverse("temperatures", args=[home_a.pk]),
-        reverse("resident_list", args=[home_a.pk]),
-        reverse("resident_profile", args=[person.pk]),
-        reverse("resident_mar", args=[person.pk]),
+        reverse("medications:stock_overview", args=[home_a.pk]),
+        reverse("medications:stock_line", args=[live.pk]),
+        reverse("medications:cd_register_index", args=[home_a.pk]),
+        reverse("medications:temperatures", args=[home_a.pk]),
+        reverse("medications:resident_list", args=[home_a.pk]),
+        reverse("medications:resident_profile", args=[person.pk]),
+        reverse("medications:resident_mar", args=[person.pk]),
     ]
     for url in pages:
         assert client.post(url).status_code == 405, url
@@ -271,18 +275,18 @@ def test_read_only_pages_refuse_writes_with_405(client, senior_a, home_a, person
         assert client.get(url).status_code == 200, url
     # Form pages take GET and POST only.
     assert client.put(reverse("resident_edit", args=[person.pk])).status_code == 405
-    assert client.delete(reverse("line_new", args=[person.pk])).status_code == 405
+    assert client.delete(reverse("medications:line_new", args=[person.pk])).status_code == 405
 
 
 def test_pages_and_photos_with_personal_data_are_never_cached(client, senior_a, home_a, person):
     resident_update(resident=person, by=senior_a, photo=SimpleUploadedFile("me.png", png_bytes()))
     client.force_login(senior_a)
     for url in (
-        reverse("resident_profile", args=[person.pk]),
+        reverse("medications:resident_profile", args=[person.pk]),
         reverse("resident_photo", args=[person.pk]),
-        reverse("round", args=[home_a.pk]),
-        reverse("resident_list", args=[home_a.pk]),
-        reverse("resident_mar", args=[person.pk]),
+        reverse("medications:round", args=[home_a.pk]),
+        reverse("medications:resident_list", args=[home_a.pk]),
+        reverse("medications:resident_mar", args=[person.pk]),
     ):
         response = client.get(url)
         assert response.status_code == 200, url

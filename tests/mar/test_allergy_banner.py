@@ -48,13 +48,13 @@ def test_the_prn_page_shows_each_allergy_with_reaction_and_severity(
 ):
     """The PRN page used to show "Allergies:" with nothing after it."""
     client.force_login(carer_a)
-    text = _text(client.get(reverse("prn_give", args=[prn.pk])))
+    text = _text(client.get(reverse("medications:prn_give", args=[prn.pk])))
     assert "⚠ Allergies: Penicillin — Rash and swelling · Severe" in text
 
 
 def test_the_prn_page_says_no_known_allergies(client, clock, prn, carer_a):
     client.force_login(carer_a)
-    text = _text(client.get(reverse("prn_give", args=[prn.pk])))
+    text = _text(client.get(reverse("medications:prn_give", args=[prn.pk])))
     assert "Allergies: No known allergies" in text
 
 
@@ -70,8 +70,8 @@ def test_an_unknown_status_keeps_the_medicines_with_a_red_warning(
     page = client.get(round_url(home_a, unit_a)).content.decode()
     assert UNKNOWN in page and "alert-danger" in page
     assert "Paracetamol 500mg tablets" in page and "Nothing due this round" not in page
-    assert reverse("prn_give", args=[prn.pk]) in page  # the PRN stays offered
-    prn_page = client.get(reverse("prn_give", args=[prn.pk]))
+    assert reverse("medications:prn_give", args=[prn.pk]) in page  # the PRN stays offered
+    prn_page = client.get(reverse("medications:prn_give", args=[prn.pk]))
     assert prn_page.status_code == 200 and UNKNOWN in _text(prn_page)
 
 
@@ -83,17 +83,19 @@ def test_the_dose_correction_and_homely_remedy_pages_carry_the_banner(
     dose = dose_at(paracetamol, "08:00")
     clock("08:05")
     client.force_login(carer_a)
-    assert "Allergies: Penicillin — Rash" in _text(client.get(reverse("dose", args=[dose.pk])))
+    assert "Allergies: Penicillin — Rash" in _text(
+        client.get(reverse("medications:dose", args=[dose.pk]))
+    )
     post_dose(client, dose, outcome="not_given", code=code(home_a, "R").pk)
     original = Administration.objects.get()
-    page = _text(client.get(reverse("correct", args=[original.pk])))
+    page = _text(client.get(reverse("medications:correct", args=[original.pk])))
     assert "Allergies: Penicillin — Rash" in page
     HomelyRemedy.objects.create(
         home=home_a,
         medicine=Medicine.objects.get(name="Paracetamol 500mg soluble tablets"),
         dose_guidance="1 to 2 tablets",
     )
-    page = _text(client.get(reverse("homely_remedy", args=[resident_a.pk])))
+    page = _text(client.get(reverse("medications:homely_remedy", args=[resident_a.pk])))
     assert "Allergies: Penicillin — Rash" in page
 
 
@@ -103,7 +105,7 @@ def test_a_removed_allergy_is_not_on_the_banner(client, clock, prn, penicillin, 
     )
     resident_services.allergy_remove(allergy=penicillin, by=senior_a, reason="Wrong resident")
     client.force_login(carer_a)
-    text = _text(client.get(reverse("prn_give", args=[prn.pk])))
+    text = _text(client.get(reverse("medications:prn_give", args=[prn.pk])))
     assert "Latex" in text and "Penicillin" not in text
 
 
@@ -123,7 +125,7 @@ def test_an_allergy_added_later_shows_as_a_match_on_the_round_row_and_prn_page(
     page = _text(client.get(round_url(home_a, unit_a)))
     assert "⚠ Allergy match: Penicillin — ask a senior before giving" in page
     assert "Allergy match: Paracetamol" in page  # the PRN button on the round
-    prn_page = _text(client.get(reverse("prn_give", args=[prn.pk])))
+    prn_page = _text(client.get(reverse("medications:prn_give", args=[prn.pk])))
     assert "⚠ Allergy match: Paracetamol — ask a senior before giving" in prn_page
 
 

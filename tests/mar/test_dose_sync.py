@@ -100,6 +100,6 @@ def test_the_night_round_screen_shows_the_doses_after_midnight(
     night = home_a.rounds.get(name="Night")
     with time_machine.travel(at_local(home_a, DAY, "22:05"), tick=False):
         client.force_login(carer_a)
-        url = reverse("round", args=[home_a.pk])
+        url = reverse("medications:round", args=[home_a.pk])
         page = client.get(f"{url}?unit={unit_a.pk}&round={night.pk}&date={DAY}").content.decode()
     assert "01:30" in page and "Upcoming" in page

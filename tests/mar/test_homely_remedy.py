@@ -292,7 +292,7 @@ def test_an_allergy_added_later_flags_the_authorisation_and_tells_the_seniors_on
     )
     assert told.count() == first_count  # the same match is not told twice
     client.force_login(senior2_a)
-    page = client.get(reverse("homely_remedy", args=[resident_a.pk])).content.decode()
+    page = client.get(reverse("medications:homely_remedy", args=[resident_a.pk])).content.decode()
     assert "Allergy match: NSAIDs" in page
 
 
@@ -360,7 +360,7 @@ def test_the_page_asks_for_a_second_senior_and_checks_their_password(
     senior_a.save()
     clock("14:00")
     client.force_login(carer_a)
-    url = reverse("homely_remedy", args=[resident_a.pk])
+    url = reverse("medications:homely_remedy", args=[resident_a.pk])
     page = client.get(url).content.decode()
     assert "allergy-banner" in page and "Dr A Shah" in page and "Exclusions" in page
     data = {
@@ -400,7 +400,7 @@ def test_the_page_asks_for_a_second_senior_and_checks_their_password(
 def test_a_senior_records_an_authorisation_on_the_resident_page(
     client, clock, qualified, resident_a, remedy, senior_a, carer_a
 ):
-    url = reverse("homely_authorisations", args=[resident_a.pk])
+    url = reverse("medications:homely_authorisations", args=[resident_a.pk])
     data = {
         "remedy": remedy.pk,
         "authorised_by_name": "Dr A Shah",
@@ -416,15 +416,20 @@ def test_a_senior_records_an_authorisation_on_the_resident_page(
     assert client.post(url, {**data, "exclusions": ""}).status_code == 400
     assert client.post(url, data).status_code == 302
     assert resident_a.homely_remedy_authorisations.get().exclusions.startswith("Not with")
-    profile = client.get(reverse("resident_profile", args=[resident_a.pk])).content.decode()
+    profile = client.get(
+        reverse("medications:resident_profile", args=[resident_a.pk])
+    ).content.decode()
     assert url in profile
 
 
 def test_authorisation_pages_are_scoped(client, clock, authorised, resident_a, carer_b):
     client.force_login(carer_b)
-    assert client.get(reverse("homely_authorisations", args=[resident_a.pk])).status_code == 404
-    withdraw = reverse("homely_authorisation_withdraw", args=[authorised.pk])
+    assert (
+        client.get(reverse("medications:homely_authorisations", args=[resident_a.pk])).status_code
+        == 404
+    )
+    withdraw = reverse("medications:homely_authorisation_withdraw", args=[authorised.pk])
     assert client.post(withdraw, {"reason": "x"}).status_code == 404
     client.logout()
-    response = client.get(reverse("homely_authorisations", args=[resident_a.pk]))
+    response = client.get(reverse("medications:homely_authorisations", args=[resident_a.pk]))
     assert response.status_code == 302 and "login" in response.url

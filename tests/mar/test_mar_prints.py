@@ -29,7 +29,7 @@ def ward(unit_a, senior_a):
 
 
 def _ask(client, home, **data):
-    return client.post(reverse("mar_print_new", args=[home.pk]), data)
+    return client.post(reverse("medications:mar_print_new", args=[home.pk]), data)
 
 
 def _pdf_text(response) -> list[str]:
@@ -55,7 +55,7 @@ def test_asking_for_a_unit_print_creates_a_build_and_queues_it(
     assert sent == [((mar_print.pk,), {"attempt": 1})]
     assert celery_app.amqp.router.route({}, task.name)["queue"].name == "reports"
     assert AuditEvent.objects.filter(action="mar_print.requested").count() == 1
-    page = client.get(reverse("mar_prints", args=[home_a.pk])).content.decode()
+    page = client.get(reverse("medications:mar_prints", args=[home_a.pk])).content.decode()
     assert f'id="print-{mar_print.pk}"' in page and 'hx-trigger="every 2s"' in page
 
 
@@ -76,7 +76,7 @@ def test_progress_shows_while_it_builds(client, home_a, ward, senior_a):
     MarPrint.objects.filter(pk=mar_print.pk).update(
         status="building", progress=40, step="Chart: Edith Clarke", updated_at=timezone.now()
     )
-    html = client.get(reverse("mar_print_status", args=[mar_print.pk])).content.decode()
+    html = client.get(reverse("medications:mar_print_status", args=[mar_print.pk])).content.decode()
     assert 'value="40"' in html and "40% · Chart: Edith Clarke" in html
     assert 'hx-trigger="every 2s"' in html and "may have stopped" not in html
 
@@ -91,11 +91,13 @@ def test_the_finished_file_is_served_to_readers_and_404_to_an_outsider(
     assert mar_print.is_ready and mar_print.charts == 2 and mar_print.progress == 100
     assert mar_print.file.name.startswith("mar-prints/")
     assert len(mar_print.file.name.split("/")[-1]) >= 32  # unguessable, not the id
-    status = client.get(reverse("mar_print_status", args=[mar_print.pk])).content.decode()
+    status = client.get(
+        reverse("medications:mar_print_status", args=[mar_print.pk])
+    ).content.decode()
     assert "hx-trigger" not in status and "Download PDF (2 residents" in status
 
     client.force_login(inspector_a)
-    response = client.get(reverse("mar_print_download", args=[mar_print.pk]))
+    response = client.get(reverse("medications:mar_print_download", args=[mar_print.pk]))
     assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"
     pages = _pdf_text(response)
     assert "Albert Brown" in pages[0] and "Edith Clarke" in pages[-1]
@@ -103,16 +105,18 @@ def test_the_finished_file_is_served_to_readers_and_404_to_an_outsider(
 
     client.force_login(carer_b)
     for name in ("mar_print_download", "mar_print_status"):
-        assert client.get(reverse(name, args=[mar_print.pk])).status_code == 404
+        assert client.get(reverse(f"medications:{name}", args=[mar_print.pk])).status_code == 404
     client.logout()
-    response = client.get(reverse("mar_print_download", args=[mar_print.pk]))
+    response = client.get(reverse("medications:mar_print_download", args=[mar_print.pk]))
     assert response.status_code == 302 and response["Location"].startswith("/login/")
 
 
 def test_a_print_not_ready_is_409(client, home_a, ward, senior_a):
     client.force_login(senior_a)
     _ask(client, home_a, unit=ward.pk, start="2026-11-09", days=7)
-    response = client.get(reverse("mar_print_download", args=[MarPrint.objects.get().pk]))
+    response = client.get(
+        reverse("medications:mar_print_download", args=[MarPrint.objects.get().pk])
+    )
     assert response.status_code == 409 and "not ready" in response.content.decode()
 
 
@@ -125,7 +129,9 @@ def test_a_whole_home_print_has_every_unit(
         _ask(client, home_a, unit="", start=home_a.local_today().isoformat(), days=7)
     mar_print = MarPrint.objects.get()
     assert mar_print.unit is None and mar_print.is_ready and mar_print.charts == 3
-    text = "\n".join(_pdf_text(client.get(reverse("mar_print_download", args=[mar_print.pk]))))
+    text = "\n".join(
+        _pdf_text(client.get(reverse("medications:mar_print_download", args=[mar_print.pk])))
+    )
     assert "Rose Tyler" in text and "Albert Brown" in text
 
 
@@ -166,7 +172,7 @@ def test_one_person_cannot_fill_the_reports_queue(client, home_a, ward, senior_a
 
 def test_inspectors_read_prints_but_cannot_ask_for_one(client, home_a, ward, inspector_a):
     client.force_login(inspector_a)
-    page = client.get(reverse("mar_prints", args=[home_a.pk]))
+    page = client.get(reverse("medications:mar_prints", args=[home_a.pk]))
     assert page.status_code == 200 and "mar-prints/new/" not in page.content.decode()
     assert _ask(client, home_a, unit=ward.pk, start="2026-11-09", days=7).status_code == 403
 
@@ -180,7 +186,7 @@ def test_a_stalled_print_is_retried_by_the_sweep_and_by_staff(
     MarPrint.objects.filter(pk=mar_print.pk).update(
         status="building", progress=50, updated_at=timezone.now() - dt.timedelta(minutes=21)
     )
-    html = client.get(reverse("mar_print_status", args=[mar_print.pk])).content.decode()
+    html = client.get(reverse("medications:mar_print_status", args=[mar_print.pk])).content.decode()
     assert "may have stopped" in html and "Try again now" in html
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs.builds_stale_sweep()["retried"] == 1
@@ -189,10 +195,12 @@ def test_a_stalled_print_is_retried_by_the_sweep_and_by_staff(
 
     MarPrint.objects.filter(pk=mar_print.pk).update(status="failed", sha256="", error="boom")
     client.force_login(carer_b)
-    assert client.post(reverse("mar_print_retry", args=[mar_print.pk])).status_code == 404
+    assert (
+        client.post(reverse("medications:mar_print_retry", args=[mar_print.pk])).status_code == 404
+    )
     client.force_login(senior_a)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("mar_print_retry", args=[mar_print.pk]))
+        response = client.post(reverse("medications:mar_print_retry", args=[mar_print.pk]))
     assert response.status_code == 302
     mar_print.refresh_from_db()
     assert mar_print.is_ready and mar_print.attempt == 3

@@ -71,7 +71,7 @@ def test_the_round_screen_of_a_far_day_writes_nothing_beyond_tomorrow(
 ):
     client.force_login(carer_a)
     day = NOW_DAY + dt.timedelta(days=300)
-    url = reverse("round", args=[home_a.pk]) + f"?unit={unit_a.pk}&date={day:%Y-%m-%d}"
+    url = reverse("medications:round", args=[home_a.pk]) + f"?unit={unit_a.pk}&date={day:%Y-%m-%d}"
     assert client.get(url).status_code == 200
     assert beyond_window() == 0
 
@@ -123,7 +123,7 @@ def test_exports_and_month_pages_refuse_silly_periods_with_a_400(
         {"start": "1999-01-01", "end": "1999-02-01"},
     )
     assert pack.status_code == 400 and "Choose dates from" in pack.content.decode()
-    fridge = client.get(reverse("temperatures", args=[home_a.pk]), {"month": "8000-01"})
+    fridge = client.get(reverse("medications:temperatures", args=[home_a.pk]), {"month": "8000-01"})
     assert fridge.status_code == 400
     audit = client.post(reverse("audit_prepare", args=[home_a.pk]), {"month": "0001-01"})
     assert audit.status_code == 400 and "Choose dates from" in audit.content.decode()

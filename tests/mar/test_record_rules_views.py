@@ -68,7 +68,7 @@ def test_a_different_amount_needs_a_reason_on_the_round(
     dose = dose_at(paracetamol, "08:00")
     clock("08:05")
     client.force_login(carer_a)
-    page = client.get(reverse("dose", args=[dose.pk])).content.decode()
+    page = client.get(reverse("medications:dose", args=[dose.pk])).content.decode()
     assert "Gave a different amount?" in page and "Why a different amount" in page
     assert post_dose(client, dose, quantity="4").status_code == 422
     assert post_dose(client, dose, quantity="-1").status_code == 422
@@ -84,7 +84,7 @@ def test_prn_page_asks_for_advice_and_a_second_senior_only_when_a_limit_is_reach
     prn_protocol(prn, senior_a)
     clock("08:00")
     client.force_login(carer_a)
-    url = reverse("prn_give", args=[prn.pk])
+    url = reverse("medications:prn_give", args=[prn.pk])
     first = client.get(url).content.decode()
     assert "Override: who advised" not in first and "Second senior or nurse" not in first
     assert "Limits in force" in first
@@ -136,7 +136,7 @@ def test_allergy_match_on_the_round_needs_the_second_senior(
     dose = dose_at(line, "08:00")
     clock("08:05")
     client.force_login(carer_a)
-    page = client.get(reverse("dose", args=[dose.pk])).content.decode()
+    page = client.get(reverse("medications:dose", args=[dose.pk])).content.decode()
     assert "Allergy match: Paracetamol" in page
     assert post_dose(client, dose).status_code == 422
     ok = post_dose(client, dose, second_username="senior_a", second_password=TEST_PASSWORD)
@@ -152,10 +152,10 @@ def test_correction_page_voids_a_record_and_can_fix_the_time(
     client.force_login(carer_a)
     post_dose(client, dose)
     original = Administration.objects.get()
-    page = client.get(reverse("correct", args=[original.pk])).content.decode()
+    page = client.get(reverse("medications:correct", args=[original.pk])).content.decode()
     assert "Recorded in error (void this record)" in page
     retimed = client.post(
-        reverse("correct", args=[original.pk]),
+        reverse("medications:correct", args=[original.pk]),
         {
             "idempotency_key": str(uuid.uuid4()),
             "outcome": "given",
@@ -167,7 +167,7 @@ def test_correction_page_voids_a_record_and_can_fix_the_time(
     fixed = Administration.objects.get(corrects=original)
     assert fixed.administered_at == at_local(dose.home, DAY, "07:40")
     void = client.post(
-        reverse("correct", args=[fixed.pk]),
+        reverse("medications:correct", args=[fixed.pk]),
         {
             "idempotency_key": str(uuid.uuid4()),
             "outcome": "in_error",

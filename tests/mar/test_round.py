@@ -18,14 +18,14 @@ from tests.residents.factories import resident
 
 def round_url(home, unit, **params):
     query = "&".join(f"{k}={v}" for k, v in {"unit": unit.pk, **params}.items())
-    return f"{reverse('round', args=[home.pk])}?{query}"
+    return f"{reverse('medications:round', args=[home.pk])}?{query}"
 
 
 def post_dose(client, dose, htmx=True, **data):
     data.setdefault("idempotency_key", str(uuid.uuid4()))
     data.setdefault("outcome", "given")
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
-    return client.post(reverse("dose_record", args=[dose.pk]), data, **headers)
+    return client.post(reverse("medications:dose_record", args=[dose.pk]), data, **headers)
 
 
 def test_round_shows_who_and_what_in_room_order(
@@ -84,7 +84,7 @@ def test_recording_without_javascript_returns_to_the_round(
     client.force_login(carer_a)
     response = post_dose(client, dose, htmx=False)
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("round", args=[dose.home_id]))
+    assert response["Location"].startswith(reverse("medications:round", args=[dose.home_id]))
 
 
 def test_a_double_tap_records_once(client, clock, qualified, paracetamol, carer_a):
@@ -135,7 +135,7 @@ def test_a_prn_field_the_page_does_not_show_still_reports_its_error(
     clock("10:00")
     client.force_login(senior_a)
     response = client.post(
-        reverse("prn_give", args=[oral.pk]),
+        reverse("medications:prn_give", args=[oral.pk]),
         {
             "idempotency_key": str(uuid.uuid4()),
             "prn_reason": "Pain",
@@ -194,7 +194,7 @@ def test_a_late_entry_asks_why(client, clock, qualified, paracetamol, carer_a):
     dose = dose_at(paracetamol, "08:00")
     clock("10:00")
     client.force_login(carer_a)
-    page = client.get(reverse("dose", args=[dose.pk])).content.decode()
+    page = client.get(reverse("medications:dose", args=[dose.pk])).content.decode()
     assert "Missed — overdue" in page and "Late entry: why?" in page
     response = post_dose(
         client, dose, late_reason="Resident was at the dentist", given_time="09:40"
@@ -211,23 +211,25 @@ def test_prn_from_the_round(client, clock, qualified, make_line, carer_a, senior
     prn_protocol(prn, senior_a)
     clock("14:00")
     client.force_login(carer_a)
-    page = client.get(reverse("prn_give", args=[prn.pk])).content.decode()
+    page = client.get(reverse("medications:prn_give", args=[prn.pk])).content.decode()
     assert "Minimum gap" in page
     key = str(uuid.uuid4())
     response = client.post(
-        reverse("prn_give", args=[prn.pk]),
+        reverse("medications:prn_give", args=[prn.pk]),
         {"idempotency_key": key, "prn_reason": "Knee pain", "quantity": "2"},
     )
     assert response.status_code == 302
     too_soon = client.post(
-        reverse("prn_give", args=[prn.pk]),
+        reverse("medications:prn_give", args=[prn.pk]),
         {"idempotency_key": str(uuid.uuid4()), "prn_reason": "Still sore", "quantity": "1"},
     )
     assert too_soon.status_code == 422 and "Too soon" in too_soon.content.decode()
     record = Administration.objects.get()
     clock("15:30")
     client.force_login(carer_a)  # 90 minutes later the idle tablet had signed her out
-    follow = client.post(reverse("prn_follow_up", args=[record.pk]), {"effectiveness": "effective"})
+    follow = client.post(
+        reverse("medications:prn_follow_up", args=[record.pk]), {"effectiveness": "effective"}
+    )
     assert follow.status_code == 302
     from medications.models import PrnFollowUp
 
@@ -241,7 +243,7 @@ def test_correction_page(client, clock, qualified, paracetamol, carer_a):
     post_dose(client, dose, outcome="not_given", code=code(dose.home, "R").pk)
     original = Administration.objects.get()
     response = client.post(
-        reverse("correct", args=[original.pk]),
+        reverse("medications:correct", args=[original.pk]),
         {
             "idempotency_key": str(uuid.uuid4()),
             "outcome": "given",
@@ -258,8 +260,8 @@ def test_outsider_gets_404(client, clock, qualified, paracetamol, carer_b):
     clock("08:05")
     client.force_login(carer_b)
     assert post_dose(client, dose).status_code == 404
-    assert client.get(reverse("dose", args=[dose.pk])).status_code == 404
-    assert client.get(reverse("prn_give", args=[paracetamol.pk])).status_code == 404
+    assert client.get(reverse("medications:dose", args=[dose.pk])).status_code == 404
+    assert client.get(reverse("medications:prn_give", args=[paracetamol.pk])).status_code == 404
 
 
 def test_anonymous_is_sent_to_login(client, clock, paracetamol, home_a):
@@ -271,7 +273,9 @@ def test_anonymous_is_sent_to_login(client, clock, paracetamol, home_a):
 def test_round_bad_query_is_400(client, carer_a, home_a, unit_a, unit_b):
     client.force_login(carer_a)
     for bad in ("unit=abc", f"unit={unit_b.pk}", "date=2026-13-01", "round=999999"):
-        assert client.get(f"{reverse('round', args=[home_a.pk])}?{bad}").status_code == 400
+        assert (
+            client.get(f"{reverse('medications:round', args=[home_a.pk])}?{bad}").status_code == 400
+        )
 
 
 def _unit_with(n, unit, senior, checker, history_days: int):
@@ -341,8 +345,12 @@ def test_prn_is_offered_from_the_resident_page(
     prn = make_line(prn=True)
     prn_protocol(prn, senior_a)
     client.force_login(carer_a)
-    page = client.get(reverse("resident_profile", args=[resident_a.pk])).content.decode()
-    assert reverse("prn_give", args=[prn.pk]) in page
+    page = client.get(
+        reverse("medications:resident_profile", args=[resident_a.pk])
+    ).content.decode()
+    assert reverse("medications:prn_give", args=[prn.pk]) in page
     client.force_login(inspector_a)
-    page = client.get(reverse("resident_profile", args=[resident_a.pk])).content.decode()
-    assert reverse("prn_give", args=[prn.pk]) not in page
+    page = client.get(
+        reverse("medications:resident_profile", args=[resident_a.pk])
+    ).content.decode()
+    assert reverse("medications:prn_give", args=[prn.pk]) not in page

@@ -139,18 +139,23 @@ def test_the_awaiting_check_page_lists_and_checks_variable_doses(
     }
     assert (
         client.post(
-            reverse("variable_doses", args=[warfarin.pk]), {**form, "inr": "22"}
+            reverse("medications:variable_doses", args=[warfarin.pk]), {**form, "inr": "22"}
         ).status_code
         == 400
     )
-    assert client.post(reverse("variable_doses", args=[warfarin.pk]), form).status_code == 302
+    assert (
+        client.post(reverse("medications:variable_doses", args=[warfarin.pk]), form).status_code
+        == 302
+    )
     entry = VariableDose.objects.get()
-    page = client.get(reverse("awaiting_check", args=[home_a.pk])).content.decode()
+    page = client.get(reverse("medications:awaiting_check", args=[home_a.pk])).content.decode()
     assert "INR 2.4" in page and "You entered it" in page
-    refused = client.post(reverse("variable_dose_check", args=[entry.pk]))
+    refused = client.post(reverse("medications:variable_dose_check", args=[entry.pk]))
     assert refused.status_code == 422 and "cannot check it" in refused.content.decode()
     client.force_login(senior2_a)
-    assert client.post(reverse("variable_dose_check", args=[entry.pk])).status_code == 302
+    assert (
+        client.post(reverse("medications:variable_dose_check", args=[entry.pk])).status_code == 302
+    )
     entry.refresh_from_db()
     assert entry.checked_by == senior2_a
 
@@ -159,9 +164,11 @@ def test_variable_dose_check_is_scoped(client, clock, warfarin, senior_a, carer_
     clock("09:00")
     entry = enter(warfarin, senior_a)
     client.force_login(carer_b)
-    assert client.post(reverse("variable_dose_check", args=[entry.pk])).status_code == 404
+    assert (
+        client.post(reverse("medications:variable_dose_check", args=[entry.pk])).status_code == 404
+    )
     client.logout()
-    response = client.post(reverse("variable_dose_check", args=[entry.pk]))
+    response = client.post(reverse("medications:variable_dose_check", args=[entry.pk]))
     assert response.status_code == 302 and "login" in response.url
 
 

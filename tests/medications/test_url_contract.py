@@ -15,9 +15,10 @@ APPS = ("residents.views", "medications.views.prescriptions")
 
 def _patterns():
     for p in get_resolver().url_patterns:
+        namespace = f"{p.namespace}:" if getattr(p, "namespace", None) else ""
         for inner in getattr(p, "url_patterns", [p]):
             if isinstance(inner, URLPattern) and inner.callback.__module__ in APPS:
-                yield inner
+                yield namespace, inner
 
 
 @pytest.mark.parametrize("role", ["carer", "senior", "manager", "inspector", "admin", "outsider"])
@@ -29,9 +30,9 @@ def test_every_page_answers_each_role_as_the_matrix_says(
     kwargs |= resident_params.build(home=home_a, unit=unit_a, users=users)
     kwargs |= medication_params.build(home=home_a, unit=unit_a, users=users)
     client.force_login(persona[role])
-    for pattern in _patterns():
+    for namespace, pattern in _patterns():
         names = pattern.pattern.converters.keys()
-        url = reverse(pattern.name, kwargs={k: kwargs[k] for k in names})
+        url = reverse(namespace + pattern.name, kwargs={k: kwargs[k] for k in names})
         response = client.get(url)
         if response.status_code == 405:
             response = client.post(url, {})

@@ -38,9 +38,9 @@ def _line_data(home, **over):
 
 def test_anonymous_is_sent_to_login(client, home_a, resident_a):
     for url in (
-        reverse("resident_list", args=[home_a.pk]),
-        reverse("resident_profile", args=[resident_a.pk]),
-        reverse("line_new", args=[resident_a.pk]),
+        reverse("medications:resident_list", args=[home_a.pk]),
+        reverse("medications:resident_profile", args=[resident_a.pk]),
+        reverse("medications:line_new", args=[resident_a.pk]),
     ):
         response = client.get(url)
         assert response.status_code == 302 and "/login/" in response["Location"]
@@ -50,14 +50,14 @@ def test_outsider_gets_404(client, carer_b, home_a, resident_a, senior_a, senior
     live = line(resident_a, senior_a, checker=senior2_a)
     client.force_login(carer_b)
     for url in (
-        reverse("resident_list", args=[home_a.pk]),
-        reverse("resident_profile", args=[resident_a.pk]),
-        reverse("line_detail", args=[live.pk]),
-        reverse("line_stop", args=[live.pk]),
+        reverse("medications:resident_list", args=[home_a.pk]),
+        reverse("medications:resident_profile", args=[resident_a.pk]),
+        reverse("medications:line_detail", args=[live.pk]),
+        reverse("medications:line_stop", args=[live.pk]),
     ):
         assert client.get(url).status_code == 404
     response = client.post(
-        reverse("line_stop", args=[live.pk]), {"reason": "x", "authorised_by": "y"}
+        reverse("medications:line_stop", args=[live.pk]), {"reason": "x", "authorised_by": "y"}
     )
     assert response.status_code == 404
     live.refresh_from_db()
@@ -70,7 +70,7 @@ def test_the_resident_list_shows_allergies_in_words_and_flags(
     resident(unit_a, senior_a, full_name="Ada Price", allergies=("Penicillin",))
     resident(unit_a, senior_a, full_name="Bert Cole", allergy_status="unknown")
     client.force_login(carer_a)
-    page = client.get(reverse("resident_list", args=[home_a.pk]), {"unit": unit_a.pk})
+    page = client.get(reverse("medications:resident_list", args=[home_a.pk]), {"unit": unit_a.pk})
     text = page.content.decode()
     assert page.status_code == 200
     assert "Allergies: Penicillin" in text and "Allergy status unknown" in text
@@ -87,7 +87,7 @@ def test_the_resident_list_query_count_does_not_grow(
             line(person, senior_a, checker=senior2_a)
 
     add(2)
-    url = reverse("resident_list", args=[home_a.pk])
+    url = reverse("medications:resident_list", args=[home_a.pk])
     with django_assert_max_num_queries(20):
         assert client.get(url).status_code == 200
     add(10)
@@ -97,20 +97,29 @@ def test_the_resident_list_query_count_does_not_grow(
 
 def test_a_carer_reads_the_profile_but_cannot_prescribe(client, carer_a, resident_a):
     client.force_login(carer_a)
-    assert client.get(reverse("resident_profile", args=[resident_a.pk])).status_code == 200
-    assert client.get(reverse("line_new", args=[resident_a.pk])).status_code == 403
+    assert (
+        client.get(reverse("medications:resident_profile", args=[resident_a.pk])).status_code == 200
+    )
+    assert client.get(reverse("medications:line_new", args=[resident_a.pk])).status_code == 403
 
 
 def test_a_senior_enters_a_line_and_another_checks_it(
     client, senior_a, senior2_a, home_a, resident_a
 ):
     client.force_login(senior_a)
-    assert client.get(reverse("line_new", args=[resident_a.pk]), {"q": "parac"}).status_code == 200
-    response = client.post(reverse("line_new", args=[resident_a.pk]), _line_data(home_a))
+    assert (
+        client.get(
+            reverse("medications:line_new", args=[resident_a.pk]), {"q": "parac"}
+        ).status_code
+        == 200
+    )
+    response = client.post(
+        reverse("medications:line_new", args=[resident_a.pk]), _line_data(home_a)
+    )
     assert response.status_code == 302
     entered = PrescriptionLine.objects.get()
     assert entered.status == LineStatus.AWAITING_CHECK
-    check = reverse("line_check", args=[entered.pk])
+    check = reverse("medications:line_check", args=[entered.pk])
     own = client.post(check, {"confirm": "on"})
     assert own.status_code == 400 and "cannot check" in own.content.decode()
     client.force_login(senior2_a)
@@ -123,12 +132,12 @@ def test_a_senior_enters_a_line_and_another_checks_it(
 def test_an_allergy_match_is_a_400_asking_for_an_override(client, senior_a, home_a, unit_a):
     person = resident(unit_a, senior_a, allergies=("Paracetamol",))
     client.force_login(senior_a)
-    response = client.post(reverse("line_new", args=[person.pk]), _line_data(home_a))
+    response = client.post(reverse("medications:line_new", args=[person.pk]), _line_data(home_a))
     assert response.status_code == 400
     assert "Allergy warning" in response.content.decode()
     assert not PrescriptionLine.objects.exists()
     response = client.post(
-        reverse("line_new", args=[person.pk]),
+        reverse("medications:line_new", args=[person.pk]),
         _line_data(
             home_a, allergy_override_reason="Prescriber confirmed: intolerance, not allergy"
         ),
@@ -150,7 +159,9 @@ def test_an_allergy_match_is_a_400_asking_for_an_override(client, senior_a, home
 )
 def test_bad_line_input_is_a_400_and_writes_nothing(client, senior_a, home_a, resident_a, bad):
     client.force_login(senior_a)
-    response = client.post(reverse("line_new", args=[resident_a.pk]), _line_data(home_a, **bad))
+    response = client.post(
+        reverse("medications:line_new", args=[resident_a.pk]), _line_data(home_a, **bad)
+    )
     assert response.status_code == 400
     assert not PrescriptionLine.objects.exists()
 
@@ -158,7 +169,7 @@ def test_bad_line_input_is_a_400_and_writes_nothing(client, senior_a, home_a, re
 def test_a_prn_line_gets_its_protocol(client, senior_a, senior2_a, home_a, resident_a):
     prn = line(resident_a, senior_a, checker=senior2_a, prn=True)
     client.force_login(senior_a)
-    url = reverse("prn_protocol", args=[prn.pk])
+    url = reverse("medications:prn_protocol", args=[prn.pk])
     assert client.post(url, {"indication": "Pain"}).status_code == 400
     response = client.post(
         url,
@@ -191,10 +202,10 @@ def test_stop_covert_and_self_admin_pages(client, senior_a, senior2_a, home_a, r
         "schedule_change",
         "variable_doses",
     ):
-        assert client.get(reverse(name, args=[live.pk])).status_code == 200, name
+        assert client.get(reverse(f"medications:{name}", args=[live.pk])).status_code == 200, name
     assert (
         client.post(
-            reverse("self_admin", args=[live.pk]),
+            reverse("medications:self_admin", args=[live.pk]),
             {
                 "has_capacity": "on",
                 "self_administers": "on",
@@ -205,7 +216,7 @@ def test_stop_covert_and_self_admin_pages(client, senior_a, senior2_a, home_a, r
     )
     assert (
         client.post(
-            reverse("covert_plan", args=[live.pk]),
+            reverse("medications:covert_plan", args=[live.pk]),
             {
                 "capacity_assessment": "Lacks capacity",
                 "capacity_assessed_on": today,
@@ -221,7 +232,8 @@ def test_stop_covert_and_self_admin_pages(client, senior_a, senior2_a, home_a, r
     )
     assert (
         client.post(
-            reverse("line_stop", args=[live.pk]), {"reason": "Finished", "authorised_by": "Dr Shah"}
+            reverse("medications:line_stop", args=[live.pk]),
+            {"reason": "Finished", "authorised_by": "Dr Shah"},
         ).status_code
         == 302
     )
@@ -233,14 +245,14 @@ def test_a_schedule_change_is_checked_by_another_senior(client, senior_a, senior
     live = line(resident_a, senior_a, checker=senior2_a)
     client.force_login(senior_a)
     response = client.post(
-        reverse("schedule_change", args=[live.pk]),
+        reverse("medications:schedule_change", args=[live.pk]),
         {"days": "daily", "times": "09:00", "dose_rule": "fixed"},
     )
     assert response.status_code == 302
     version = live.versions.get(checked_at__isnull=True)
-    assert client.post(reverse("schedule_check", args=[version.pk])).status_code == 400
+    assert client.post(reverse("medications:schedule_check", args=[version.pk])).status_code == 400
     client.force_login(senior2_a)
-    assert client.post(reverse("schedule_check", args=[version.pk])).status_code == 302
+    assert client.post(reverse("medications:schedule_check", args=[version.pk])).status_code == 302
     version.refresh_from_db()
     assert version.effective_from is not None
 
@@ -248,7 +260,7 @@ def test_a_schedule_change_is_checked_by_another_senior(client, senior_a, senior
 def test_awaiting_check_page(client, senior_a, senior2_a, carer_a, home_a, resident_a):
     line(resident_a, senior_a)
     client.force_login(senior2_a)
-    page = client.get(reverse("awaiting_check", args=[home_a.pk]))
+    page = client.get(reverse("medications:awaiting_check", args=[home_a.pk]))
     assert page.status_code == 200 and "Paracetamol" in page.content.decode()
     client.force_login(carer_a)
-    assert client.get(reverse("awaiting_check", args=[home_a.pk])).status_code == 403
+    assert client.get(reverse("medications:awaiting_check", args=[home_a.pk])).status_code == 403

@@ -111,7 +111,7 @@ def test_a_window_closing_unrecorded_escalates_once_to_the_senior_and_managers(
     ]
     note = Notification.objects.filter(kind="dose_missed").first()
     assert note.urgent and note.title.startswith("Missed dose: Paracetamol")
-    assert note.link == reverse("dose", args=[fred.pk])
+    assert note.link == reverse("medications:dose", args=[fred.pk])
 
 
 def test_a_refused_dose_is_recorded_and_does_not_escalate(home_a, oak, shifts, carer_a):

@@ -76,7 +76,7 @@ def test_a_senior_admits_a_resident(client, senior_a, home_a, unit_a):
     response = client.post(reverse("resident_admit", args=[home_a.pk]), _admit_data(unit_a))
     person = Resident.objects.get(full_name="Iris Webb")
     assert response.status_code == 302
-    assert response["Location"] == reverse("resident_profile", args=[person.pk])
+    assert response["Location"] == reverse("medications:resident_profile", args=[person.pk])
 
 
 def test_a_bad_nhs_number_is_a_400_with_a_clear_error(client, senior_a, home_a, unit_a):
@@ -235,7 +235,7 @@ def test_discharge_keeps_the_profile_readable(client, senior_a, inspector_a, res
     )
     assert response.status_code == 302
     client.force_login(inspector_a)
-    page = client.get(reverse("resident_profile", args=[resident_a.pk]))
+    page = client.get(reverse("medications:resident_profile", args=[resident_a.pk]))
     assert page.status_code == 200 and "Discharged" in page.content.decode()
 
 

@@ -91,7 +91,7 @@ def test_the_cd_register_pdf_of_a_demo_resident_lists_every_movement(demo, clien
     assert {"carried_forward", "received", "administered", "adjusted"} <= kinds
     assert all(e.movement.witness_id for e in entries if e.movement.kind == "administered")
     client.force_login(User.objects.get(username="inspector"))
-    url = reverse("cd_register_pdf", args=[line.resident_id, line.medicine_id])
+    url = reverse("medications:cd_register_pdf", args=[line.resident_id, line.medicine_id])
     response = client.get(url)
     assert response.status_code == 200
     pdf = tmp_path / "cd.pdf"

@@ -129,7 +129,7 @@ def test_giving_from_the_round_shows_the_stock_warning(
 ):
     clock("14:00")
     client.force_login(carer_a)
-    url = reverse("homely_remedy", args=[resident_a.pk])
+    url = reverse("medications:homely_remedy", args=[resident_a.pk])
     response = client.post(
         url,
         {
@@ -147,11 +147,11 @@ def test_giving_from_the_round_shows_the_stock_warning(
 
 def test_a_double_submit_of_the_receive_form_books_once(client, clock, qualified, remedy, senior_a):
     client.force_login(senior_a)
-    page = client.get(reverse("homely_stock", args=[remedy.home_id]))
+    page = client.get(reverse("medications:homely_stock", args=[remedy.home_id]))
     assert page.status_code == 200 and "Paracetamol" in page.content.decode()
     key = KEY.findall(page.content.decode())[0]
     data = {"idempotency_key": key, "remedy": remedy.pk, "quantity": "32", "note": "Boots"}
-    url = reverse("homely_stock_receive", args=[remedy.home_id])
+    url = reverse("medications:homely_stock_receive", args=[remedy.home_id])
     first, second = client.post(url, data), client.post(url, data)
     assert first.status_code == second.status_code == 302
     assert balance(remedy) == 32
@@ -164,8 +164,8 @@ def test_a_double_submit_of_the_receive_form_books_once(client, clock, qualified
 
 def test_the_stock_overview_links_to_the_homely_remedies_page(client, clock, senior_a, home_a):
     client.force_login(senior_a)
-    page = client.get(reverse("stock_overview", args=[home_a.pk])).content.decode()
-    assert reverse("homely_stock", args=[home_a.pk]) in page
+    page = client.get(reverse("medications:stock_overview", args=[home_a.pk])).content.decode()
+    assert reverse("medications:homely_stock", args=[home_a.pk]) in page
 
 
 def test_an_outsider_gets_404_and_cannot_book_another_homes_remedy(
@@ -173,12 +173,12 @@ def test_an_outsider_gets_404_and_cannot_book_another_homes_remedy(
 ):
     senior_b = staff(home_b, Role.SENIOR, username="senior_b")
     client.force_login(senior_b)
-    assert client.get(reverse("homely_stock", args=[remedy.home_id])).status_code == 404
-    url = reverse("homely_stock_receive", args=[remedy.home_id])
+    assert client.get(reverse("medications:homely_stock", args=[remedy.home_id])).status_code == 404
+    url = reverse("medications:homely_stock_receive", args=[remedy.home_id])
     data = {"remedy": remedy.pk, "quantity": "5", "idempotency_key": uuid.uuid4()}
     assert client.post(url, data).status_code == 404
     # Through their own home the remedy is not on the list to choose.
-    own = client.post(reverse("homely_stock_receive", args=[home_b.pk]), data)
+    own = client.post(reverse("medications:homely_stock_receive", args=[home_b.pk]), data)
     assert own.status_code == 400
     assert not HomelyRemedyStock.objects.exists()
 

@@ -37,7 +37,7 @@ def test_posting_the_same_cd_receipt_twice_books_28_not_56(
 ):
     receive(oxycodone, senior_a, 10, witness=senior2_a)
     client.force_login(senior_a)
-    key = form_key(client, reverse("stock_line", args=[oxycodone.pk]))
+    key = form_key(client, reverse("medications:stock_line", args=[oxycodone.pk]))
     data = {
         "idempotency_key": key,
         "quantity": "28",
@@ -45,7 +45,7 @@ def test_posting_the_same_cd_receipt_twice_books_28_not_56(
         "witness_username": "senior2_a",
         "witness_password": TEST_PASSWORD,
     }
-    url = reverse("stock_receive", args=[oxycodone.pk])
+    url = reverse("medications:stock_receive", args=[oxycodone.pk])
     first, second = client.post(url, data), client.post(url, data)
     assert first.status_code == second.status_code == 302
     assert balance(oxycodone) == 38
@@ -57,12 +57,17 @@ def test_each_drawing_of_the_page_has_a_new_key_so_two_real_receipts_both_book(
     client, clock, qualified, paracetamol, senior_a
 ):
     client.force_login(senior_a)
-    page = reverse("stock_line", args=[paracetamol.pk])
+    page = reverse("medications:stock_line", args=[paracetamol.pk])
     keys = [form_key(client, page), form_key(client, page)]
     assert keys[0] != keys[1]
     for key in keys:
         data = {"idempotency_key": key, "quantity": "14", "pharmacy": "Boots"}
-        assert client.post(reverse("stock_receive", args=[paracetamol.pk]), data).status_code == 302
+        assert (
+            client.post(
+                reverse("medications:stock_receive", args=[paracetamol.pk]), data
+            ).status_code
+            == 302
+        )
     assert balance(paracetamol) == 28
 
 
@@ -71,7 +76,7 @@ def test_a_refused_submission_keeps_its_key_and_the_corrected_one_books_once(
 ):
     client.force_login(senior_a)
     key = str(uuid.uuid4())
-    url = reverse("stock_receive", args=[oxycodone.pk])
+    url = reverse("medications:stock_receive", args=[oxycodone.pk])
     data = {"idempotency_key": key, "quantity": "28", "pharmacy": "Boots"}
     refused = client.post(url, data)  # no witness: nothing is written under the key
     assert refused.status_code == 422 and key in refused.content.decode()
