@@ -57,11 +57,16 @@ from django.utils import timezone
 from emar.models import CareHome, CodeCategory
 from medications import selectors as medication_selectors
 from medications.models import (
+    FRIDGE_MAX,
+    FRIDGE_MIN,
+    ROOM_MAX,
     Administration,
     HomelyRemedyDose,
     LineStatus,
     PrescriptionLine,
     ScheduledDose,
+    StockDiscrepancy,
+    TemperatureReading,
 )
 from residents import selectors as resident_selectors
 from residents.models import AllergyStatus, Resident, ResidentStatus
@@ -392,16 +397,6 @@ def compute(home: CareHome, month: dt.date, *, now: dt.datetime | None = None) -
 
 def _stock_metrics(home: CareHome, month: dt.date, start: dt.datetime, end: dt.datetime) -> dict:
     """Discrepancies and temperature excursions, from the stock feature's records."""
-    try:
-        from medications.models.stock import (
-            FRIDGE_MAX,
-            FRIDGE_MIN,
-            ROOM_MAX,
-            StockDiscrepancy,
-            TemperatureReading,
-        )
-    except ImportError:  # the stock feature is not installed: say so rather than report 0
-        return {"available": False}
     discrepancies = StockDiscrepancy.objects.filter(
         home=home, raised_at__gte=start, raised_at__lt=end
     ).aggregate(

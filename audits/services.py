@@ -23,9 +23,14 @@ from django.utils.text import slugify
 
 from emar import jobs, permissions
 from emar.models import CareHome, Role, User
+from emar.pdf import render_pdf
 from emar.periods import PeriodError, period_check
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, idempotent, notify
+from medications.chart import MAX_DAYS, mar_chart
+from medications.models import CdSchedule, Medicine
+from medications.rendering import PRINT_TEMPLATE, print_context
+from medications.services import cd_register_entries, cd_register_pages
 from residents.models import Resident
 from residents.selectors import in_room_order
 from training.models import MedicineCategory
@@ -664,10 +669,6 @@ def evidence_pack_build(*, pack_id: int, attempt: int | None = None) -> Evidence
     """Build the ZIP: signed audit reports of months in the period, every resident's MAR
     charts, the CD register (when the stock feature offers it), PRN protocols and the
     training matrix. Built once; a rerun of a ready pack does nothing."""
-    from emar.pdf import render_pdf
-    from medications.chart import MAX_DAYS, mar_chart
-    from medications.views.chart import PRINT_TEMPLATE, print_context
-
     pack = jobs.build_start(model=EvidencePack, pk=pack_id, attempt=attempt)
     if pack is None:
         return EvidencePack.objects.get(pk=pack_id)
@@ -727,14 +728,6 @@ def evidence_pack_build(*, pack_id: int, attempt: int | None = None) -> Evidence
 
 def _cd_register_pdfs(home: CareHome) -> list[tuple[str, bytes]]:
     """The CD register, one PDF per resident and product, drawn by the stock feature."""
-    try:
-        from medications.models import Medicine
-        from medications.models.prescriptions import CdSchedule
-        from medications.services.stock import cd_register_entries, cd_register_pages
-    except ImportError:  # the stock feature is not installed
-        return []
-    from emar.pdf import render_pdf
-
     out = []
     residents = {r.pk: r for r in Resident.objects.filter(home=home).select_related("home")}
     for page in cd_register_pages(home=home):

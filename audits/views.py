@@ -26,7 +26,7 @@ from emar.models import CareHome, Role
 from emar.pdf import render_pdf
 from emar.permissions import Perm, requires, scoped_get
 from medications.chart import mar_chart
-from medications.views.chart import PRINT_TEMPLATE, print_context
+from medications.rendering import PRINT_TEMPLATE, print_context
 
 from . import reports, selectors, services
 from .forms import (

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from .celery import app as celery_app
 from .models import MAX_AUTO_RETRIES, BackgroundBuild, BuildStatus, JobHeartbeat, User
 from .services import DomainError, audit_append
 
@@ -169,8 +169,7 @@ def build_models() -> list[type[BackgroundBuild]]:
 
 def build_enqueue(build: BackgroundBuild) -> None:
     """Queue the build's job after the transaction commits."""
-    module, name = build.build_task.rsplit(".", 1)
-    task = getattr(importlib.import_module(module), name)  # the web process imports tasks lazily
+    task = celery_app.signature(build.build_task)  # by name: the task modules import services
     pk, attempt = build.pk, build.attempt
     transaction.on_commit(lambda: task.delay(pk, attempt=attempt))
 

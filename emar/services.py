@@ -24,6 +24,7 @@ from .audit_trail import (  # noqa: F401 (the audit trail's API, imported from h
     audit_verify,
     record_digest,
 )
+from .celery import app as celery_app
 from .models import (
     CareHome,
     CodeCategory,
@@ -360,10 +361,9 @@ def notification_emails_enqueue(notification_ids: list[int]) -> None:
     at most once (`notification_email_send`)."""
     if not notification_ids:
         return
-    from .tasks import notification_email
-
+    email = celery_app.signature("emar.tasks.notification_email")  # by name: tasks import us
     ids = list(notification_ids)
-    transaction.on_commit(lambda: [notification_email.delay(pk) for pk in ids])
+    transaction.on_commit(lambda: [email.delay(pk) for pk in ids])
 
 
 @transaction.atomic

@@ -45,7 +45,7 @@ from .models import (
     ScheduledDose,
     ScheduleVersion,
 )
-from .services.mar import doses_projected
+from .selectors import doses_projected
 
 __all__ = [
     "CYCLE_ANCHOR",

@@ -20,7 +20,7 @@ from residents import services as resident_services
 from residents.demo import PEOPLE, demo_nhs_number
 from residents.models import AllergyStatus, Resident
 
-from . import services
+from . import selectors, services
 from .models import Medicine, PrescriptionLine, ScheduleVersion
 from .services import ScheduleInput
 
@@ -509,7 +509,7 @@ def _with_common_lines(home: CareHome, specs: dict[int, list[dict]]) -> dict[int
             medicine = Medicine.objects.filter(name=name).first()
             if len(taken) >= wanted + len(specs.get(index, [])) or medicine is None:
                 break
-            if name in taken or services.allergy_matches(medicine, allergies):
+            if name in taken or selectors.allergy_matches(medicine, allergies):
                 continue
             result.setdefault(index, []).append(
                 {

@@ -21,9 +21,7 @@ room_key = room_order  # natural order of any room label ("2" before "10", "A1",
 
 def current_round(home: CareHome, rounds: list[Round], now: dt.datetime) -> Round | None:
     """The round whose time is nearest to now, local time."""
-    from .services import nearest_round
-
-    return nearest_round(now.astimezone(home.tz).time(), rounds)
+    return selectors.nearest_round(now.astimezone(home.tz).time(), rounds)
 
 
 @dataclass
@@ -98,8 +96,6 @@ def viewer_checks(
 ) -> list[str]:
     """Mark each dose the viewer may not record (R-MAR-13) and each line matching a recorded
     allergy (R-MAR-16). One gate check per kind of medicine; returns the gate messages."""
-    from .services import allergy_matches
-
     categories = sorted({c for d in states for c in d.dose.line.competency_categories()})
     refusals = {
         c: refusal.message
@@ -109,7 +105,7 @@ def viewer_checks(
     for d in states:
         line = d.dose.line
         d.blocked = next((refusals[c] for c in line.competency_categories() if c in refusals), "")
-        found = allergy_matches(line.medicine, allergies.get(d.dose.resident_id, []))
+        found = selectors.allergy_matches(line.medicine, allergies.get(d.dose.resident_id, []))
         d.allergy = ", ".join(a.substance for a in found)
     return list(refusals.values())
 

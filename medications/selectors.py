@@ -7,6 +7,7 @@ current residents, from the pure `schedule.expand_versions`.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -14,7 +15,7 @@ from decimal import Decimal
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from emar.models import CareHome, Round, Unit
-from residents.models import Resident, ResidentStatus
+from residents.models import Allergy, Resident, ResidentStatus
 
 from . import schedule as sched
 from .models import (
@@ -24,6 +25,7 @@ from .models import (
     Medicine,
     PrescriptionLine,
     PrnProtocol,
+    ScheduledDose,
     ScheduleVersion,
     SelfAdminAssessment,
     VariableDose,
@@ -327,3 +329,191 @@ def doses_by_resident(doses: list[DueDose]) -> dict[int, list[DueDose]]:
     for d in doses:
         grouped[d.resident.pk].append(d)
     return grouped
+
+
+# An allergy to a class names none of its members, so "penicillin" must also catch amoxicillin.
+ALLERGY_CLASSES: dict[str, frozenset[str]] = {
+    "penicillin": frozenset(
+        {
+            "amoxicillin",
+            "ampicillin",
+            "flucloxacillin",
+            "phenoxymethylpenicillin",
+            "benzylpenicillin",
+            "piperacillin",
+            "co-amoxiclav",
+            "penicillin",
+        }
+    ),
+    "nsaid": frozenset(
+        {
+            "ibuprofen",
+            "naproxen",
+            "diclofenac",
+            "aspirin",
+            "celecoxib",
+            "etoricoxib",
+            "mefenamic acid",
+        }
+    ),
+    "opioid": frozenset(
+        {
+            "morphine",
+            "codeine",
+            "dihydrocodeine",
+            "oxycodone",
+            "fentanyl",
+            "buprenorphine",
+            "diamorphine",
+            "tramadol",
+            "alfentanil",
+            "tapentadol",
+        }
+    ),
+}
+ALLERGY_CLASS_WORDS = {
+    "penicillin": "penicillin",
+    "penicillins": "penicillin",
+    "nsaid": "nsaid",
+    "nsaids": "nsaid",
+    "non-steroidal anti-inflammatory": "nsaid",
+    "opioid": "opioid",
+    "opioids": "opioid",
+    "opiate": "opioid",
+    "opiates": "opioid",
+}
+
+
+def _contains(haystack: str, needle: str) -> bool:
+    return (
+        bool(needle) and re.search(rf"(?<![a-z]){re.escape(needle)}(?![a-z])", haystack) is not None
+    )
+
+
+def allergy_matches(medicine: Medicine, allergies: list[Allergy]) -> list[Allergy]:
+    """Recorded allergies that match the product name or an ingredient, case-insensitive
+    (R-RX-5). Whole words only, so "iron" does not match "environment"; class allergies such as
+    penicillin match their members."""
+    name = medicine.name.lower()
+    ingredients = medicine.ingredient_list
+    found: list[Allergy] = []
+    for allergy in allergies:
+        if allergy.removed_at is not None:
+            continue
+        substance = " ".join(allergy.substance.lower().split())
+        terms = {substance}
+        for word, cls in ALLERGY_CLASS_WORDS.items():
+            if _contains(substance, word):
+                terms |= ALLERGY_CLASSES[cls]
+        hit = any(_contains(name, t) or any(_contains(i, t) for i in ingredients) for t in terms)
+        hit = hit or any(_contains(substance, i) for i in ingredients)
+        if hit:
+            found.append(allergy)
+    return found
+
+
+def current_version(line: PrescriptionLine) -> ScheduleVersion | None:
+    return (
+        line.versions.filter(effective_from__isnull=False).order_by("-effective_from").first()
+        or line.versions.order_by("created_at").first()
+    )
+
+
+def has_covert_plan(line: PrescriptionLine) -> bool:
+    """Covert administration may be recorded only with a plan attached (R-RX-8). An overdue
+    review raises an alert but does not stop a resident getting their medicine."""
+    return line.covert_plans.exists()
+
+
+# --- Doses as the prescriptions schedule them (R-MAR-2, H-10) ---
+
+
+def nearest_round(local_time: dt.time, rounds: list[Round]) -> Round | None:
+    """The round a dose belongs to on the round screen: the nearest round time around the
+    clock (earlier wins a tie), so a 01:30 dose goes with the 22:00 night round."""
+    return round_for(local_time, rounds)[0]
+
+
+def round_for(local_time: dt.time, rounds: list[Round]) -> tuple[Round | None, int]:
+    """(the nearest round around the clock, the day offset of that round's session): -1 when
+    the dose is after midnight but belongs to the evening before, +1 when it is late in the
+    evening but belongs to the next morning's round."""
+    if not rounds:
+        return None, 0
+    minutes = local_time.hour * 60 + local_time.minute
+    day = 24 * 60
+
+    def distance(r: Round) -> tuple[int, dt.time]:
+        diff = abs(r.time.hour * 60 + r.time.minute - minutes)
+        return min(diff, day - diff), r.time
+
+    best = min(rounds, key=distance)
+    diff = best.time.hour * 60 + best.time.minute - minutes
+    if diff > day // 2:
+        return best, -1
+    if diff < -(day // 2):
+        return best, 1
+    return best, 0
+
+
+def doses_projected(
+    *, home: CareHome, start: dt.date, end: dt.date, resident=None, unit: Unit | None = None
+) -> list[ScheduledDose]:
+    """The doses the prescriptions schedule for `start`..`end`, as unsaved rows that are never
+    written: what a chart or the downtime MAR shows for days after `sync_window` (H-10)."""
+    rounds = list(Round.objects.filter(home=home))
+    return [
+        ScheduledDose(**scheduled_dose_fields(d, home, rounds))
+        for d in doses_due(home=home, start=start, end=end, unit=unit, resident=resident)
+        if not (
+            d.line.checked_at
+            and d.at + dt.timedelta(minutes=d.tolerance_minutes) < d.line.checked_at
+        )
+    ]
+
+
+SCHEDULED_DOSE_FIELDS = (
+    "home_id",
+    "unit_id",
+    "resident_id",
+    "line_id",
+    "due_at",
+    "window_opens",
+    "window_closes",
+    "local_date",
+    "local_time",
+    "round_id",
+    "round_date",
+    "label",
+    "dose",
+    "dose_text",
+    "needs_dose_entry",
+    "time_sensitive",
+    "self_administered",
+    "covert",
+)
+
+
+def scheduled_dose_fields(d: DueDose, home: CareHome, rounds: list[Round]) -> dict:
+    tolerance = dt.timedelta(minutes=d.tolerance_minutes)
+    round_, offset = round_for(d.local_time, rounds)
+    return {
+        "home_id": home.pk,
+        "unit_id": d.resident.unit_id,
+        "resident_id": d.resident.pk,
+        "line_id": d.line.pk,
+        "due_at": d.at,
+        "window_opens": d.at - tolerance,
+        "window_closes": d.at + tolerance,
+        "local_date": d.local_date,
+        "local_time": d.local_time,
+        "round_id": round_.pk if round_ else None,
+        "round_date": d.local_date + dt.timedelta(days=offset),
+        "label": d.label[:60],
+        "dose": d.dose,
+        "dose_text": d.dose_text[:120],
+        "needs_dose_entry": d.needs_dose_entry,
+        "time_sensitive": d.time_sensitive,
+        "self_administered": d.self_administered,
+        "covert": d.covert,
+    }

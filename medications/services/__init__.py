@@ -1,4 +1,8 @@
-"""Medications services, split by subject; import them from here (`medications.services`)."""
+"""Medications services, split by subject; import them from here (`medications.services`).
+
+Each module's `__all__` lists its public services (`<entity>_<verb>`) and the types they take
+or raise; nothing else (models, `Decimal`, `transaction`) is re-exported. Reads live in
+`medications.selectors`."""
 
 from .homely import *  # noqa: F403
 from .mar import *  # noqa: F403

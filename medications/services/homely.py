@@ -17,6 +17,7 @@ from emar.services import DomainError, audit_append, idempotent
 from residents.models import AllergyStatus, Resident, ResidentStatus
 
 from ..models import AuthoriserRole, HomelyRemedy, HomelyRemedyAuthorisation
+from ..selectors import allergy_matches
 
 __all__ = [
     "homely_authorisation_record",
@@ -155,8 +156,6 @@ def homely_authorisations_in_force(resident: Resident) -> list[HomelyRemedyAutho
         newest.setdefault(a.remedy_id, a)
     in_force = [a for a in newest.values() if a.withdrawn_at is None]
     if in_force:
-        from .prescriptions import allergy_matches
-
         allergies = list(resident.allergies.filter(removed_at__isnull=True))
         for a in in_force:
             # R-RX-11: shown on the authorisation; giving it needs a second senior (R-MAR-11).

@@ -39,7 +39,12 @@ from ..models import (
     Route,
     ScheduledDose,
 )
-from .prescriptions import allergy_matches, has_covert_plan
+from ..selectors import (
+    SCHEDULED_DOSE_FIELDS,
+    allergy_matches,
+    has_covert_plan,
+    scheduled_dose_fields,
+)
 from .stock import homely_stock_on_give, stock_on_administration, stock_on_correction
 
 __all__ = [
@@ -47,20 +52,17 @@ __all__ = [
     "SyncResult",
     "administration_correct",
     "administration_record",
-    "doses_projected",
     "doses_sync",
     "doses_sync_for_read",
     "homely_remedy_give",
     "is_patch",
     "last_sites",
-    "nearest_round",
     "needs_site",
     "next_site",
     "patch_site_suggestion",
     "prn_follow_up_record",
     "prn_limit_reached",
     "prn_limits",
-    "round_for",
     "second_senior_confirm",
     "sync_window",
 ]
@@ -72,34 +74,6 @@ class SyncResult:
     cancelled: int
     restored: int
     updated: int
-
-
-def nearest_round(local_time: dt.time, rounds: list[Round]) -> Round | None:
-    """The round a dose belongs to on the round screen: the nearest round time around the
-    clock (earlier wins a tie), so a 01:30 dose goes with the 22:00 night round."""
-    return round_for(local_time, rounds)[0]
-
-
-def round_for(local_time: dt.time, rounds: list[Round]) -> tuple[Round | None, int]:
-    """(the nearest round around the clock, the day offset of that round's session): -1 when
-    the dose is after midnight but belongs to the evening before, +1 when it is late in the
-    evening but belongs to the next morning's round."""
-    if not rounds:
-        return None, 0
-    minutes = local_time.hour * 60 + local_time.minute
-    day = 24 * 60
-
-    def distance(r: Round) -> tuple[int, dt.time]:
-        diff = abs(r.time.hour * 60 + r.time.minute - minutes)
-        return min(diff, day - diff), r.time
-
-    best = min(rounds, key=distance)
-    diff = best.time.hour * 60 + best.time.minute - minutes
-    if diff > day // 2:
-        return best, -1
-    if diff < -(day // 2):
-        return best, 1
-    return best, 0
 
 
 @transaction.atomic
@@ -143,7 +117,7 @@ def doses_sync(
             continue
         if s.cancelled_at is not None:
             restore.append(s.pk)
-        fresh = _fields(d, home, rounds)
+        fresh = scheduled_dose_fields(d, home, rounds)
         if any(getattr(s, f) != v for f, v in fresh.items() if f not in ("home_id",)):
             for f, v in fresh.items():
                 setattr(s, f, v)
@@ -153,10 +127,12 @@ def doses_sync(
     if restore:
         ScheduledDose.objects.filter(pk__in=restore).update(cancelled_at=None)
     if update:
-        ScheduledDose.objects.bulk_update(update, [f for f in _FIELDS if f != "home_id"])
+        ScheduledDose.objects.bulk_update(
+            update, [f for f in SCHEDULED_DOSE_FIELDS if f != "home_id"]
+        )
 
     new = [
-        ScheduledDose(**_fields(d, home, rounds))
+        ScheduledDose(**scheduled_dose_fields(d, home, rounds))
         for key, d in wanted.items()
         if key not in existing
         and not (
@@ -191,69 +167,6 @@ def doses_sync_for_read(
     if lo > hi:
         return None
     return doses_sync(home=home, start=lo, end=hi, unit=unit, now=now)
-
-
-def doses_projected(
-    *, home: CareHome, start: dt.date, end: dt.date, resident=None, unit: Unit | None = None
-) -> list[ScheduledDose]:
-    """The doses the prescriptions schedule for `start`..`end`, as unsaved rows that are never
-    written: what a chart or the downtime MAR shows for days after `sync_window` (H-10)."""
-    rounds = list(Round.objects.filter(home=home))
-    return [
-        ScheduledDose(**_fields(d, home, rounds))
-        for d in selectors.doses_due(home=home, start=start, end=end, unit=unit, resident=resident)
-        if not (
-            d.line.checked_at
-            and d.at + dt.timedelta(minutes=d.tolerance_minutes) < d.line.checked_at
-        )
-    ]
-
-
-_FIELDS = (
-    "home_id",
-    "unit_id",
-    "resident_id",
-    "line_id",
-    "due_at",
-    "window_opens",
-    "window_closes",
-    "local_date",
-    "local_time",
-    "round_id",
-    "round_date",
-    "label",
-    "dose",
-    "dose_text",
-    "needs_dose_entry",
-    "time_sensitive",
-    "self_administered",
-    "covert",
-)
-
-
-def _fields(d: selectors.DueDose, home: CareHome, rounds: list[Round]) -> dict:
-    tolerance = dt.timedelta(minutes=d.tolerance_minutes)
-    round_, offset = round_for(d.local_time, rounds)
-    return {
-        "home_id": home.pk,
-        "unit_id": d.resident.unit_id,
-        "resident_id": d.resident.pk,
-        "line_id": d.line.pk,
-        "due_at": d.at,
-        "window_opens": d.at - tolerance,
-        "window_closes": d.at + tolerance,
-        "local_date": d.local_date,
-        "local_time": d.local_time,
-        "round_id": round_.pk if round_ else None,
-        "round_date": d.local_date + dt.timedelta(days=offset),
-        "label": d.label[:60],
-        "dose": d.dose,
-        "dose_text": d.dose_text[:120],
-        "needs_dose_entry": d.needs_dose_entry,
-        "time_sensitive": d.time_sensitive,
-        "self_administered": d.self_administered,
-        "covert": d.covert,
-    }
 
 
 # --- Recording doses (R-MAR-2..13) -------------------------------------------------------------

@@ -7,7 +7,6 @@ senior, any other change is a stop plus a new line.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -36,88 +35,27 @@ from ..models import (
     VariableDose,
     validate_not_a_container,
 )
+from ..selectors import allergy_matches, current_version
+from .homely import homely_authorisations_in_force
+from .mar import doses_sync
 
-# An allergy to a class names none of its members, so "penicillin" must also catch amoxicillin.
-ALLERGY_CLASSES: dict[str, frozenset[str]] = {
-    "penicillin": frozenset(
-        {
-            "amoxicillin",
-            "ampicillin",
-            "flucloxacillin",
-            "phenoxymethylpenicillin",
-            "benzylpenicillin",
-            "piperacillin",
-            "co-amoxiclav",
-            "penicillin",
-        }
-    ),
-    "nsaid": frozenset(
-        {
-            "ibuprofen",
-            "naproxen",
-            "diclofenac",
-            "aspirin",
-            "celecoxib",
-            "etoricoxib",
-            "mefenamic acid",
-        }
-    ),
-    "opioid": frozenset(
-        {
-            "morphine",
-            "codeine",
-            "dihydrocodeine",
-            "oxycodone",
-            "fentanyl",
-            "buprenorphine",
-            "diamorphine",
-            "tramadol",
-            "alfentanil",
-            "tapentadol",
-        }
-    ),
-}
-ALLERGY_CLASS_WORDS = {
-    "penicillin": "penicillin",
-    "penicillins": "penicillin",
-    "nsaid": "nsaid",
-    "nsaids": "nsaid",
-    "non-steroidal anti-inflammatory": "nsaid",
-    "opioid": "opioid",
-    "opioids": "opioid",
-    "opiate": "opioid",
-    "opiates": "opioid",
-}
+__all__ = [
+    "ScheduleInput",
+    "covert_plan_record",
+    "line_allergies_recheck",
+    "line_check",
+    "line_create",
+    "line_stop",
+    "prn_protocol_write",
+    "schedule_change",
+    "schedule_version_check",
+    "self_admin_assess",
+    "validate_not_a_container_domain",
+    "variable_dose_check",
+    "variable_dose_set",
+]
 
 STOP_GRACE = dt.timedelta(minutes=5)
-
-
-def _contains(haystack: str, needle: str) -> bool:
-    return (
-        bool(needle) and re.search(rf"(?<![a-z]){re.escape(needle)}(?![a-z])", haystack) is not None
-    )
-
-
-def allergy_matches(medicine: Medicine, allergies: list[Allergy]) -> list[Allergy]:
-    """Recorded allergies that match the product name or an ingredient, case-insensitive
-    (R-RX-5). Whole words only, so "iron" does not match "environment"; class allergies such as
-    penicillin match their members."""
-    name = medicine.name.lower()
-    ingredients = medicine.ingredient_list
-    found: list[Allergy] = []
-    for allergy in allergies:
-        if allergy.removed_at is not None:
-            continue
-        substance = " ".join(allergy.substance.lower().split())
-        terms = {substance}
-        for word, cls in ALLERGY_CLASS_WORDS.items():
-            if _contains(substance, word):
-                terms |= ALLERGY_CLASSES[cls]
-        hit = any(_contains(name, t) or any(_contains(i, t) for i in ingredients) for t in terms)
-        hit = hit or any(_contains(substance, i) for i in ingredients)
-        if hit:
-            found.append(allergy)
-    return found
 
 
 def _allergy_matches_store(
@@ -209,7 +147,6 @@ def _homely_authorisations_recheck(*, resident: Resident, allergies: list[Allerg
     """R-RX-11: an allergy recorded after a homely remedy was authorised. The authorisation
     shows the match (`homely_authorisations_in_force`), giving it needs a second senior's
     override (`homely_remedy_give`), and the seniors on shift are told once per match."""
-    from .homely import homely_authorisations_in_force
 
     told = 0
     home = None
@@ -479,7 +416,6 @@ def _require_all(fields: dict[str, Any], required, *, what: str, code: str) -> N
 def _doses_resync(home: CareHome) -> None:
     """After a prescription change commits, bring today's and tomorrow's scheduled doses in
     line, so rounds and reminders see it at once (the beat job does it every 10 minutes too)."""
-    from .mar import doses_sync
 
     def sync() -> None:
         today = home.local_today()
@@ -722,13 +658,6 @@ def schedule_version_check(*, version: ScheduleVersion, by: User) -> ScheduleVer
     )
     _doses_resync(version.line.home)
     return version
-
-
-def current_version(line: PrescriptionLine) -> ScheduleVersion | None:
-    return (
-        line.versions.filter(effective_from__isnull=False).order_by("-effective_from").first()
-        or line.versions.order_by("created_at").first()
-    )
 
 
 # R-RX-3: the INR a variable dose is based on. Outside these bounds it is a typing error.
@@ -985,12 +914,6 @@ def covert_plan_record(
     )
     _doses_resync(line.home)
     return plan
-
-
-def has_covert_plan(line: PrescriptionLine) -> bool:
-    """Covert administration may be recorded only with a plan attached (R-RX-8). An overdue
-    review raises an alert but does not stop a resident getting their medicine."""
-    return line.covert_plans.exists()
 
 
 @idempotent(SelfAdminAssessment, scope=lambda line, **_: {"line_id": line.pk})

@@ -14,11 +14,15 @@ from django.db import transaction
 
 from emar import jobs, permissions
 from emar.models import BuildStatus, CareHome, Unit, User
+from emar.pdf import render_pdf
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append
 from residents.models import Resident
 
+from ..chart import MAX_DAYS, mar_chart
 from ..models import MarPrint
+from ..rendering import PRINT_TEMPLATE, print_context, residents_in_print_order
+from .mar import doses_sync_for_read
 
 __all__ = ["MAX_OPEN_PRINTS", "PrintError", "mar_print_build", "mar_print_request"]
 
@@ -36,8 +40,6 @@ def mar_print_request(
     *, home: CareHome, unit: Unit | None, start: dt.date, days: int, by: User
 ) -> MarPrint:
     """Queue the MAR charts of every current resident of `unit` (or of the whole home)."""
-    from ..chart import MAX_DAYS
-
     if not permissions.has_perm(by, Perm.RECORD_DOSE, home):
         raise PrintError("Only staff of this home can print its MAR charts.", code="not_allowed")
     if unit is not None and unit.home_id != home.pk:
@@ -70,23 +72,15 @@ def mar_print_request(
 
 
 def _residents(mar_print: MarPrint) -> list[Resident]:
-    from ..views.chart import _room_order as room_order
-
     qs = Resident.objects.current().filter(home=mar_print.home).select_related("home", "unit")
     if mar_print.unit_id:
         qs = qs.filter(unit_id=mar_print.unit_id)
-    return sorted(qs, key=lambda r: (r.unit.name, room_order(r.room), r.full_name))
+    return residents_in_print_order(qs)
 
 
 def mar_print_build(*, print_id: int, attempt: int | None = None) -> MarPrint:
     """Draw and store the PDF once; a rerun of a ready print, or a job of an earlier attempt,
     does nothing."""
-    from emar.pdf import render_pdf
-
-    from ..chart import mar_chart
-    from ..views.chart import PRINT_TEMPLATE, print_context
-    from ..views.chart import _materialise as materialise
-
     mar_print = jobs.build_start(model=MarPrint, pk=print_id, attempt=attempt)
     if mar_print is None:
         return MarPrint.objects.get(pk=print_id)
@@ -94,7 +88,8 @@ def mar_print_build(*, print_id: int, attempt: int | None = None) -> MarPrint:
     home = mar_print.home
     try:
         jobs.build_progress(mar_print, 2, "Scheduling the period's doses")
-        materialise(home, mar_print.start, mar_print.days, mar_print.unit)
+        end = mar_print.start + dt.timedelta(days=mar_print.days - 1)
+        doses_sync_for_read(home=home, start=mar_print.start, end=end, unit=mar_print.unit)
         residents = _residents(mar_print)
         charts = []
         for i, resident in enumerate(residents):

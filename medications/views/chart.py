@@ -18,12 +18,11 @@ from emar.pdf import render_pdf
 from emar.periods import PeriodError as BadPeriod
 from emar.periods import period_check
 from emar.permissions import Perm, requires, scoped_get
-from residents.models import Resident, room_order
+from residents.models import Resident
 
-from ..chart import CYCLE_DAYS, MAX_DAYS, MarChart, cycle_start, mar_chart
+from ..chart import CYCLE_DAYS, MAX_DAYS, cycle_start, mar_chart
+from ..rendering import PRINT_TEMPLATE, print_context
 from ..services import doses_sync_for_read
-
-PRINT_TEMPLATE = "medications/print/mar_chart.html"
 
 
 class PeriodError(ValueError):
@@ -58,31 +57,6 @@ def period_from(query, home: CareHome) -> tuple[dt.date, int]:
     except BadPeriod as e:
         raise PeriodError(e.message) from None
     return start, days
-
-
-def print_context(
-    charts: list[MarChart], home: CareHome, title: str, days: int = CYCLE_DAYS
-) -> dict:
-    codes = charts[0].codes if charts else list(home.codes.filter(active=True).order_by("code"))
-    return {
-        "charts": charts,
-        "home": home,
-        "codes": codes,
-        "title": title,
-        "printed_at": home.local_now(),
-        **grid_widths(days),
-    }
-
-
-PAGE_MM = 281.0  # A4 landscape less the print margins
-TIME_MM = 9.0
-MIN_MEDICINE_MM = 70.0
-
-
-def grid_widths(days: int) -> dict[str, float]:
-    """Day columns are 6 mm wide (a 28-day cycle leaves ~100 mm for the medicine column, which
-    takes what is left); longer periods shrink the days so the grid still fits A4 landscape."""
-    return {"day_mm": round(min(6.0, (PAGE_MM - TIME_MM - MIN_MEDICINE_MM) / days), 2)}
 
 
 def _materialise(home: CareHome, start: dt.date, days: int, unit: Unit | None) -> None:
@@ -142,17 +116,3 @@ def resident_mar_pdf(request, resident_id: int):
     title = f"MAR chart — {resident.full_name}"
     pdf = render_pdf(PRINT_TEMPLATE, print_context([chart], resident.home, title, days))
     return _pdf_response(pdf, f"mar-{slugify(resident.full_name)}-{start:%Y-%m-%d}.pdf")
-
-
-def _room_order(room: str) -> tuple:
-    """Room "3" before room "12", as on the doors."""
-    return room_order(room)
-
-
-def unit_print_context(home: CareHome, unit: Unit, start: dt.date, days: int) -> dict:
-    residents = Resident.objects.current().filter(unit=unit).select_related("home", "unit")
-    charts = [
-        mar_chart(resident=r, start=start, days=days)
-        for r in sorted(residents, key=lambda r: (_room_order(r.room), r.full_name))
-    ]
-    return print_context(charts, home, f"MAR charts — {unit.name}, {home.name}", days)

@@ -26,7 +26,7 @@ from emar.permissions import Perm, requires
 from emar.services import DomainError
 from residents.selectors import allergies_active
 
-from .. import rounds, services
+from .. import rounds, selectors, services
 from ..forms.rounds import CorrectionForm, DoseForm, FollowUpForm, PrnForm, new_key
 from ..models import Administration, PrescriptionLine, PrnProtocol, ScheduledDose
 
@@ -318,7 +318,7 @@ def _recording_checks(request, line: PrescriptionLine) -> dict:
         "",
     )
     allergies = list(line.resident.allergies.filter(removed_at__isnull=True))
-    matches = services.allergy_matches(line.medicine, allergies) if allergies else []
+    matches = selectors.allergy_matches(line.medicine, allergies) if allergies else []
     limits, override_needed = None, ""
     if line.is_prn:
         try:

@@ -20,6 +20,7 @@ from audits import services as audit_services
 from audits.models import Audit, AuditAction, Incident, previous_month
 from emar.forms import IdempotencyKeyMixin
 from emar.models import AuditEvent, IdempotentRecord
+from emar.services import DomainError
 from medications import services as rx_services
 from medications.forms import prescriptions as rx_forms
 from medications.forms import stock as stock_forms
@@ -254,7 +255,7 @@ def test_prescription_entry_check_stop_and_schedule_change_happen_once_per_key(
         )
         assert stopped.status == LineStatus.STOPPED
     assert AuditEvent.objects.filter(action="prescription.stopped").count() == 1
-    with pytest.raises(rx_services.DomainError) as e:  # a new form: the stop is real news
+    with pytest.raises(DomainError) as e:  # a new form: the stop is real news
         rx_services.line_stop(
             line=other, by=senior_a, reason="x", authorised_by="GP", idempotency_key=uuid.uuid4()
         )
@@ -366,7 +367,7 @@ def test_a_homely_remedy_authorisation_is_stored_once_per_key(home_a, unit_a, se
         **fields,
     )
     other = resident(unit_a, senior_a)
-    with pytest.raises(rx_services.DomainError) as e:  # a key never hands back another's record
+    with pytest.raises(DomainError) as e:  # a key never hands back another's record
         rx_services.homely_authorisation_record(
             resident=other,
             remedy=remedy,
@@ -446,7 +447,7 @@ def test_a_check_key_from_another_line_is_refused_not_a_crash(unit_a, senior_a, 
     second = line(person, senior_a, name="Ibuprofen 200mg tablets")
     key = uuid.uuid4()
     rx_services.line_check(line=first, by=senior2_a, idempotency_key=key)
-    with pytest.raises(rx_services.DomainError) as e:
+    with pytest.raises(DomainError) as e:
         rx_services.line_check(line=second, by=senior2_a, idempotency_key=key)
     assert e.value.code == "key_reused"
     second.refresh_from_db()

@@ -8,7 +8,7 @@ from emar import permissions
 from emar.models import AuditEvent, Role
 from emar.permissions import Perm
 from emar.services import DomainError
-from medications import services
+from medications import selectors, services
 from medications.models import LineStatus, PrescriptionLine
 from residents import services as resident_services
 from residents.models import AllergyStatus
@@ -117,5 +117,5 @@ def test_allergy_matches_uses_whole_words(db):
         def __init__(self, substance):
             self.substance = substance
 
-    assert services.allergy_matches(iron, [A("environment dust")]) == []
-    assert len(services.allergy_matches(iron, [A("Iron")])) == 1
+    assert selectors.allergy_matches(iron, [A("environment dust")]) == []
+    assert len(selectors.allergy_matches(iron, [A("Iron")])) == 1

@@ -191,7 +191,7 @@ def test_an_incomplete_covert_plan_is_refused(home_a, resident_a, senior_a, miss
             line=regular, by=senior_a, **_covert_fields(home_a, **{missing: ""})
         )
     assert e.value.code == "covert_plan_incomplete"
-    assert not services.has_covert_plan(regular)
+    assert not selectors.has_covert_plan(regular)
 
 
 def test_covert_is_allowed_once_the_plan_is_attached_and_flags_when_overdue(
@@ -199,7 +199,7 @@ def test_covert_is_allowed_once_the_plan_is_attached_and_flags_when_overdue(
 ):
     regular = line(resident_a, senior_a, checker=senior2_a)
     services.covert_plan_record(line=regular, by=senior_a, **_covert_fields(home_a))
-    assert services.has_covert_plan(regular)
+    assert selectors.has_covert_plan(regular)
     today = home_a.local_today()
     assert selectors.overdue_plans(home_a, today)["covert"] == []
     later = today + dt.timedelta(days=91)

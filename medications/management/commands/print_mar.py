@@ -13,8 +13,8 @@ from emar.models import CareHome, Unit
 from emar.pdf import render_pdf
 from emar.periods import PeriodError, period_check
 from medications.chart import MAX_DAYS, mar_chart
+from medications.rendering import PRINT_TEMPLATE, print_context, unit_print_context
 from medications.services import doses_sync_for_read
-from medications.views.chart import PRINT_TEMPLATE, print_context, unit_print_context
 from residents.models import Resident, normalise_nhs_number
 
 

@@ -1,0 +1,52 @@
+"""The MAR chart drawn for print (R-MAR-12, H-10): the PDF template and its context, used by
+the chart pages, the background MAR prints, the evidence pack and `manage.py print_mar`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from emar.models import CareHome, Unit
+from residents.models import Resident, room_order
+
+from .chart import CYCLE_DAYS, MarChart, mar_chart
+
+PRINT_TEMPLATE = "medications/print/mar_chart.html"
+
+
+def print_context(
+    charts: list[MarChart], home: CareHome, title: str, days: int = CYCLE_DAYS
+) -> dict:
+    codes = charts[0].codes if charts else list(home.codes.filter(active=True).order_by("code"))
+    return {
+        "charts": charts,
+        "home": home,
+        "codes": codes,
+        "title": title,
+        "printed_at": home.local_now(),
+        **grid_widths(days),
+    }
+
+
+PAGE_MM = 281.0  # A4 landscape less the print margins
+TIME_MM = 9.0
+MIN_MEDICINE_MM = 70.0
+
+
+def grid_widths(days: int) -> dict[str, float]:
+    """Day columns are 6 mm wide (a 28-day cycle leaves ~100 mm for the medicine column, which
+    takes what is left); longer periods shrink the days so the grid still fits A4 landscape."""
+    return {"day_mm": round(min(6.0, (PAGE_MM - TIME_MM - MIN_MEDICINE_MM) / days), 2)}
+
+
+def residents_in_print_order(residents) -> list[Resident]:
+    """By unit, then room "3" before room "12" as on the doors, then name."""
+    return sorted(residents, key=lambda r: (r.unit.name, room_order(r.room), r.full_name))
+
+
+def unit_print_context(home: CareHome, unit: Unit, start: dt.date, days: int) -> dict:
+    residents = Resident.objects.current().filter(unit=unit).select_related("home", "unit")
+    charts = [
+        mar_chart(resident=r, start=start, days=days)
+        for r in sorted(residents, key=lambda r: (room_order(r.room), r.full_name))
+    ]
+    return print_context(charts, home, f"MAR charts — {unit.name}, {home.name}", days)
