@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "training",
     "audits",
     "fhir_api",
+    "demo",  # demo data and `seed_demo` (R-RUN-4), apart from the domain apps
 ]
 
 MIDDLEWARE = [

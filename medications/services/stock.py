@@ -484,7 +484,7 @@ def _tell_manager(discrepancy: StockDiscrepancy, line: PrescriptionLine) -> None
 # --- the MAR moves stock (R-STK-1, R-STK-2, R-MAR-6 codes D and U) ------------------------------
 
 
-def _effect(record: Administration) -> tuple[str | None, Decimal]:
+def stock_effect(record: Administration) -> tuple[str | None, Decimal]:
     """What a MAR record does to stock: (movement kind, signed change)."""
     if record.outcome == Outcome.GIVEN and record.quantity:
         return MovementKind.ADMINISTERED, -record.quantity
@@ -508,7 +508,7 @@ def stock_on_administration(*, record: Administration) -> StockResult:
     still records (the resident had it) but records a discrepancy and warns (R-STK-2).
     """
     line = record.line
-    kind, change = _effect(record)
+    kind, change = stock_effect(record)
     if record.code_id and record.code.raises_stock_alert:
         _stock_alert(line)
     if kind is None:
@@ -567,8 +567,8 @@ def _stock_alert(line: PrescriptionLine) -> None:
 def stock_on_correction(*, original: Administration, record: Administration) -> StockResult:
     """A MAR correction (R-MAR-4) moves the difference between what the two records did to
     stock, as an adjustment with the correction's reason."""
-    _, before = _effect(original)
-    _, after = _effect(record)
+    _, before = stock_effect(original)
+    _, after = stock_effect(record)
     change = after - before
     if not change:
         return StockResult(None)

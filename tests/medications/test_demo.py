@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from emar import demo as emar_demo
-from medications import demo as medications_demo
+from demo import organisation as emar_demo
+from demo import prescriptions as medications_demo
+from demo import residents as residents_demo
 from medications import selectors
 from medications.models import LineStatus, PrescriptionLine
-from residents import demo as residents_demo
 from residents.models import AllergyStatus, Resident
 
 

@@ -17,13 +17,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from emar.demo import DemoContext
 from emar.models import CareHome, User
 from emar.services import audit_append
-
-from .demo import HISTORY_DAYS
-from .demo_mar import _staff
-from .models import (
+from medications.models import (
     Administration,
     LineStatus,
     LocationKind,
@@ -34,7 +30,12 @@ from .models import (
     StorageLocation,
     TemperatureReading,
 )
-from .services.stock import _effect
+from medications.services import stock_check
+from medications.services.stock import stock_effect
+
+from .organisation import DemoContext
+from .people import recorders
+from .prescriptions import HISTORY_DAYS
 
 PHARMACY = "Riverside Pharmacy, 12 Bridge Street"
 CYCLE = 28
@@ -54,9 +55,9 @@ def _events(home: CareHome) -> dict[int, list[tuple]]:
     )
     per_line: dict[int, list[tuple]] = {}
     for r in records:
-        kind, change = _effect(r)
+        kind, change = stock_effect(r)
         if r.corrects_id:
-            _, before = _effect(r.corrects)
+            _, before = stock_effect(r.corrects)
             kind, change = MovementKind.ADJUSTED, change - before
         if kind is None or not change:
             continue
@@ -70,7 +71,7 @@ def _ledger(home: CareHome, ctx: DemoContext, rng: random.Random) -> int:
         today - dt.timedelta(days=HISTORY_DAYS + 1), dt.time(9, 0), tzinfo=home.tz
     )
     cycle = dt.datetime.combine(today - dt.timedelta(days=14), dt.time(10, 30), tzinfo=home.tz)
-    givers, seniors = _staff(home, ctx)
+    givers, seniors = recorders(home, ctx)
     by = seniors[0]
     witness = next((p for p in seniors + givers if p.pk != by.pk), None)
     events = _events(home)
@@ -151,8 +152,6 @@ def _cd_check(home: CareHome, by: User, witness: User | None) -> None:
     """A witnessed count of each CD that agrees with the register, made today (R-CD-3)."""
     if witness is None:
         return
-    from .services import stock_check
-
     for stock in Stock.objects.filter(home=home, line__medicine__cd_register=True).select_related(
         "line", "line__home", "line__medicine", "line__resident"
     )[:3]:
@@ -230,7 +229,7 @@ def seed(ctx: DemoContext) -> None:
         if home is None:
             continue
         rng = random.Random(f"emar-stock-{home.name}")
-        _, seniors = _staff(home, ctx)
+        _, seniors = recorders(home, ctx)
         if not StockMovement.objects.filter(home=home).exists():
             count = _ledger(home, ctx, rng)
             audit_append(

@@ -1,19 +1,10 @@
-import importlib
-
 from django.core.management.base import BaseCommand
 
-from emar.demo import DEFAULT_PASSWORD, LOGINS, DemoContext
+from demo import audits, mar, organisation, prescriptions, residents, stock, training
+from demo.organisation import DEFAULT_PASSWORD, LOGINS, DemoContext
 
-# Each app's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = (
-    "emar.demo",
-    "training.demo",
-    "residents.demo",
-    "medications.demo",
-    "medications.demo_mar",
-    "medications.demo_stock",
-    "audits.demo",
-)
+# Each subject's demo step, in dependency order (STYLE.md: apps depend one way).
+STEPS = (organisation, training, residents, prescriptions, mar, stock, audits)
 
 
 class Command(BaseCommand):
@@ -28,14 +19,8 @@ class Command(BaseCommand):
             raise SystemExit(2)
         ctx = DemoContext(password=password)
         for step in STEPS:
-            try:
-                module = importlib.import_module(step)
-            except ModuleNotFoundError as e:
-                if e.name != step:
-                    raise
-                continue
-            module.seed(ctx)
-            self.stdout.write(f"  demo data: {step} ready")
+            step.seed(ctx)
+            self.stdout.write(f"  demo data: {step.__name__} ready")
         shown = password or DEFAULT_PASSWORD
         note = "" if password or ctx.created_users else ", unless an earlier --password changed it"
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password: {shown}{note}):"))

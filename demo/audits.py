@@ -9,11 +9,9 @@ import datetime as dt
 
 from django.db import transaction
 
-from emar.demo import DemoContext
-
-from . import consistency, services
-from .checklist import DEFAULT_QUESTIONS
-from .models import (
+from audits import consistency, services
+from audits.checklist import DEFAULT_QUESTIONS
+from audits.models import (
     ActionStatus,
     Answer,
     Audit,
@@ -22,6 +20,8 @@ from .models import (
     Incident,
     previous_month,
 )
+
+from .organisation import DemoContext
 
 NO_ANSWERS = {
     "storage-dates": "Two eye-drop bottles in Willow had no date of opening; replaced.",

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from . import services
-from .auth import pin_set
-from .models import CareHome, Membership, Provider, Role, Unit, User
+from emar import services
+from emar.auth import pin_set
+from emar.models import CareHome, Membership, Provider, Role, Unit, User
 
 DEFAULT_PASSWORD = "emar-demo-2026"
 DEMO_PIN = "2468"

@@ -14,15 +14,15 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from emar.demo import DemoContext
 from emar.models import CareHome, Round, User
+from medications import selectors, services
+from medications.models import Medicine, PrescriptionLine, ScheduleVersion
+from medications.services import ScheduleInput
 from residents import services as resident_services
-from residents.demo import PEOPLE, demo_nhs_number
 from residents.models import AllergyStatus, Resident
 
-from . import selectors, services
-from .models import Medicine, PrescriptionLine, ScheduleVersion
-from .services import ScheduleInput
+from .organisation import DemoContext
+from .residents import PEOPLE, demo_nhs_number
 
 HISTORY_DAYS = 42
 

@@ -16,16 +16,10 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from emar.demo import DemoContext
 from emar.models import CareHome, NonAdministrationCode, Shift, User
 from emar.services import audit_append
-from residents.demo import demo_nhs_number
-from residents.models import Resident
-from training.services import check_administration
-
-from . import services
-from .demo import HISTORY_DAYS
-from .models import (
+from medications import services
+from medications.models import (
     BODY_SITES,
     Administration,
     Effectiveness,
@@ -39,24 +33,15 @@ from .models import (
     ScheduledDose,
     VariableDose,
 )
+from residents.models import Resident
+
+from .organisation import DemoContext
+from .people import recorders
+from .prescriptions import HISTORY_DAYS
+from .residents import demo_nhs_number
 
 # Share of past doses by outcome; the rest are given.
 REFUSED, ASLEEP_THEN_GIVEN, OTHER_CODE, GAP, LATE = 0.035, 0.01, 0.01, 0.006, 0.012
-
-
-def _staff(home: CareHome, ctx: DemoContext) -> tuple[list[User], list[User]]:
-    """Who recorded (carers and seniors with in-date training) and who witnessed CDs."""
-    names = (
-        ["carer", "carer3", "senior", "senior2"]
-        if home == ctx.home
-        else ["carer_riverside", "manager_riverside"]
-    )
-    people = [ctx.users[n] for n in names if n in ctx.users]
-    givers = [
-        p for p in people if check_administration(person=p, home=home, category="oral") is None
-    ]
-    seniors = [p for p in people if "senior" in p.username or "manager" in p.username]
-    return givers or people, seniors or people
 
 
 def _history(home: CareHome, ctx: DemoContext, rng: random.Random) -> int:
@@ -88,7 +73,7 @@ def _history(home: CareHome, ctx: DemoContext, rng: random.Random) -> int:
         )
     services.doses_sync(home=home, start=start, end=today + dt.timedelta(days=1), now=now)
     codes = {c.code: c for c in NonAdministrationCode.objects.filter(home=home)}
-    givers, seniors = _staff(home, ctx)
+    givers, seniors = recorders(home, ctx)
     past = (
         ScheduledDose.objects.filter(
             home=home, cancelled_at__isnull=True, window_closes__lt=now, local_date__gte=start

@@ -9,11 +9,11 @@ import datetime as dt
 import nhs_number
 from django.db import transaction
 
-from emar.demo import DemoContext
 from emar.models import CareHome, User
+from residents import services
+from residents.models import AllergyStatus, MedicationReview, Reconciliation, Resident
 
-from . import services
-from .models import AllergyStatus, MedicationReview, Reconciliation, Resident
+from .organisation import DemoContext
 
 # full name, preferred, born, unit, room, allergies ("" = none known, None = unknown), how they
 # like their medicines, swallowing, communication

@@ -14,11 +14,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from pypdf import PdfWriter
 
-from emar.demo import DemoContext
 from emar.models import CareHome, User
-
-from . import selectors, services
-from .models import (
+from training import selectors, services
+from training.models import (
     CompetencyAssessment,
     Course,
     MedicineCategory,
@@ -27,6 +25,8 @@ from .models import (
     TrainingRecord,
     add_months,
 )
+
+from .organisation import DemoContext
 
 POLICY_VERSION = "1.0"
 
