@@ -22,7 +22,8 @@ from django.utils import timezone
 from emar.models import CareHome, IdempotentRecord, User, idempotency_unique
 from residents.models import Resident
 
-from .mar import Administration, HomelyRemedy, HomelyRemedyDose
+from .homely import HomelyRemedy, HomelyRemedyDose
+from .mar import Administration
 from .prescriptions import PrescriptionLine
 
 __all__ = [
