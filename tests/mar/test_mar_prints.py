@@ -43,7 +43,10 @@ def test_asking_for_a_unit_print_creates_a_build_and_queues_it(
     from medications.tasks import mar_print_build as task
 
     sent = []
-    monkeypatch.setattr(task, "delay", lambda *a, **kw: sent.append((a, kw)))
+    # The service queues the task by name (a signature), which ends in the task's apply_async.
+    monkeypatch.setattr(
+        task, "apply_async", lambda args=(), kwargs=None, **_: sent.append((tuple(args), kwargs))
+    )
     client.force_login(senior_a)
     with django_capture_on_commit_callbacks(execute=True):
         response = _ask(client, home_a, unit=ward.pk, start="2026-11-09", days=28)
