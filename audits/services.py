@@ -18,10 +18,12 @@ from uuid import UUID
 
 from django.apps import apps
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
 from emar import jobs, permissions
+from emar import selectors as core_selectors
 from emar.models import CareHome, Role, User
 from emar.periods import PeriodError, period_check
 from emar.permissions import Perm
@@ -417,9 +419,7 @@ def incident_report(
             "suspended": incident.suspended_categories,
         },
     )
-    managers = User.objects.filter(
-        memberships__home=home, memberships__role=Role.MANAGER, memberships__active=True
-    )
+    managers = core_selectors.staff_of_home(home, [Role.MANAGER])
     serious = harm in CANDOUR_HARMS or abuse_suspected
     notify(
         recipients=managers,
@@ -429,7 +429,7 @@ def incident_report(
         title=f"Medicines incident {incident.reference}: {incident.get_type_display()}"
         + (" — duty of candour / CQC notification to consider" if serious else ""),
         body=incident.description[:300],
-        link=f"/incidents/{incident.pk}/",
+        link=reverse("incident_detail", args=[incident.pk]),
         urgent=serious,
     )
     return incident

@@ -152,6 +152,48 @@ def role_in(user: User, home: CareHome | int) -> str | None:
     return _roles(user).get(home_id)
 
 
+def perms_in(user: User, home: CareHome | int | None) -> frozenset[Perm]:
+    """Every permission the user holds in `home` (empty for outsiders and no home)."""
+    role = role_in(user, home) if home is not None else None
+    if role is None:
+        return frozenset()
+    return frozenset(perm for perm, roles in MATRIX.items() if role in roles)
+
+
+class HomePerms:
+    """The caller's permissions in the current home, for templates (like Django's `perms`).
+
+    `{% if home_perms.view_stock %}` and `{% if "view_stock" in home_perms %}` both read the
+    matrix above, so menus never restate which role may do what (R-ORG-3).
+    """
+
+    __slots__ = ("_perms",)
+
+    def __init__(self, perms: frozenset[Perm]) -> None:
+        self._perms = perms
+
+    def __getattr__(self, name: str) -> bool:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            perm = Perm(name)
+        except ValueError:
+            raise AttributeError(f"No permission named {name!r} in the matrix") from None
+        return perm in self._perms
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._perms
+
+    def __iter__(self):
+        return iter(sorted(self._perms))
+
+    def __bool__(self) -> bool:
+        return bool(self._perms)
+
+    def __repr__(self) -> str:
+        return f"HomePerms({sorted(self._perms)})"
+
+
 def home_ids_for(user: User, perm: Perm | None = None) -> list[int]:
     roles = _roles(user)
     if perm is None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from django.db.models import Max, QuerySet
 from django.http import Http404
 
+from emar import selectors as core_selectors
 from emar.models import CareHome, Membership, Role, User
 
 from .models import (
@@ -34,8 +35,7 @@ STAFF_ROLES = (Role.CARER, Role.SENIOR, Role.MANAGER)
 def staff_memberships(home: CareHome) -> QuerySet[Membership]:
     """Current staff of the home (not inspectors), in name order."""
     return (
-        Membership.objects.current()
-        .filter(home=home, role__in=STAFF_ROLES)
+        core_selectors.staff_memberships_of(home, STAFF_ROLES)
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "user__username")
     )

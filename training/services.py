@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from emar import permissions
+from emar import selectors as core_selectors
 from emar.models import CareHome, Membership, Role, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, idempotent, notify
@@ -90,8 +91,7 @@ def who_can_help(home: CareHome, *, person: User) -> str:
     seniors: list[str] = []
     managers: list[str] = []
     memberships = (
-        Membership.objects.current()
-        .filter(home=home, role__in=[Role.SENIOR, Role.MANAGER])
+        core_selectors.staff_memberships_of(home, [Role.SENIOR, Role.MANAGER])
         .exclude(user=person)
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "user__username")
@@ -304,11 +304,8 @@ def _require_assessor(*, by: User, person: User, home: CareHome) -> None:
 
 
 def _require_staff(*, person: User, home: CareHome) -> None:
-    if (
-        not Membership.objects.current()
-        .filter(home=home, user=person, role__in=[Role.CARER, Role.SENIOR, Role.MANAGER])
-        .exists()
-    ):
+    staff = core_selectors.staff_memberships_of(home, core_selectors.STAFF_ROLES)
+    if not staff.filter(user=person).exists():
         raise TrainingError(f"{person} is not on the staff of {home}.", code="not_staff")
 
 
@@ -615,11 +612,7 @@ def expiry_alerts_send(*, home: CareHome, today: dt.date | None = None) -> int:
     """
     today = today or _today(home)
     matrix = selectors.training_matrix(home, today=today)
-    managers = list(
-        User.objects.filter(
-            memberships__in=Membership.objects.current().filter(home=home, role=Role.MANAGER)
-        )
-    )
+    managers = list(core_selectors.staff_of_home(home, [Role.MANAGER]))
     link = reverse("training_matrix", args=[home.pk])
     sent = 0
     for row in matrix.rows:
