@@ -141,7 +141,7 @@ def checklist_save(
             code="comment_required",
         )
     existing = {a.question_id: a for a in ChecklistAnswer.objects.filter(audit=audit)}
-    changed = {}
+    changed: dict[str, str | bool | None] = {}
     for qid, (answer, comment) in answers.items():
         comment = comment.strip()
         current = existing.get(qid)
@@ -571,8 +571,8 @@ def _describe(request, response) -> tuple[str, str]:
     if disposition or not content_type.startswith("text/html"):
         found = _FILENAME.search(disposition)
         return "download", found.group(1) if found else request.path
-    if not response.streaming and (found := _TITLE.search(response.content[:4096])):
-        return "view", html.unescape(found.group(1).decode("utf-8", "replace"))
+    if not response.streaming and (title := _TITLE.search(response.content[:4096])):
+        return "view", html.unescape(title.group(1).decode("utf-8", "replace"))
     return "view", request.resolver_match.url_name.replace("_", " ").capitalize()
 
 
@@ -634,7 +634,7 @@ def evidence_pack_request(
     try:
         period_check(start=start, end=end, today=home.local_today(), max_days=MAX_PACK_DAYS)
     except PeriodError as e:
-        raise AuditError(e.message, code="bad_period") from None
+        raise AuditError(str(e.message), code="bad_period") from None
     pack = EvidencePack.objects.create(home=home, start=start, end=end, requested_by=by)
     audit_append(
         home=home,

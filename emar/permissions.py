@@ -128,7 +128,7 @@ def _roles(user: User) -> dict[int, str]:
             Membership.objects.current().filter(user=user).values_list("home_id", "role")
         ):
             roles.setdefault(home_id, role)
-    user._emar_roles = roles
+    user._emar_roles = roles  # type: ignore[attr-defined]  # per-request cache on the instance
     return roles
 
 

@@ -26,9 +26,8 @@ SESSION_HOME = "emar_home_id"
 
 def current_home(request) -> CareHome | None:
     """The home chosen in the switcher, or the user's first home."""
-    cached = getattr(request, "_emar_home", False)
-    if cached is not False:
-        return cached
+    if hasattr(request, "_emar_home"):
+        return request._emar_home
     ids = permissions.home_ids_for(request.user)
     chosen = request.session.get(SESSION_HOME)
     home_id = chosen if chosen in ids else (min(ids) if ids else None)
@@ -99,7 +98,7 @@ def staff_of_home(
     ).order_by("pk")
 
 
-def _on_shift_ids(home: CareHome, unit: Unit | None) -> QuerySet[Shift]:
+def _on_shift_ids(home: CareHome, unit: Unit | None) -> QuerySet:
     shifts = Shift.objects.filter(home=home, ended_at__isnull=True)
     if unit is not None:
         shifts = shifts.filter(Q(unit=unit) | Q(unit__isnull=True))

@@ -176,9 +176,9 @@ def _check_all(
 
     for category in categories:
         label = f"Medication competency ({category.label})"
-        suspension = suspensions.get(category)
-        if suspension is not None:
-            since = suspension.suspended_at.astimezone(home.tz).date()
+        stopped = suspensions.get(category)
+        if stopped is not None:
+            since = stopped.suspended_at.astimezone(home.tz).date()
             return _refusal(
                 home,
                 person,
@@ -354,9 +354,10 @@ def training_record_create(
     )
     if certificate:
         record.certificate_type = _check_file(certificate, uploads.CERTIFICATE_TYPES)
-        record.certificate_name = uploads.safe_display_name(certificate.name)
+        name = certificate.name or "certificate"
+        record.certificate_name = uploads.safe_display_name(name)
         # Written before the row; a rollback leaves an orphan file nobody can reach.
-        record.certificate.save(certificate.name, certificate, save=False)
+        record.certificate.save(name, certificate, save=False)
     record.save()
     audit_append(
         home=home,
@@ -560,16 +561,17 @@ def policy_publish(
     if review_on <= _today(home):
         raise TrainingError("The review date must be after today.", code="review_in_past")
     _check_file(document, uploads.POLICY_TYPES)
+    name = document.name or "policy"
     policy = MedicinesPolicy(
         home=home,
         version=version,
         title=title.strip() or "Medicines policy",
         review_on=review_on,
-        document_name=uploads.safe_display_name(document.name),
+        document_name=uploads.safe_display_name(name),
         published_by=by,
         published_at=timezone.now(),
     )
-    policy.document.save(document.name, document, save=False)
+    policy.document.save(name, document, save=False)
     policy.save()
     audit_append(
         home=home,
@@ -624,7 +626,7 @@ def expiry_alerts_send(*, home: CareHome, today: dt.date | None = None) -> int:
             for category, cell in zip(matrix.categories, row.competencies, strict=True)
         ]
         for label, key, cell in items:
-            if cell.status != CellStatus.EXPIRING:
+            if cell.status != CellStatus.EXPIRING or cell.expires_on is None:
                 continue
             sent += notify(
                 recipients=[row.person, *managers],
