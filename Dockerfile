@@ -8,9 +8,11 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+# Exact versions with hashes from `make lock`; the project is then installed without its deps.
+COPY requirements.lock ./
+RUN pip install --require-hashes -r requirements.lock
 COPY . .
-RUN pip install . && useradd --system --home /app emar \
+RUN pip install --no-deps . && useradd --system --home /app emar \
  && mkdir -p /app/var /app/media /app/audit-checkpoints \
  && chown -R emar /app/var /app/media /app/audit-checkpoints
 ENV STATIC_MANIFEST=1 EMAR_VAR_DIR=/app/var

@@ -57,7 +57,7 @@ class Audit(models.Model):
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="audits")
     month = models.DateField(help_text="The first day of the audited month.")
-    status = models.CharField(max_length=8, choices=AuditStatus.choices, default="draft")
+    status = models.CharField(max_length=8, choices=AuditStatus, default="draft")
     metrics = models.JSONField(default=dict, blank=True)
     metrics_at = models.DateTimeField(null=True, blank=True)
     prepared_at = models.DateTimeField(default=timezone.now)
@@ -66,7 +66,7 @@ class Audit(models.Model):
     )
     summary = models.TextField("manager's summary", blank=True)
     score = models.PositiveSmallIntegerField(null=True, blank=True)
-    rag = models.CharField(max_length=5, choices=Rag.choices, blank=True)
+    rag = models.CharField(max_length=5, choices=Rag, blank=True)
     # What was signed: the checklist and the actions as they stood (the metrics are above).
     signed_snapshot = models.JSONField(default=dict, blank=True)
     signed_by = models.ForeignKey(
@@ -121,7 +121,7 @@ class ChecklistQuestion(models.Model):
     migration; retired questions stay (inactive) so old audits still read."""
 
     code = models.SlugField(max_length=40, unique=True)
-    section = models.CharField(max_length=12, choices=Section.choices)
+    section = models.CharField(max_length=12, choices=Section)
     text = models.CharField(max_length=300)
     guidance = models.CharField(max_length=300, blank=True)
     sort_order = models.PositiveSmallIntegerField(default=100)
@@ -143,7 +143,7 @@ class Answer(models.TextChoices):
 class ChecklistAnswer(models.Model):
     audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="answers")
     question = models.ForeignKey(ChecklistQuestion, on_delete=models.PROTECT, related_name="+")
-    answer = models.CharField(max_length=3, choices=Answer.choices)
+    answer = models.CharField(max_length=3, choices=Answer)
     comment = models.TextField(blank=True)
     answered_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     answered_at = models.DateTimeField(default=timezone.now)
@@ -177,7 +177,7 @@ class AuditAction(IdempotentRecord):
     description = models.TextField()
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="audit_actions")
     due_on = models.DateField()
-    status = models.CharField(max_length=12, choices=ActionStatus.choices, default="open")
+    status = models.CharField(max_length=12, choices=ActionStatus, default="open")
     closed_in = models.ForeignKey(
         Audit, null=True, blank=True, on_delete=models.PROTECT, related_name="closed_actions"
     )
@@ -327,10 +327,10 @@ class Incident(IdempotentRecord):
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="incidents")
     reference = models.CharField(max_length=20)
-    kind = models.CharField(max_length=10, choices=IncidentKind.choices)
-    stage = models.CharField(max_length=14, choices=Stage.choices)
-    type = models.CharField(max_length=16, choices=IncidentType.choices)
-    harm = models.CharField(max_length=8, choices=Harm.choices)
+    kind = models.CharField(max_length=10, choices=IncidentKind)
+    stage = models.CharField(max_length=14, choices=Stage)
+    type = models.CharField(max_length=16, choices=IncidentType)
+    harm = models.CharField(max_length=8, choices=Harm)
     occurred_at = models.DateTimeField()
     description = models.TextField()
     immediate_action = models.TextField()

@@ -18,10 +18,12 @@ from uuid import UUID
 
 from django.apps import apps
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
 from emar import jobs, permissions
+from emar import selectors as core_selectors
 from emar.models import CareHome, Role, User
 from emar.pdf import render_pdf
 from emar.periods import PeriodError, period_check
@@ -144,7 +146,7 @@ def checklist_save(
             code="comment_required",
         )
     existing = {a.question_id: a for a in ChecklistAnswer.objects.filter(audit=audit)}
-    changed = {}
+    changed: dict[str, str | bool | None] = {}
     for qid, (answer, comment) in answers.items():
         comment = comment.strip()
         current = existing.get(qid)
@@ -422,9 +424,7 @@ def incident_report(
             "suspended": incident.suspended_categories,
         },
     )
-    managers = User.objects.filter(
-        memberships__home=home, memberships__role=Role.MANAGER, memberships__active=True
-    )
+    managers = core_selectors.staff_of_home(home, [Role.MANAGER])
     serious = harm in CANDOUR_HARMS or abuse_suspected
     notify(
         recipients=managers,
@@ -434,7 +434,7 @@ def incident_report(
         title=f"Medicines incident {incident.reference}: {incident.get_type_display()}"
         + (" — duty of candour / CQC notification to consider" if serious else ""),
         body=incident.description[:300],
-        link=f"/incidents/{incident.pk}/",
+        link=reverse("incident_detail", args=[incident.pk]),
         urgent=serious,
     )
     return incident
@@ -576,8 +576,8 @@ def _describe(request, response) -> tuple[str, str]:
     if disposition or not content_type.startswith("text/html"):
         found = _FILENAME.search(disposition)
         return "download", found.group(1) if found else request.path
-    if not response.streaming and (found := _TITLE.search(response.content[:4096])):
-        return "view", html.unescape(found.group(1).decode("utf-8", "replace"))
+    if not response.streaming and (title := _TITLE.search(response.content[:4096])):
+        return "view", html.unescape(title.group(1).decode("utf-8", "replace"))
     return "view", request.resolver_match.url_name.replace("_", " ").capitalize()
 
 
@@ -639,7 +639,7 @@ def evidence_pack_request(
     try:
         period_check(start=start, end=end, today=home.local_today(), max_days=MAX_PACK_DAYS)
     except PeriodError as e:
-        raise AuditError(e.message, code="bad_period") from None
+        raise AuditError(str(e.message), code="bad_period") from None
     pack = EvidencePack.objects.create(home=home, start=start, end=end, requested_by=by)
     audit_append(
         home=home,

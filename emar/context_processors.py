@@ -22,6 +22,9 @@ def emar(request) -> dict:
     context = {
         "current_home": home,
         "current_role": role,
+        # The caller's permissions in this home, from the one matrix (R-ORG-3): menus ask
+        # `home_perms.view_stock`, never which role the caller has.
+        "home_perms": permissions.HomePerms(permissions.perms_in(user, home)),
         "my_homes": permissions.homes_for(user).order_by("name"),
         "idle_logout_minutes": settings.IDLE_LOGOUT_MINUTES,
     }

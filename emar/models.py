@@ -132,7 +132,7 @@ class NonAdministrationCode(models.Model):
     home = models.ForeignKey(CareHome, on_delete=models.CASCADE, related_name="codes")
     code = models.CharField(max_length=2)
     label = models.CharField(max_length=100)
-    category = models.CharField(max_length=10, choices=CodeCategory.choices)
+    category = models.CharField(max_length=10, choices=CodeCategory)
     note_required = models.BooleanField(default=False)
     destroys_dose = models.BooleanField(
         default=False, help_text="The prepared dose is destroyed; its quantity goes to disposal."
@@ -206,7 +206,7 @@ class Membership(models.Model):
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     home = models.ForeignKey(CareHome, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(max_length=10, choices=Role.choices)
+    role = models.CharField(max_length=10, choices=Role)
     expires_at = models.DateTimeField(null=True, blank=True)
     granted_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

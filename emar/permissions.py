@@ -128,7 +128,7 @@ def _roles(user: User) -> dict[int, str]:
             Membership.objects.current().filter(user=user).values_list("home_id", "role")
         ):
             roles.setdefault(home_id, role)
-    user._emar_roles = roles
+    user._emar_roles = roles  # type: ignore[attr-defined]  # per-request cache on the instance
     return roles
 
 
@@ -150,6 +150,48 @@ def needs_two_factor(user: User) -> bool:
 def role_in(user: User, home: CareHome | int) -> str | None:
     home_id = home if isinstance(home, int) else home.pk
     return _roles(user).get(home_id)
+
+
+def perms_in(user: User, home: CareHome | int | None) -> frozenset[Perm]:
+    """Every permission the user holds in `home` (empty for outsiders and no home)."""
+    role = role_in(user, home) if home is not None else None
+    if role is None:
+        return frozenset()
+    return frozenset(perm for perm, roles in MATRIX.items() if role in roles)
+
+
+class HomePerms:
+    """The caller's permissions in the current home, for templates (like Django's `perms`).
+
+    `{% if home_perms.view_stock %}` and `{% if "view_stock" in home_perms %}` both read the
+    matrix above, so menus never restate which role may do what (R-ORG-3).
+    """
+
+    __slots__ = ("_perms",)
+
+    def __init__(self, perms: frozenset[Perm]) -> None:
+        self._perms = perms
+
+    def __getattr__(self, name: str) -> bool:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            perm = Perm(name)
+        except ValueError:
+            raise AttributeError(f"No permission named {name!r} in the matrix") from None
+        return perm in self._perms
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._perms
+
+    def __iter__(self):
+        return iter(sorted(self._perms))
+
+    def __bool__(self) -> bool:
+        return bool(self._perms)
+
+    def __repr__(self) -> str:
+        return f"HomePerms({sorted(self._perms)})"
 
 
 def home_ids_for(user: User, perm: Perm | None = None) -> list[int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -24,9 +26,8 @@ SESSION_HOME = "emar_home_id"
 
 def current_home(request) -> CareHome | None:
     """The home chosen in the switcher, or the user's first home."""
-    cached = getattr(request, "_emar_home", False)
-    if cached is not False:
-        return cached
+    if hasattr(request, "_emar_home"):
+        return request._emar_home
     ids = permissions.home_ids_for(request.user)
     chosen = request.session.get(SESSION_HOME)
     home_id = chosen if chosen in ids else (min(ids) if ids else None)
@@ -70,41 +71,52 @@ def open_shift(user: User) -> Shift | None:
     return Shift.objects.filter(user=user, ended_at__isnull=True).select_related("unit").first()
 
 
-def on_shift(home: CareHome, unit: Unit | None = None) -> QuerySet[User]:
-    """Staff clocked in to `unit` (or, with no unit, anywhere in the home) whose role is still
-    in force."""
+STAFF_ROLES = (Role.CARER, Role.SENIOR, Role.MANAGER)
+
+
+def staff_memberships_of(
+    homes: CareHome | Iterable[int], roles: Iterable[str], *, at: dt.datetime | None = None
+) -> QuerySet[Membership]:
+    """Roles in force at `homes` (a home or home ids) among `roles`, of active accounts only.
+
+    The one definition of "the staff of this home with roles X" (R-ORG-2, R-ORG-4): the
+    membership is active and not expired (`Membership.current`) and the person's account is not
+    deactivated. Every alert, recipient list and staff picker builds on it.
+    """
+    memberships = Membership.objects.current(at).filter(role__in=list(roles), user__is_active=True)
+    if isinstance(homes, CareHome):
+        return memberships.filter(home=homes)
+    return memberships.filter(home_id__in=list(homes))
+
+
+def staff_of_home(
+    home: CareHome, roles: Iterable[str], *, at: dt.datetime | None = None
+) -> QuerySet[User]:
+    """People of `home` whose role in force is one of `roles` (see `staff_memberships_of`)."""
+    return User.objects.filter(
+        pk__in=staff_memberships_of(home, roles, at=at).values("user_id")
+    ).order_by("pk")
+
+
+def _on_shift_ids(home: CareHome, unit: Unit | None) -> QuerySet:
     shifts = Shift.objects.filter(home=home, ended_at__isnull=True)
     if unit is not None:
         shifts = shifts.filter(Q(unit=unit) | Q(unit__isnull=True))
-    return User.objects.filter(
-        pk__in=shifts.values("user_id"),
-        is_active=True,
-        memberships__home=home,
-        memberships__role__in=[Role.CARER, Role.SENIOR, Role.MANAGER],
-        memberships__active=True,
-    ).distinct()
+    return shifts.values("user_id")
+
+
+def on_shift(home: CareHome, unit: Unit | None = None) -> QuerySet[User]:
+    """Staff clocked in to `unit` (or, with no unit, anywhere in the home) whose role is still
+    in force."""
+    return staff_of_home(home, STAFF_ROLES).filter(pk__in=_on_shift_ids(home, unit))
 
 
 def seniors_on_shift(home: CareHome, unit: Unit | None = None) -> list[User]:
     """Seniors (and managers) on shift for `unit` or the home; with none clocked in, every
     senior and manager of the home, so a safety message always reaches someone who can act
     (R-RES-2, R-RX-11)."""
-    roles = [Role.SENIOR, Role.MANAGER]
-    people = list(
-        on_shift(home, unit).filter(
-            memberships__home=home, memberships__role__in=roles, memberships__active=True
-        )
-    )
-    if people:
-        return people
-    return list(
-        User.objects.filter(
-            is_active=True,
-            memberships__home=home,
-            memberships__role__in=roles,
-            memberships__active=True,
-        ).distinct()
-    )
+    seniors = staff_of_home(home, (Role.SENIOR, Role.MANAGER))
+    return list(seniors.filter(pk__in=_on_shift_ids(home, unit))) or list(seniors)
 
 
 def notifications_for(user: User) -> QuerySet[Notification]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from emar import permissions
-from emar.models import Membership, Role, User
+from emar import selectors as core_selectors
+from emar.models import Role, User
 from emar.permissions import Perm
 from medications.models import (
     Administration,
@@ -32,8 +33,8 @@ def patients(user: User) -> QuerySet[Resident]:
 def practitioners(user: User) -> QuerySet[User]:
     """Staff (carers, seniors, managers) with a current role in the user's homes."""
     homes = permissions.home_ids_for(user, Perm.VIEW_HOME)
-    staff = Membership.objects.current().filter(home__in=homes, role__in=STAFF_ROLES)
-    return User.objects.filter(pk__in=staff.values("user_id"), is_active=True).order_by("pk")
+    staff = core_selectors.staff_memberships_of(homes, STAFF_ROLES)
+    return User.objects.filter(pk__in=staff.values("user_id")).order_by("pk")
 
 
 def allergies(user: User) -> QuerySet[Allergy]:

@@ -9,6 +9,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -240,7 +241,7 @@ def _int(value: str) -> int:
     return int(value) if value.isdigit() else -1
 
 
-SITE_MAX = Administration._meta.get_field("body_site").max_length
+SITE_MAX = cast(int, Administration._meta.get_field("body_site").max_length)
 MAX_QUANTITY = Decimal("99999.999")  # what the record holds (8 digits, 3 decimals)
 
 

@@ -71,7 +71,7 @@ def api(methods: tuple[str, ...]) -> Callable:
                     405,
                     code="not-supported",
                 )
-            header = request.META.get("HTTP_AUTHORIZATION", "")
+            header = request.headers.get("authorization", "")
             scheme, _, secret = header.partition(" ")
             if scheme.lower() != "bearer" or not secret.strip():
                 return _outcome(
@@ -405,7 +405,7 @@ def _body(request) -> dict:
             "Send the resource as application/fhir+json.", status=415, code="not-supported"
         )
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        length = int(request.headers.get("content-length") or 0)
     except ValueError:
         length = 0
     if length > MAX_BODY:

@@ -25,7 +25,8 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from emar.models import CareHome, Membership, Notification, Role, Shift, User
+from emar import selectors as core_selectors
+from emar.models import CareHome, Notification, Role, Shift, User
 from emar.services import notification_emails_enqueue, notify
 from residents import selectors as resident_selectors
 from residents.models import room_order
@@ -89,10 +90,8 @@ class _Staff:
         home_ids = set(home_ids)
         if not home_ids:
             return staff
-        for m in (
-            Membership.objects.current(at)
-            .filter(home_id__in=home_ids, role__in=STAFF_ROLES, user__is_active=True)
-            .select_related("user")
+        for m in core_selectors.staff_memberships_of(home_ids, STAFF_ROLES, at=at).select_related(
+            "user"
         ):
             staff.roles[(m.home_id, m.user_id)] = m.role
             staff.users[m.user_id] = m.user
@@ -540,12 +539,7 @@ def prn_follow_up_alerts_send(*, now: dt.datetime | None = None) -> int:
 
 
 def _members(home: CareHome, roles: Iterable[str]) -> list[User]:
-    return list(
-        User.objects.filter(
-            is_active=True,
-            memberships__in=Membership.objects.current().filter(home=home, role__in=roles),
-        ).distinct()
-    )
+    return list(core_selectors.staff_of_home(home, roles))
 
 
 def plan_review_alerts_send(*, home: CareHome, today: dt.date) -> int:

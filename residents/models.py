@@ -121,7 +121,7 @@ class Resident(IdempotentRecord):
     )
     weight_date = models.DateField("weighed on", null=True, blank=True)
     allergy_status = models.CharField(
-        max_length=16, choices=AllergyStatus.choices, default=AllergyStatus.UNKNOWN
+        max_length=16, choices=AllergyStatus, default=AllergyStatus.UNKNOWN
     )
     # Shown on every round (R-MAR-1): bounded here and by the database (R-REL-1).
     swallowing_needs = models.TextField(blank=True, max_length=NEEDS_MAX)
@@ -135,7 +135,7 @@ class Resident(IdempotentRecord):
     )
     admitted_on = models.DateField()
     status = models.CharField(
-        max_length=12, choices=ResidentStatus.choices, default=ResidentStatus.RESIDENT
+        max_length=12, choices=ResidentStatus, default=ResidentStatus.RESIDENT
     )
     left_on = models.DateField(null=True, blank=True)
     left_note = models.TextField(blank=True)
@@ -219,7 +219,7 @@ class Allergy(IdempotentRecord):
     substance = models.CharField(max_length=120)
     reaction = models.CharField(max_length=200, blank=True)
     severity = models.CharField(
-        max_length=20, choices=AllergySeverity.choices, default=AllergySeverity.UNKNOWN
+        max_length=20, choices=AllergySeverity, default=AllergySeverity.UNKNOWN
     )
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     recorded_at = models.DateTimeField(default=timezone.now)
@@ -256,8 +256,8 @@ class AllergyStatusChange(models.Model):
     resident = models.ForeignKey(
         Resident, on_delete=models.PROTECT, related_name="allergy_status_changes"
     )
-    from_status = models.CharField(max_length=16, choices=AllergyStatus.choices)
-    to_status = models.CharField(max_length=16, choices=AllergyStatus.choices)
+    from_status = models.CharField(max_length=16, choices=AllergyStatus)
+    to_status = models.CharField(max_length=16, choices=AllergyStatus)
     reason = models.CharField(max_length=300)
     changed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     changed_at = models.DateTimeField(default=timezone.now)
@@ -318,7 +318,7 @@ class Reconciliation(IdempotentRecord):
     """Medicines reconciliation after admission or a hospital stay (R-RES-3)."""
 
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="reconciliations")
-    reason = models.CharField(max_length=20, choices=ReconciliationReason.choices)
+    reason = models.CharField(max_length=20, choices=ReconciliationReason)
     arrived_on = models.DateField(help_text="The day of admission or of return to the home.")
     sources = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)

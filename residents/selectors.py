@@ -94,7 +94,12 @@ def resident_record(resident: Resident) -> dict:
 
 def reviews_overdue(home: CareHome, today: dt.date) -> list[Resident]:
     """Current residents whose last review (or admission, with none) is over 12 months old."""
-    return [r for r in residents_of(home) if r.review_overdue(today, r.last_review)]
+    return [
+        r
+        for r in residents_of(home)
+        # `last_review` is the annotation residents_of adds (Max of the reviews' dates).
+        if r.review_overdue(today, r.last_review)  # type: ignore[attr-defined]
+    ]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from emar import selectors as core_selectors
@@ -263,7 +264,7 @@ def _status_change(resident: Resident, by: User, before: str, reason: str) -> No
                 f"Changed by {by} because: {reason}. Their medicines stay on the round; check "
                 "the allergies with the resident, family, GP or pharmacy and record them."
             ),
-            link=f"/residents/{resident.pk}/allergies/",
+            link=reverse("resident_allergies", args=[resident.pk]),
             urgent=True,
         )
 

@@ -137,7 +137,9 @@ def persona(request, carer_a, senior_a, manager_a, inspector_a, admin_a, carer_b
 
 def pytest_collection_modifyitems(items):
     """Transactional tests flush the database, which would also remove the reference data the
-    migrations load (courses, the medicines catalogue): restore it after each such test."""
+    migrations load (courses, the medicines catalogue): restore it after each such test.
+    Tests on the shared demo data run last, so the demo is seeded once (see `demo_db`)."""
+    items.sort(key=lambda item: "demo_db" in getattr(item, "fixturenames", ()))
     for item in items:
         marker = item.get_closest_marker("django_db")
         if (
@@ -197,3 +199,84 @@ def embedded_celery_app(tmp_path):
             "store_processed": False,
         },
     )
+
+
+# --- The demo data set, seeded once per session (R-RUN-4) -----------------------------------
+
+
+class _SharedDemo:
+    """seed_demo's data, written once inside an outer transaction that stays open while demo
+    tests run. Each demo test's own transaction (pytest-django's `db`) nests in it as a
+    savepoint, so whatever a test changes rolls back and the next test sees the seed as it was.
+    Before any other test runs the outer transaction is rolled back, so no other test sees the
+    demo; demo tests are run last (below) so that happens once."""
+
+    def __init__(self) -> None:
+        self.atomic = None
+        self.blocker = None
+        self.files = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.atomic is not None
+
+    def open(self, blocker, files) -> None:
+        from io import StringIO
+
+        from django.core.management import call_command
+        from django.db import transaction
+
+        if self.is_open:
+            return
+        self.blocker, self.files = blocker, files
+        with blocker.unblock():
+            if transaction.get_connection().in_atomic_block:
+                raise RuntimeError("list demo_db before fixtures that use the database")
+            self.atomic = transaction.atomic()
+            self.atomic.__enter__()
+            try:
+                call_command("seed_demo", stdout=StringIO())
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        from django.db import transaction
+
+        if not self.is_open:
+            return
+        atomic, self.atomic = self.atomic, None
+        with self.blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+_DEMO = _SharedDemo()
+
+
+@pytest.fixture(scope="session")
+def _demo_files(django_db_setup, tmp_path_factory):
+    """Files the demo writes (signed audit reports, certificates) live as long as the seed."""
+    yield tmp_path_factory.mktemp("demo-files")
+    _DEMO.close()
+
+
+@pytest.fixture
+def demo_db(request, django_db_blocker, _demo_files, settings):
+    """The whole demo data set (both demo homes, six weeks of MAR, stock, training, audits),
+    seeded once per session; changes a test makes roll back after it. Returns the Demo Care
+    Home."""
+    settings.MEDIA_ROOT = _demo_files / "media"
+    settings.AUDIT_CHECKPOINT_DIR = _demo_files / "audit-checkpoints"
+    _DEMO.open(django_db_blocker, _demo_files)
+    request.getfixturevalue("db")
+    from emar.models import CareHome
+
+    return CareHome.objects.get(name="Demo Care Home")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test that did not ask for the demo never sees it (closed before any fixture)."""
+    if _DEMO.is_open and "demo_db" not in getattr(item, "fixturenames", ()):
+        _DEMO.close()

@@ -142,12 +142,12 @@ class CompetencyAssessment(IdempotentRecord):
     person = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assessments"
     )
-    category = models.CharField(max_length=20, choices=MedicineCategory.choices)
+    category = models.CharField(max_length=20, choices=MedicineCategory)
     assessor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assessments_made"
     )
     assessed_on = models.DateField()
-    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome)
     notes = models.TextField(blank=True)
     expires_on = models.DateField()
     recorded_at = models.DateTimeField()
@@ -184,7 +184,7 @@ class CompetencySuspension(models.Model):
     person = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="suspensions"
     )
-    category = models.CharField(max_length=20, choices=MedicineCategory.choices)
+    category = models.CharField(max_length=20, choices=MedicineCategory)
     reason = models.TextField()
     incident_ref = models.CharField(max_length=64, blank=True)
     suspended_by = models.ForeignKey(

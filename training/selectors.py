@@ -8,11 +8,14 @@ number of staff; cells are put together in Python.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Max, QuerySet
 from django.http import Http404
 
+from emar import selectors as core_selectors
 from emar.models import CareHome, Membership, Role, User
 
 from .models import (
@@ -34,8 +37,7 @@ STAFF_ROLES = (Role.CARER, Role.SENIOR, Role.MANAGER)
 def staff_memberships(home: CareHome) -> QuerySet[Membership]:
     """Current staff of the home (not inspectors), in name order."""
     return (
-        Membership.objects.current()
-        .filter(home=home, role__in=STAFF_ROLES)
+        core_selectors.staff_memberships_of(home, STAFF_ROLES)
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "user__username")
     )
@@ -76,7 +78,7 @@ class Cell:
         return self.status.css
 
 
-def competency_cell(latest: dict | None, suspended: bool, today: dt.date) -> Cell:
+def competency_cell(latest: Mapping[str, Any] | None, suspended: bool, today: dt.date) -> Cell:
     """One competency cell from the latest assessment (as values) and any open suspension."""
     if suspended:
         return Cell(CellStatus.SUSPENDED, latest["expires_on"] if latest else None)
@@ -153,7 +155,7 @@ def training_matrix(home: CareHome, *, today: dt.date) -> Matrix:
         .annotate(latest=Max("expires_on"))
         .order_by()
     }
-    latest_assessment: dict[tuple[int, str], dict] = {}
+    latest_assessment: dict[tuple[int, str], Mapping[str, Any]] = {}
     assessments = (
         CompetencyAssessment.objects.filter(home=home, person_id__in=people, assessed_on__lte=today)
         .order_by("assessed_on", "pk")
@@ -249,13 +251,13 @@ def person_training(home: CareHome, person: User, *, today: dt.date) -> dict:
         courses.append(CourseLine(course, Cell(expiry_status(latest, today), latest), mine))
     competencies = []
     for category in MedicineCategory:
-        mine = [a for a in assessments if a.category == category]
-        current = next((a for a in mine if a.assessed_on <= today), None)
+        held = [a for a in assessments if a.category == category]
+        current = next((a for a in held if a.assessed_on <= today), None)
         stops = [s for s in suspensions if s.category == category]
         cell = competency_cell(
             {"outcome": current.outcome, "expires_on": current.expires_on} if current else None,
             any(s.is_open for s in stops),
             today,
         )
-        competencies.append(CompetencyLine(category, cell, mine, stops))
+        competencies.append(CompetencyLine(category, cell, held, stops))
     return {"courses": courses, "competencies": competencies}

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from emar import permissions
+from emar import selectors as core_selectors
 from emar.models import CareHome, Membership, Role, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, idempotent, notify
@@ -90,8 +91,7 @@ def who_can_help(home: CareHome, *, person: User) -> str:
     seniors: list[str] = []
     managers: list[str] = []
     memberships = (
-        Membership.objects.current()
-        .filter(home=home, role__in=[Role.SENIOR, Role.MANAGER])
+        core_selectors.staff_memberships_of(home, [Role.SENIOR, Role.MANAGER])
         .exclude(user=person)
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "user__username")
@@ -176,9 +176,9 @@ def _check_all(
 
     for category in categories:
         label = f"Medication competency ({category.label})"
-        suspension = suspensions.get(category)
-        if suspension is not None:
-            since = suspension.suspended_at.astimezone(home.tz).date()
+        stopped = suspensions.get(category)
+        if stopped is not None:
+            since = stopped.suspended_at.astimezone(home.tz).date()
             return _refusal(
                 home,
                 person,
@@ -304,11 +304,8 @@ def _require_assessor(*, by: User, person: User, home: CareHome) -> None:
 
 
 def _require_staff(*, person: User, home: CareHome) -> None:
-    if (
-        not Membership.objects.current()
-        .filter(home=home, user=person, role__in=[Role.CARER, Role.SENIOR, Role.MANAGER])
-        .exists()
-    ):
+    staff = core_selectors.staff_memberships_of(home, core_selectors.STAFF_ROLES)
+    if not staff.filter(user=person).exists():
         raise TrainingError(f"{person} is not on the staff of {home}.", code="not_staff")
 
 
@@ -357,9 +354,10 @@ def training_record_create(
     )
     if certificate:
         record.certificate_type = _check_file(certificate, uploads.CERTIFICATE_TYPES)
-        record.certificate_name = uploads.safe_display_name(certificate.name)
+        name = certificate.name or "certificate"
+        record.certificate_name = uploads.safe_display_name(name)
         # Written before the row; a rollback leaves an orphan file nobody can reach.
-        record.certificate.save(certificate.name, certificate, save=False)
+        record.certificate.save(name, certificate, save=False)
     record.save()
     audit_append(
         home=home,
@@ -563,16 +561,17 @@ def policy_publish(
     if review_on <= _today(home):
         raise TrainingError("The review date must be after today.", code="review_in_past")
     _check_file(document, uploads.POLICY_TYPES)
+    name = document.name or "policy"
     policy = MedicinesPolicy(
         home=home,
         version=version,
         title=title.strip() or "Medicines policy",
         review_on=review_on,
-        document_name=uploads.safe_display_name(document.name),
+        document_name=uploads.safe_display_name(name),
         published_by=by,
         published_at=timezone.now(),
     )
-    policy.document.save(document.name, document, save=False)
+    policy.document.save(name, document, save=False)
     policy.save()
     audit_append(
         home=home,
@@ -615,11 +614,7 @@ def expiry_alerts_send(*, home: CareHome, today: dt.date | None = None) -> int:
     """
     today = today or _today(home)
     matrix = selectors.training_matrix(home, today=today)
-    managers = list(
-        User.objects.filter(
-            memberships__in=Membership.objects.current().filter(home=home, role=Role.MANAGER)
-        )
-    )
+    managers = list(core_selectors.staff_of_home(home, [Role.MANAGER]))
     link = reverse("training_matrix", args=[home.pk])
     sent = 0
     for row in matrix.rows:
@@ -631,7 +626,7 @@ def expiry_alerts_send(*, home: CareHome, today: dt.date | None = None) -> int:
             for category, cell in zip(matrix.categories, row.competencies, strict=True)
         ]
         for label, key, cell in items:
-            if cell.status != CellStatus.EXPIRING:
+            if cell.status != CellStatus.EXPIRING or cell.expires_on is None:
                 continue
             sent += notify(
                 recipients=[row.person, *managers],

@@ -131,9 +131,7 @@ class HomelyRemedyAuthorisation(IdempotentRecord):
         HomelyRemedy, on_delete=models.PROTECT, related_name="authorisations"
     )
     authorised_by_name = models.CharField("authorised by (name)", max_length=120)
-    authorised_by_role = models.CharField(
-        "their role", max_length=12, choices=AuthoriserRole.choices
-    )
+    authorised_by_role = models.CharField("their role", max_length=12, choices=AuthoriserRole)
     authorised_on = models.DateField("date authorised")
     review_date = models.DateField()
     exclusions = models.TextField(

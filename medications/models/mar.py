@@ -142,7 +142,7 @@ class Administration(models.Model):
         related_name="administrations",
         help_text="Empty for PRN doses, which are not scheduled.",
     )
-    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    outcome = models.CharField(max_length=10, choices=Outcome)
     code = models.ForeignKey(
         NonAdministrationCode, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -174,7 +174,7 @@ class Administration(models.Model):
     )
     prn_override_reason = models.TextField(blank=True)
     prn_advised_by_role = models.CharField(
-        "who advised the override", max_length=10, choices=Adviser.choices, blank=True
+        "who advised the override", max_length=10, choices=Adviser, blank=True
     )
     prn_adviser_name = models.CharField("adviser's name", max_length=120, blank=True)
     prn_advised_at = models.DateTimeField("when the advice was given", null=True, blank=True)
@@ -295,7 +295,7 @@ class PrnFollowUp(models.Model):
     administration = models.OneToOneField(
         Administration, on_delete=models.PROTECT, related_name="follow_up"
     )
-    effectiveness = models.CharField(max_length=14, choices=Effectiveness.choices)
+    effectiveness = models.CharField(max_length=14, choices=Effectiveness)
     note = models.TextField(blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")

@@ -86,12 +86,12 @@ class Medicine(models.Model):
     )
     code_source = models.CharField(max_length=1000, blank=True)
     cd_schedule = models.CharField(
-        "CD schedule", max_length=4, choices=CdSchedule.choices, default=CdSchedule.NONE
+        "CD schedule", max_length=4, choices=CdSchedule, default=CdSchedule.NONE
     )
     cd_register = models.BooleanField(
         "CD register", default=False, help_text="Entries go in the controlled drugs register."
     )
-    storage = models.CharField(max_length=12, choices=Storage.choices, default=Storage.ROOM)
+    storage = models.CharField(max_length=12, choices=Storage, default=Storage.ROOM)
     ingredients = models.CharField(
         max_length=300,
         blank=True,
@@ -189,8 +189,8 @@ class PrescriptionLine(IdempotentRecord):
         blank=True,
         help_text="For a range such as '1 to 2 tablets': the upper end.",
     )
-    dose_unit = models.CharField(max_length=12, choices=DoseUnit.choices)
-    route = models.CharField(max_length=14, choices=Route.choices)
+    dose_unit = models.CharField(max_length=12, choices=DoseUnit)
+    route = models.CharField(max_length=14, choices=Route)
     is_prn = models.BooleanField("PRN (when required)", default=False)
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
@@ -203,7 +203,7 @@ class PrescriptionLine(IdempotentRecord):
         help_text="e.g. '30 minutes before food'",
     )
     prescriber = models.CharField(max_length=120)
-    source = models.CharField(max_length=16, choices=RxSource.choices)
+    source = models.CharField(max_length=16, choices=RxSource)
     source_detail = models.CharField(max_length=200, blank=True)
     time_sensitive = models.BooleanField(
         default=False, help_text="e.g. Parkinson's medicines, insulin (R-RX-7)"
@@ -217,9 +217,7 @@ class PrescriptionLine(IdempotentRecord):
     prn_max_doses_24h = models.PositiveSmallIntegerField(
         "maximum doses in 24 hours (prescriber's directions)", null=True, blank=True
     )
-    status = models.CharField(
-        max_length=16, choices=LineStatus.choices, default=LineStatus.AWAITING_CHECK
-    )
+    status = models.CharField(max_length=16, choices=LineStatus, default=LineStatus.AWAITING_CHECK)
     entered_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     entered_at = models.DateTimeField(default=timezone.now)
     checked_by = models.ForeignKey(
@@ -513,7 +511,7 @@ class PrnProtocol(IdempotentRecord):
     min_interval_minutes = models.PositiveIntegerField("minimum minutes between doses")
     max_doses_24h = models.PositiveSmallIntegerField("maximum doses in 24 hours")
     signs = models.TextField("signs to look for")
-    can_ask = models.CharField("can the resident ask for it", max_length=10, choices=CanAsk.choices)
+    can_ask = models.CharField("can the resident ask for it", max_length=10, choices=CanAsk)
     alternatives = models.TextField("non-drug alternatives to try first")
     contact_prescriber = models.TextField("when to contact the prescriber")
     review_date = models.DateField()

@@ -92,7 +92,7 @@ class StockMovement(IdempotentRecord):
         PrescriptionLine, on_delete=models.PROTECT, related_name="stock_movements"
     )
     seq = models.PositiveIntegerField()
-    kind = models.CharField(max_length=16, choices=MovementKind.choices)
+    kind = models.CharField(max_length=16, choices=MovementKind)
     change = models.DecimalField(max_digits=10, decimal_places=3)
     balance_before = models.DecimalField(max_digits=10, decimal_places=3)
     balance_after = models.DecimalField(max_digits=10, decimal_places=3)
@@ -230,7 +230,7 @@ class StockDiscrepancy(models.Model):
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="stock_discrepancies")
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
     line = models.ForeignKey(PrescriptionLine, on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(max_length=20, choices=DiscrepancyKind.choices)
+    kind = models.CharField(max_length=20, choices=DiscrepancyKind)
     controlled_drug = models.BooleanField(default=False)
     expected = models.DecimalField(max_digits=10, decimal_places=3)
     found = models.DecimalField(max_digits=10, decimal_places=3)
@@ -278,7 +278,7 @@ class StorageLocation(models.Model):
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="storage_locations")
     name = models.CharField(max_length=100)
-    kind = models.CharField(max_length=6, choices=LocationKind.choices)
+    kind = models.CharField(max_length=6, choices=LocationKind)
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -298,7 +298,7 @@ class TemperatureReading(IdempotentRecord):
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="+")
     location = models.ForeignKey(StorageLocation, on_delete=models.PROTECT, related_name="readings")
-    kind = models.CharField(max_length=6, choices=LocationKind.choices)  # the location's
+    kind = models.CharField(max_length=6, choices=LocationKind)  # the location's
     local_date = models.DateField()
     taken_at = models.DateTimeField()
     current = models.DecimalField(max_digits=4, decimal_places=1)
@@ -367,7 +367,7 @@ class HomelyRemedyMovement(IdempotentRecord):
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="+")
     remedy = models.ForeignKey(HomelyRemedy, on_delete=models.PROTECT, related_name="movements")
     seq = models.PositiveIntegerField()
-    kind = models.CharField(max_length=10, choices=HomelyMovementKind.choices)
+    kind = models.CharField(max_length=10, choices=HomelyMovementKind)
     change = models.DecimalField(max_digits=10, decimal_places=3)
     balance_before = models.DecimalField(max_digits=10, decimal_places=3)
     balance_after = models.DecimalField(max_digits=10, decimal_places=3)

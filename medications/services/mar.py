@@ -10,11 +10,12 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from emar import permissions
 from emar import selectors as core_selectors
-from emar.models import CareHome, CodeCategory, NonAdministrationCode, Round, Unit, User
+from emar.models import CareHome, CodeCategory, NonAdministrationCode, Role, Round, Unit, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, notify
 from residents.models import AllergyStatus, ResidentStatus
@@ -874,13 +875,7 @@ def _refusals_check(*, line: PrescriptionLine, home: CareHome) -> None:
         if permissions.has_perm(u, Perm.CHECK_PRESCRIPTION, home)
     ]
     if not seniors:
-        seniors = list(
-            User.objects.filter(
-                memberships__home=home,
-                memberships__active=True,
-                memberships__role__in=["senior", "manager"],
-            )
-        )
+        seniors = list(core_selectors.staff_of_home(home, (Role.SENIOR, Role.MANAGER)))
     notify(
         recipients=seniors,
         home=home,
@@ -889,7 +884,7 @@ def _refusals_check(*, line: PrescriptionLine, home: CareHome) -> None:
         window=str(run[-1].pk),
         title=f"{line.resident}: {line.medicine.name} refused {len(run)} times in a row",
         body="Request a prescriber review (R-MAR-7).",
-        link=f"/residents/{line.resident_id}/",
+        link=reverse("medications:resident_profile", args=[line.resident_id]),
         urgent=True,
     )
 

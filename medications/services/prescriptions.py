@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from emar import permissions
@@ -120,7 +121,7 @@ def line_allergies_recheck(*, resident: Resident, by: User) -> list[LineAllergyM
                 "A senior must confirm with the prescriber before the next dose: stop the line, "
                 "or record the prescriber's advice. The round shows the match on the line."
             ),
-            link=f"/residents/{resident.pk}/",
+            link=reverse("medications:resident_profile", args=[resident.pk]),
             urgent=True,
         )
     LineAllergyMatch.objects.filter(pk__in=[m.pk for m in found]).update(notified_at=now)
@@ -167,7 +168,7 @@ def _homely_authorisations_recheck(*, resident: Resident, allergies: list[Allerg
                     "Do not give it without a second senior's check. Ask the GP or pharmacist "
                     "to review the authorisation, or withdraw it."
                 ),
-                link=f"/residents/{resident.pk}/",
+                link=reverse("medications:resident_profile", args=[resident.pk]),
                 urgent=True,
             )
             told += 1

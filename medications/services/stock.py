@@ -19,9 +19,11 @@ from uuid import UUID
 from django.db import transaction
 from django.db.models import Count, DecimalField, Sum
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from emar import permissions
+from emar import selectors as core_selectors
 from emar.models import CareHome, Role, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, idempotent, notify
@@ -102,11 +104,7 @@ class StockResult:
 
 
 def _people(home: CareHome, roles: tuple[str, ...]) -> list[User]:
-    return list(
-        User.objects.filter(
-            memberships__home=home, memberships__active=True, memberships__role__in=roles
-        ).distinct()
-    )
+    return list(core_selectors.staff_of_home(home, roles))
 
 
 def _managers(home: CareHome) -> list[User]:
@@ -476,7 +474,7 @@ def _tell_manager(discrepancy: StockDiscrepancy, line: PrescriptionLine) -> None
         else home.local_today().isoformat(),
         title=title,
         body=body,
-        link=f"/stock/lines/{line.pk}/",
+        link=reverse("medications:stock_line", args=[line.pk]),
         urgent=True,
     )
 
@@ -559,7 +557,7 @@ def _stock_alert(line: PrescriptionLine) -> None:
         title=f"Out of stock: {line.medicine.name} for {line.resident}",
         body="A dose was not given because it was unavailable (code U). Order it from the "
         "pharmacy today and tell the prescriber if a dose will be missed.",
-        link=f"/stock/lines/{line.pk}/",
+        link=reverse("medications:stock_line", args=[line.pk]),
         urgent=True,
     )
 
@@ -692,7 +690,7 @@ def homely_stock_on_give(*, dose: HomelyRemedyDose) -> str:
         title=f"Homely remedy stock discrepancy: {remedy.medicine.name}",
         body=f"A dose was recorded when the ledger held {_num(movement.balance_before)} "
         f"{remedy.get_dose_unit_display()}: count the stock and book in any supply not recorded.",
-        link=f"/homes/{home.pk}/stock/homely-remedies/",
+        link=reverse("medications:homely_stock", args=[home.pk]),
         urgent=True,
     )
     return (
@@ -1031,7 +1029,7 @@ def temperature_record(
             title=f"{location.name}: temperature out of range",
             body=f"Current {current} °C, min {minimum} °C, max {maximum} °C. "
             f"Action taken: {reading.action_taken}",
-            link=f"/homes/{home.pk}/temperatures/?location={location.pk}",
+            link=f"{reverse('medications:temperatures', args=[home.pk])}?location={location.pk}",
             urgent=True,
         )
     return reading

@@ -6,14 +6,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from io import StringIO
 
 import pytest
 import time_machine
-from django.core.management import call_command
 
 from audits.models import previous_month
-from emar.models import CareHome, NonAdministrationCode
+from emar.models import NonAdministrationCode
 from medications import services as medication_services
 from medications.models import Administration, ScheduledDose
 from tests.medications.factories import line, times
@@ -21,10 +19,9 @@ from tests.residents.factories import resident
 
 
 @pytest.fixture
-def demo(db):
-    call_command("seed_demo", stdout=StringIO())
-    home = CareHome.objects.get(name="Demo Care Home")
-    return home, previous_month(home.local_today())
+def demo(demo_db):
+    """The shared demo (tests/conftest.py) and its signed month."""
+    return demo_db, previous_month(demo_db.local_today())
 
 
 def month_of_records(unit, by, checker, *, residents: int, month: dt.date) -> None:

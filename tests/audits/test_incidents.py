@@ -124,3 +124,16 @@ def test_outsider_gets_404(client, home_a, senior_a, carer_b):
     client.force_login(carer_b)
     assert client.get(reverse("incident_detail", args=[incident.pk])).status_code == 404
     assert client.get(reverse("incident_new", args=[home_a.pk])).status_code == 404
+
+
+def test_incident_alert_skips_a_deactivated_manager_and_an_ended_role(home_a, senior_a, manager_a):
+    """R-AUD-5, R-ORG-2: only managers whose account and role are in force are told."""
+    from tests.factories import staff
+
+    gone = staff(home_a, "manager", username="left_a")
+    gone.memberships.update(active=False)
+    off = staff(home_a, "manager", username="off_a", is_active=False)
+    report(home_a, senior_a)
+    told = Notification.objects.filter(kind="incident").values_list("recipient", flat=True)
+    assert set(told) == {manager_a.pk}
+    assert gone.pk not in set(told) and off.pk not in set(told)

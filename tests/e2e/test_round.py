@@ -80,7 +80,7 @@ def test_carer_records_doses_on_the_round(
     arthur.locator(".dose-row", has_text="Oxycodone").locator(
         ".dose-status", has_text="Given"
     ).wait_for()
-    assert "witness Sam Ahmed" in arthur.locator(".dose-row", has_text="Oxycodone").inner_text()
+    expect(arthur.locator(".dose-row", has_text="Oxycodone")).to_contain_text("witness Sam Ahmed")
     tablet.locator("#round-counts", has_text="2 given").wait_for()
     screenshot(tablet, "round-3-recorded")
 

@@ -1,16 +1,12 @@
 """R-RUN-4: the demo has six weeks of realistic MAR history."""
 
-from io import StringIO
-
-from django.core.management import call_command
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from medications.models import Administration, PrnFollowUp, ScheduledDose
 
 
-def test_demo_history_has_every_kind_of_record(db):
-    call_command("seed_demo", stdout=StringIO())
+def test_demo_history_has_every_kind_of_record(demo_db):
     records = Administration.objects.filter(home__name="Demo Care Home")
     assert (
         records.filter(outcome="given").count() > 10 * records.filter(outcome="not_given").count()

@@ -550,3 +550,22 @@ def test_every_competency_the_line_needs_is_checked(clock, oxycodone, carer_a, s
     with pytest.raises(TrainingGateError) as e:
         give(dose, carer_a, witness=senior_a)
     assert e.value.code == "competency_missing" and "controlled drugs" in e.value.message
+
+
+def test_refusal_alert_skips_deactivated_accounts_and_ended_roles(
+    clock, qualified, paracetamol, carer_a, senior_a, senior2_a, manager_a
+):
+    """R-MAR-7, R-ORG-2: with no senior on shift every senior and manager of the home is told,
+    but not a deactivated account nor someone whose role at the home has ended."""
+    type(senior2_a).objects.filter(pk=senior2_a.pk).update(is_active=False)
+    manager_a.memberships.filter(home=paracetamol.resident.home).update(active=False)
+    for day in (DAY - dt.timedelta(days=1), DAY):
+        for hhmm in ("08:00", "20:00"):
+            dose_at(paracetamol, hhmm, day)
+    for hhmm, day in (("08:00", DAY - dt.timedelta(days=1)), ("20:00", DAY - dt.timedelta(days=1))):
+        clock(hhmm.replace(":00", ":10"), day)
+        refuse(dose_at(paracetamol, hhmm, day), carer_a)
+    clock("08:10")
+    refuse(dose_at(paracetamol, "08:00"), carer_a)
+    told = set(Notification.objects.filter(kind="refusals").values_list("recipient", flat=True))
+    assert told == {senior_a.pk}

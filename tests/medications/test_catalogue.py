@@ -29,8 +29,11 @@ def test_the_migration_loaded_every_coded_product_and_the_uncoded_ones(db):
 
 
 def test_every_catalogue_code_passes_the_verhoeff_check(db):
-    for code in Medicine.objects.exclude(dmd_code="").values_list("dmd_code", flat=True):
-        validate_dmd_code(code)
+    codes = list(Medicine.objects.exclude(dmd_code="").values_list("dmd_code", flat=True))
+    assert len(codes) == 200
+    assert all(verhoeff_valid(code) for code in codes)
+    for code in codes:
+        validate_dmd_code(code)  # raises ValidationError on a bad code
 
 
 def test_flagged_codes_are_marked_to_confirm(db):

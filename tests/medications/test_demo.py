@@ -18,12 +18,12 @@ def _seed():
     return ctx
 
 
-def test_demo_has_the_realistic_mix_and_running_it_twice_duplicates_nothing(db):
-    ctx = _seed()
+def test_demo_has_the_realistic_mix_and_running_it_twice_duplicates_nothing(demo_db):
     counts = (Resident.objects.count(), PrescriptionLine.objects.count())
-    _seed()
+    ctx = _seed()  # a second run over the shared demo
     assert (Resident.objects.count(), PrescriptionLine.objects.count()) == counts
     home = ctx.home
+    assert home == demo_db
     assert 28 <= Resident.objects.filter(home=home).count() <= 32
     assert Resident.objects.filter(home=ctx.riverside).exists()
     live = PrescriptionLine.objects.filter(home=home, status=LineStatus.ACTIVE)
@@ -43,16 +43,15 @@ def test_demo_has_the_realistic_mix_and_running_it_twice_duplicates_nothing(db):
         assert person.nhs_number.startswith("999")
 
 
-def test_the_demo_has_an_allergy_reported_after_a_prn_line_went_live(db):
+def test_the_demo_has_an_allergy_reported_after_a_prn_line_went_live(demo_db):
     """R-RX-11: Arthur's morphine PRN is flagged by the morphine allergy reported later; Doug's
     oxycodone PRN is not matched with his morphine allergy (no made-up equivalence) but his
     allergy is on the banner."""
     from medications.models import LineAllergyMatch
 
-    ctx = _seed()
-    _seed()
+    _seed()  # a second run reports nothing twice
     match = LineAllergyMatch.objects.select_related("line__medicine", "allergy").get(
-        line__home=ctx.home
+        line__home=demo_db
     )
     assert match.line.is_prn and match.line.status == LineStatus.ACTIVE
     assert match.line.medicine.name.startswith("Morphine") and match.allergy.substance == "Morphine"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import zoneinfo
 from decimal import Decimal
 
@@ -53,6 +54,77 @@ def daily(*times: str, **kw) -> Schedule:
 
 def _window(day: dt.date, before: int, after: int) -> tuple[dt.date, dt.date]:
     return day - dt.timedelta(days=before), day + dt.timedelta(days=after)
+
+
+# --- The oracle: written here from the clock rules, not from medications.schedule -------------
+
+
+@functools.cache
+def _offsets_near(day: dt.date, tz: dt.tzinfo) -> frozenset[dt.timedelta]:
+    """Every UTC offset the zone uses within two days of `day`, sampled hourly (an offset is
+    in force for months, so hourly samples see each one)."""
+    first = dt.datetime.combine(day, dt.time(0), tzinfo=UTC) - dt.timedelta(days=2)
+    return frozenset(
+        (first + dt.timedelta(hours=k)).astimezone(tz).utcoffset() for k in range(5 * 24)
+    )
+
+
+@functools.cache
+def oracle_instant(day: dt.date, at: dt.time, tz: dt.tzinfo) -> tuple[dt.datetime, bool]:
+    """The UTC instant a care home means by `at` on `day` (R-ORG-5), by brute force: the
+    earliest instant whose wall clock reads `at`; a time the clocks skip is given as that wall
+    time read with the offset before the skip (shifted forward by the gap)."""
+    naive = dt.datetime.combine(day, at)
+    offsets = _offsets_near(day, tz)
+    real = sorted(
+        (naive - off).replace(tzinfo=UTC)
+        for off in offsets
+        if (naive - off).replace(tzinfo=UTC).astimezone(tz).utcoffset() == off
+    )
+    if real:
+        return real[0], False
+    # In a gap the clocks went forward, so the offset before it is the smaller one.
+    return (naive - min(offsets)).replace(tzinfo=UTC), True
+
+
+def oracle_days(s: Schedule, start: dt.date, end: dt.date) -> list[dt.date]:
+    """The local days with a dose, for the day rules the properties draw."""
+    days = []
+    day = start
+    while day <= end:
+        if s.days == DayRule.DAILY:
+            due = True
+        elif s.days == DayRule.WEEKDAYS:
+            due = day.weekday() in s.weekdays
+        elif s.days == DayRule.EVERY_N_DAYS:
+            due = day >= s.anchor and (day - s.anchor).days % s.every_n == 0
+        elif s.days == DayRule.MONTHLY:
+            due = day.day == min(s.month_day, calendar.monthrange(day.year, day.month)[1])
+        else:
+            raise AssertionError(f"no oracle for {s.days}")
+        if due:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def oracle_instants(s: Schedule, start: dt.date, end: dt.date, tz) -> list[dt.datetime]:
+    """Every dose instant of `s` over local days start..end, once each, in time order."""
+    return sorted(
+        {oracle_instant(day, t, tz)[0] for day in oracle_days(s, start, end) for t in s.times}
+    )
+
+
+def test_the_oracle_knows_the_2026_london_changes():
+    assert oracle_instant(SPRING, dt.time(1, 30), LONDON) == (
+        dt.datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        True,
+    )
+    assert oracle_instant(AUTUMN, dt.time(1, 30), LONDON) == (
+        dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        False,
+    )
+    assert oracle_instant(dt.date(2026, 7, 1), dt.time(9), LONDON)[0].hour == 8
 
 
 # --- Clock changes: examples that document the rule -------------------------------------------
@@ -104,9 +176,11 @@ def test_a_shifted_gap_time_that_lands_on_another_slot_is_one_dose():
 def test_doses_are_utc_strictly_increasing_and_on_their_local_day(times, day, before, after, tz):
     start, end = _window(day, before, after)
     doses = expand(Schedule(times=times), start, end, tz)
+    assert doses, "every day has at least one dose"
     instants = [d.at for d in doses]
     assert instants == sorted(set(instants)), "no duplicates, in time order"
     for d in doses:
+        assert (d.at, d.shifted) == oracle_instant(d.local_date, d.local_time, tz)
         assert d.at.tzinfo is UTC
         assert start <= d.local_date <= end
         local = d.at.astimezone(tz)
@@ -126,12 +200,9 @@ def test_doses_are_utc_strictly_increasing_and_on_their_local_day(times, day, be
 def test_every_day_has_every_time_except_gap_collisions(times, day, days, tz):
     end = day + dt.timedelta(days=days)
     doses = expand(Schedule(times=times), day, end, tz)
-    expected = 0
-    d = day
-    while d <= end:
-        expected += len({local_to_utc(d, t, tz)[0] for t in times})
-        d += dt.timedelta(days=1)
-    assert len(doses) == expected
+    expected = oracle_instants(Schedule(times=times), day, end, tz)
+    assert len(expected) >= days + 1
+    assert [d.at for d in doses] == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -148,6 +219,7 @@ def test_expanding_in_pieces_equals_expanding_at_once(times, start, split, rest,
     end = middle + dt.timedelta(days=rest + 1)
     whole = expand(s, start, end, tz)
     pieces = expand(s, start, middle, tz) + expand(s, middle + dt.timedelta(days=1), end, tz)
+    assert len(whole) >= split + rest + 2
     assert whole == pieces
 
 
@@ -162,8 +234,10 @@ def test_monthly_is_once_a_month_on_the_day_or_the_months_last_day(month_day, st
     end = start + dt.timedelta(days=31 * months)
     s = daily("09:00", days=DayRule.MONTHLY, month_day=month_day)
     doses = expand(s, start, end, LONDON)
+    assert len(doses) >= months  # a window of 31 days or more holds that day of some month
     seen_months = [(d.local_date.year, d.local_date.month) for d in doses]
     assert len(seen_months) == len(set(seen_months))
+    assert [d.local_date for d in doses] == oracle_days(s, start, end)
     for d in doses:
         last = calendar.monthrange(d.local_date.year, d.local_date.month)[1]
         assert d.local_date.day == min(month_day, last)
@@ -195,10 +269,13 @@ def test_monthly_on_the_31st_falls_on_the_last_day_of_short_months():
 def test_every_n_days_counts_from_the_first_day_whatever_the_window(n, anchor, offset, days):
     start = anchor + dt.timedelta(days=offset)
     s = daily("10:00", days=DayRule.EVERY_N_DAYS, every_n=n, anchor=anchor)
-    doses = expand(s, start, start + dt.timedelta(days=days), LONDON)
-    for d in doses:
-        assert d.local_date >= anchor
-        assert (d.local_date - anchor).days % n == 0
+    end = start + dt.timedelta(days=days)
+    doses = expand(s, start, end, LONDON)
+    window = [start + dt.timedelta(days=k) for k in range(days + 1)]
+    expected = [d for d in window if d >= anchor and (d - anchor).days % n == 0]
+    if start >= anchor and len(window) >= n:
+        assert expected, "any n days from the first day on hold a dose"
+    assert [d.local_date for d in doses] == expected
 
 
 @given(weekdays=st.sets(st.integers(0, 6), min_size=1), start=dates_st)
@@ -304,9 +381,11 @@ def test_changing_a_schedule_never_rewrites_the_past(old, new, change_day, chang
     )[0]
     before = expand_versions([Version(began, old)], start, end, tz)
     after = expand_versions([Version(began, old), Version(change, new)], start, end, tz)
+    assert [d.at for d in before] == oracle_instants(old, start, end, tz)
+    assert before and after
     assert [d for d in after if d.at < change] == [d for d in before if d.at < change]
-    later_new = [d for d in expand(new, start, end, tz) if d.at >= change]
-    assert [d for d in after if d.at >= change] == later_new
+    later_new = [u for u in oracle_instants(new, start, end, tz) if u >= change]
+    assert [d.at for d in after if d.at >= change] == later_new
 
 
 @settings(max_examples=150, deadline=None)
@@ -317,7 +396,10 @@ def test_a_stopped_line_has_no_dose_from_the_stop_time(times, stop_day, stop_min
     stop = began + dt.timedelta(days=stop_day, minutes=stop_minute)
     s = Schedule(times=times)
     doses = expand_versions([Version(began, s)], start, end, LONDON, until=stop)
-    assert doses == [d for d in expand(s, start, end, LONDON) if d.at < stop]
+    expected = [u for u in oracle_instants(s, start, end, LONDON) if u < stop]
+    if stop_day:
+        assert expected, "a whole day before the stop holds every time"
+    assert [d.at for d in doses] == expected
 
 
 def test_a_version_effective_mid_day_takes_over_from_that_instant():

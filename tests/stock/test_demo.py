@@ -27,8 +27,8 @@ from medications.models import (
 
 
 @pytest.fixture
-def demo(db):
-    call_command("seed_demo", stdout=StringIO())
+def demo(demo_db):
+    return demo_db
 
 
 def _sum(qs, kind) -> Decimal:

@@ -116,6 +116,24 @@ def test_code_u_raises_a_stock_alert_once_per_line_per_day(
     assert not StockMovement.objects.exists()
 
 
+def test_stock_alert_skips_deactivated_accounts_and_ended_roles(
+    clock, qualified, paracetamol, carer_a, senior_a, senior2_a, manager_a
+):
+    """R-ORG-2: a deactivated account and a role that has ended at the home get no stock alert."""
+    type(senior2_a).objects.filter(pk=senior2_a.pk).update(is_active=False)
+    manager_a.memberships.filter(home=paracetamol.home).update(active=False)
+    clock("08:05")
+    services.administration_record(
+        dose=dose_at(paracetamol, "08:00"),
+        by=carer_a,
+        outcome="not_given",
+        code=code(paracetamol.home, "U"),
+        idempotency_key=key(),
+    )
+    told = Notification.objects.filter(kind="stock_alert").values_list("recipient", flat=True)
+    assert set(told) == {senior_a.pk}
+
+
 def test_a_dose_with_no_stock_left_still_records_but_warns_and_records_a_discrepancy(
     clock, qualified, paracetamol, carer_a, senior_a, manager_a
 ):
