@@ -8,7 +8,6 @@ from django.db import connection
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
@@ -51,23 +50,6 @@ def home_switch(request, home):
     return redirect("dashboard")
 
 
-def _staff_page(request, home, form: InspectorGrantForm, status: int = 200):
-    context = {
-        "home": home,
-        "memberships": selectors.staff_of(home),
-        "form": form,
-        "can_grant": permissions.has_perm(request.user, Perm.GRANT_INSPECTOR, home),
-        "now": timezone.now(),
-    }
-    return render(request, "emar/staff.html", context, status=status)
-
-
-@require_safe
-@requires(Perm.MANAGE_STAFF)
-def staff(request, home):
-    return _staff_page(request, home, InspectorGrantForm(home=home))
-
-
 @require_POST
 @requires(Perm.GRANT_INSPECTOR)
 def inspector_grant(request, home):
@@ -93,7 +75,9 @@ def inspector_grant(request, home):
                     f"{user} can read {home} until {form.cleaned_data['expires_on']:%d %b %Y}.",
                 )
                 return redirect("staff", home_id=home.pk)
-    return _staff_page(request, home, form, status=400)
+    from .staff_views import staff_page
+
+    return staff_page(request, home, status=400, form=form)
 
 
 @require_POST
