@@ -91,7 +91,12 @@ def membership_end(request, membership_id: int):
     )
     if membership.user_id == request.user.pk:
         return HttpResponseBadRequest("You cannot end your own access.")
-    services.membership_end(membership=membership, by=request.user)
+    try:
+        services.membership_end(membership=membership, by=request.user)
+    except services.DomainError as e:
+        from .staff_views import staff_page
+
+        return staff_page(request, membership.home, status=400, error=e.message)
     messages.success(request, f"Access for {membership.user} to {membership.home} has ended.")
     return redirect("staff", home_id=membership.home_id)
 
