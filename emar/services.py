@@ -390,11 +390,16 @@ def staff_member(*, home: CareHome, user_id: int) -> User:
 
 @transaction.atomic
 def account_unlock(*, home: CareHome, user: User, by: User) -> int:
-    """R-SEC-6: clear the sign-in lockout (django-axes) of a person of this home, and the
-    witness throttles of their name on every tablet. Returns how many records were cleared."""
+    """R-SEC-6: clear the sign-in lockout (django-axes) of a person of this home, the
+    throttling of their one-time codes, and the witness throttles of their name on every
+    tablet. Returns how many records were cleared."""
     from axes.utils import reset
+    from django_otp.plugins.otp_totp.models import TOTPDevice
 
     cleared = reset(username=user.username)
+    TOTPDevice.objects.filter(user=user).update(
+        throttling_failure_count=0, throttling_failure_timestamp=None
+    )
     witness, _ = WitnessThrottle.objects.filter(
         models.Q(witness=user) | models.Q(username=user.username.lower())
     ).delete()

@@ -8,6 +8,7 @@ from django.db import connection
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
@@ -244,14 +245,24 @@ def two_factor(request):
     status = 200
     if request.method == "POST":
         status = 400
-        if form.is_valid() and device.verify_token(form.cleaned_data["code"]):
+        allowed, why = device.verify_is_allowed()
+        if not allowed and why and why.get("locked_until"):
+            from .witness import minutes_words
+
+            wait = minutes_words(why["locked_until"] - timezone.now())
+            form.add_error(
+                None,
+                f"Too many wrong codes: try again in {wait}, or ask a manager to unlock.",
+            )
+        elif form.is_valid() and device.verify_token(form.cleaned_data["code"]):
             if setting_up:
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
             otp_login(request, device)
             messages.success(request, "Signed in with your one-time code.")
             return redirect(nxt or "dashboard")
-        form.add_error("code", "That code is not right. Codes change every 30 seconds.")
+        else:
+            form.add_error("code", "That code is not right. Codes change every 30 seconds.")
     context = {"form": form, "setting_up": setting_up, "next": nxt}
     if setting_up:
         context["qr"] = segno.make(device.config_url, error="m").svg_data_uri(scale=5)
