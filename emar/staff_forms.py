@@ -44,7 +44,11 @@ class PersonAddForm(IdempotencyKeyMixin):
 class RoleForm(IdempotencyKeyMixin):
     """A new role for a person of this home; the old one ends (history is kept)."""
 
-    role = forms.ChoiceField(choices=STAFF_ROLE_CHOICES, label="New role")
+    role = forms.ChoiceField(
+        choices=STAFF_ROLE_CHOICES,
+        label="New role",
+        widget=forms.Select(attrs={"class": "form-select w-auto"}),
+    )
 
 
 class RoundForm(IdempotencyKeyMixin):
