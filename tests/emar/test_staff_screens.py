@@ -321,3 +321,24 @@ def test_a_code_on_past_records_can_only_be_retired(
     assert client.post(reverse("code_retire", args=[home_a.pk, code.pk])).status_code == 302
     code.refresh_from_db()
     assert not code.active
+
+
+def test_the_staff_page_reads_a_constant_number_of_queries(client, home_a, manager_a):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import staff
+
+    client.force_login(manager_a)
+    url = reverse("staff", args=[home_a.pk])
+    client.get(url)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    few = count()
+    for n in range(12):
+        staff(home_a, Role.CARER if n % 2 else Role.SENIOR)
+    assert count() == few
