@@ -361,7 +361,7 @@ def person_add(
     except ValidationError as e:
         raise DomainError(" ".join(e.messages), code="weak_password") from None
     user.set_password(password)
-    user.full_clean(exclude=["password"])
+    _checked(user, exclude=["password"])
     user.save()
     audit_append(
         home=home,
@@ -371,6 +371,14 @@ def person_add(
         after={"username": username, "name": user.get_full_name(), "email": user.email},
     )
     return membership_set(user=user, home=home, role=role, by=by, idempotency_key=idempotency_key)
+
+
+def _checked(obj: models.Model, **kwargs: Any) -> None:
+    """The model's own field rules, as a DomainError the screens show (R-REL-1)."""
+    try:
+        obj.full_clean(**kwargs)
+    except ValidationError as e:
+        raise DomainError(" ".join(e.messages), code="invalid") from None
 
 
 def staff_member(*, home: CareHome, user_id: int) -> User:
@@ -500,7 +508,7 @@ def round_save(
     if round is None:
         round = Round(home=home, idempotency_key=idempotency_key)
     round.name, round.time = name, time
-    round.full_clean(exclude=["idempotency_key"], validate_constraints=False)
+    _checked(round, exclude=["idempotency_key"], validate_constraints=False)
     round.save()
     audit_append(
         home=home,
@@ -582,7 +590,7 @@ def code_add(
         note_required=note_required,
         idempotency_key=idempotency_key,
     )
-    item.full_clean(exclude=["idempotency_key"], validate_constraints=False)
+    _checked(item, exclude=["idempotency_key"], validate_constraints=False)
     item.save()
     audit_append(
         home=home,
