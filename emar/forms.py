@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core import validators
 from django.core.exceptions import ValidationError
+from django.forms.widgets import DateTimeBaseInput
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
@@ -69,6 +70,18 @@ def bound_field(field: forms.Field, *, past: bool = False) -> None:
             field.validators.append(validators.MinValueValidator(-NUMBER_MAX))
     elif isinstance(field, forms.DateField | forms.DateTimeField):
         field.validators.append(SaneDate(past=past))
+        _iso_for_browser_pickers(field.widget)
+
+
+# What a browser's date and time pickers read and send (HTML's own formats): any other format,
+# e.g. the British 02/12/2026, leaves the picker blank and a required date fails on submit.
+BROWSER_FORMATS = {"date": "%Y-%m-%d", "datetime-local": "%Y-%m-%dT%H:%M", "time": "%H:%M"}
+
+
+def _iso_for_browser_pickers(widget: forms.Widget) -> None:
+    kind = widget.attrs.get("type") or getattr(widget, "input_type", "")
+    if kind in BROWSER_FORMATS and isinstance(widget, DateTimeBaseInput):
+        widget.format = BROWSER_FORMATS[kind]
 
 
 def checked_text(value: str, *, limit: int, what: str = "This text") -> str:

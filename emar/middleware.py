@@ -168,3 +168,77 @@ def mark_active_on_login(sender, request, user, **kwargs) -> None:
     """A fresh sign-in starts a fresh idle period (connected in EmarConfig.ready)."""
     if request is not None and hasattr(request, "session"):
         request.session[LAST_SEEN] = time.time()
+
+
+class DeviceCookieMiddleware:
+    """R-SEC-6: a long-lived, signed cookie naming this browser (a tablet on the trolley), kept
+    across sign-outs and user switches, so wrong witness passwords are counted per device
+    (`emar.witness`). It identifies the device only, never a person."""
+
+    MAX_AGE = 400 * 24 * 60 * 60  # browsers cap cookies at 400 days
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from .witness import DEVICE_COOKIE, DEVICE_SALT, new_device_id
+
+        value = request.get_signed_cookie(DEVICE_COOKIE, default="", salt=DEVICE_SALT)
+        fresh = not value
+        request.emar_device = value or new_device_id()
+        response = self.get_response(request)
+        if fresh and not request.path.startswith(settings.STATIC_URL):
+            response.set_signed_cookie(
+                DEVICE_COOKIE,
+                request.emar_device,
+                salt=DEVICE_SALT,
+                max_age=self.MAX_AGE,
+                httponly=True,
+                secure=settings.SESSION_COOKIE_SECURE,
+                samesite="Lax",
+            )
+        return response
+
+
+class PasswordChangeRequiredMiddleware:
+    """R-ORG-6: an account made by a manager signs in with its initial password once; until the
+    person has chosen their own, every page sends them to change it (signing out, the one-time
+    code and the change itself still work)."""
+
+    ALLOWED = (
+        "password_change",
+        "password_change_done",
+        "logout",
+        "login",
+        "two_factor",
+        "pin_switch",
+        "healthz",
+        "notification_badge",
+    )
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and getattr(user, "must_change_password", False)
+            and not request.path.startswith(settings.STATIC_URL)
+        ):
+            from django.urls import Resolver404, resolve
+
+            try:
+                name = resolve(request.path_info).url_name
+            except Resolver404:
+                name = None
+            if name not in self.ALLOWED:
+                target = reverse("password_change")
+                if request.htmx:
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = target
+                    return response
+                messages.info(request, "Choose your own password before you carry on.")
+                return redirect(target)
+        return self.get_response(request)

@@ -100,7 +100,7 @@ class Unit(models.Model):
         return f"{self.name} ({self.home.name})"
 
 
-class Round(models.Model):
+class Round(IdempotentRecord):
     """A named medicines round of a home (R-ORG-5; default 08:00, 12:00, 17:00, 22:00)."""
 
     home = models.ForeignKey(CareHome, on_delete=models.CASCADE, related_name="rounds")
@@ -112,6 +112,7 @@ class Round(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["home", "name"], name="round_name_unique_in_home"),
             models.UniqueConstraint(fields=["home", "time"], name="round_time_unique_in_home"),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -126,7 +127,7 @@ class CodeCategory(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class NonAdministrationCode(models.Model):
+class NonAdministrationCode(IdempotentRecord):
     """A reason a dose was not given, configurable per home (R-MAR-6)."""
 
     home = models.ForeignKey(CareHome, on_delete=models.CASCADE, related_name="codes")
@@ -146,6 +147,7 @@ class NonAdministrationCode(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["home", "code"], name="code_unique_in_home"),
             models.CheckConstraint(condition=~Q(code=""), name="code_not_blank"),
+            idempotency_unique(),
         ]
 
     def __str__(self) -> str:
@@ -172,6 +174,9 @@ class User(AbstractUser):
     email_notifications = models.BooleanField(
         default=False, help_text="Also send notifications by email (R-ALR-4)."
     )
+    # R-ORG-6: an account a manager made (or whose password a manager set) signs in with the
+    # initial password once, then must choose its own before anything else.
+    must_change_password = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["username"]
@@ -201,8 +206,10 @@ class MembershipQuerySet(models.QuerySet):
         return self.filter(active=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at))
 
 
-class Membership(models.Model):
-    """A staff member's role in one home (R-ORG-2)."""
+class Membership(IdempotentRecord):
+    """A staff member's role in one home (R-ORG-2). A change of role ends the current row and
+    starts a new one, so who held which role when stays on record (R-ORG-6); at most one row
+    per person and home is active."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     home = models.ForeignKey(CareHome, on_delete=models.CASCADE, related_name="memberships")
@@ -213,21 +220,66 @@ class Membership(models.Model):
     )
     granted_at = models.DateTimeField(default=timezone.now)
     active = models.BooleanField(default=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = MembershipQuerySet.as_manager()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "home"], name="one_role_per_user_per_home"),
+            models.UniqueConstraint(
+                fields=["user", "home"],
+                condition=Q(active=True),
+                name="one_active_role_per_user_per_home",
+            ),
             models.CheckConstraint(
                 condition=~Q(role="inspector") | Q(expires_at__isnull=False),
                 name="inspector_access_has_expiry",
             ),
+            idempotency_unique(),
         ]
         indexes = [models.Index(fields=["home", "role"], name="membership_home_role")]
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.home}"
+
+
+class WitnessThrottle(models.Model):
+    """Wrong passwords typed for one witness (or second senior) on one device (R-SEC-6).
+
+    A witness confirms on someone else's tablet; wrong attempts there are counted here, per
+    device and witness, and never against the witness's own sign-in lockout, so a carer cannot
+    lock a senior out of their account for the night. `device` is the tablet's device cookie
+    (`emar.witness.device_id`)."""
+
+    device = models.CharField(max_length=64)
+    username = models.CharField(max_length=150, help_text="As typed, in lower case.")
+    witness = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="witness_throttles"
+    )
+    home = models.ForeignKey(
+        CareHome,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="witness_throttles",
+        help_text="The home whose screen the attempts were typed on.",
+    )
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "username"], name="witness_throttle_one_per_device_and_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username} on device {self.device[:8]}: {self.failures} wrong"
 
 
 class AuditChain(models.Model):

@@ -100,9 +100,9 @@ PERM_DESCRIPTIONS: dict[Perm, str] = {
     Perm.REPORT_INCIDENT: "Report a medicines incident or near miss",
     Perm.RUN_AUDIT: "Prepare, complete and sign the monthly audit",
     Perm.VIEW_REPORTS: "Read signed audit reports and the reports area",
-    Perm.MANAGE_STAFF: "Add staff and change their roles",
+    Perm.MANAGE_STAFF: "Add staff, change or end roles, unlock accounts, reset PINs",
     Perm.GRANT_INSPECTOR: "Grant and end inspector access",
-    Perm.CONFIGURE_HOME: "Round times, dose window, non-administration codes",
+    Perm.CONFIGURE_HOME: "Round times, dose window, timezone, non-administration codes",
     Perm.VIEW_AUDIT_TRAIL: "Read the home's audit trail",
     Perm.MANAGE_API_TOKENS: "List and revoke the API tokens of the home's staff (R-FHIR-4)",
 }

@@ -220,3 +220,55 @@ def audit_trail_rows(events) -> list[TrailRow]:
             )
         )
     return rows
+
+
+# --- The staff screen (R-ORG-6, R-SEC-6) ---------------------------------------------------------
+
+
+def staff_split(home: CareHome) -> tuple[list[Membership], list[Membership]]:
+    """The home's roles in force now, and the ended or expired ones (history), in one query."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    current, ended = [], []
+    for m in staff_of(home):
+        in_force = m.active and (m.expires_at is None or m.expires_at > now)
+        (current if in_force else ended).append(m)
+    ended.sort(key=lambda m: m.ended_at or m.expires_at or m.granted_at, reverse=True)
+    return current, ended
+
+
+def locked_usernames(usernames: list[str]) -> dict[str, object]:
+    """Which of these accounts are locked out of signing in now (django-axes), and until when."""
+    from axes.models import AccessAttempt
+    from django.conf import settings
+    from django.utils import timezone
+
+    cooloff = settings.AXES_COOLOFF_TIME
+    until: dict[str, object] = {}
+    for username, at in AccessAttempt.objects.filter(
+        username__in=usernames,
+        failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+        attempt_time__gt=timezone.now() - cooloff,
+    ).values_list("username", "attempt_time"):
+        ends = at + cooloff
+        until[username] = max(until.get(username, ends), ends)
+    return until
+
+
+def witness_locks(home: CareHome) -> QuerySet:
+    """Witnesses refused on a tablet now after wrong passwords typed on this home's screens or
+    for this home's staff (R-SEC-6)."""
+    from django.utils import timezone
+
+    from .models import WitnessThrottle
+
+    return (
+        WitnessThrottle.objects.filter(locked_until__gt=timezone.now())
+        .filter(
+            Q(home=home) | Q(witness__memberships__home=home, witness__memberships__active=True)
+        )
+        .select_related("witness")
+        .distinct()
+        .order_by("-locked_until")
+    )

@@ -102,6 +102,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "emar.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "emar.middleware.DeviceCookieMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -110,6 +111,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "emar.middleware.IdleLogoutMiddleware",
     "emar.middleware.TwoFactorMiddleware",
+    "emar.middleware.PasswordChangeRequiredMiddleware",
     "emar.middleware.InspectorAccessLogMiddleware",
     "emar.middleware.SecurityHeadersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -186,6 +188,9 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# R-SEC-6: wrong witness passwords on one tablet before that witness is refused there for
+# AXES_COOLOFF_TIME (counted apart from the witness's own sign-in lockout: emar/witness.py).
+WITNESS_FAILURE_LIMIT = env_int("WITNESS_FAILURE_LIMIT", 3, minimum=1)
 
 # Called by InspectorAccessLogMiddleware with (request, response) after each successful GET
 # (R-INS-1); a dotted path so the core app does not import the audits app.

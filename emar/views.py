@@ -51,23 +51,6 @@ def home_switch(request, home):
     return redirect("dashboard")
 
 
-def _staff_page(request, home, form: InspectorGrantForm, status: int = 200):
-    context = {
-        "home": home,
-        "memberships": selectors.staff_of(home),
-        "form": form,
-        "can_grant": permissions.has_perm(request.user, Perm.GRANT_INSPECTOR, home),
-        "now": timezone.now(),
-    }
-    return render(request, "emar/staff.html", context, status=status)
-
-
-@require_safe
-@requires(Perm.MANAGE_STAFF)
-def staff(request, home):
-    return _staff_page(request, home, InspectorGrantForm(home=home))
-
-
 @require_POST
 @requires(Perm.GRANT_INSPECTOR)
 def inspector_grant(request, home):
@@ -93,7 +76,9 @@ def inspector_grant(request, home):
                     f"{user} can read {home} until {form.cleaned_data['expires_on']:%d %b %Y}.",
                 )
                 return redirect("staff", home_id=home.pk)
-    return _staff_page(request, home, form, status=400)
+    from .staff_views import staff_page
+
+    return staff_page(request, home, status=400, form=form)
 
 
 @require_POST
@@ -107,7 +92,12 @@ def membership_end(request, membership_id: int):
     )
     if membership.user_id == request.user.pk:
         return HttpResponseBadRequest("You cannot end your own access.")
-    services.membership_end(membership=membership, by=request.user)
+    try:
+        services.membership_end(membership=membership, by=request.user)
+    except services.DomainError as e:
+        from .staff_views import staff_page
+
+        return staff_page(request, membership.home, status=400, error=e.message)
     messages.success(request, f"Access for {membership.user} to {membership.home} has ended.")
     return redirect("staff", home_id=membership.home_id)
 
@@ -255,14 +245,24 @@ def two_factor(request):
     status = 200
     if request.method == "POST":
         status = 400
-        if form.is_valid() and device.verify_token(form.cleaned_data["code"]):
+        allowed, why = device.verify_is_allowed()
+        if not allowed and why and why.get("locked_until"):
+            from .witness import minutes_words
+
+            wait = minutes_words(why["locked_until"] - timezone.now())
+            form.add_error(
+                None,
+                f"Too many wrong codes: try again in {wait}, or ask a manager to unlock.",
+            )
+        elif form.is_valid() and device.verify_token(form.cleaned_data["code"]):
             if setting_up:
                 device.confirmed = True
                 device.save(update_fields=["confirmed"])
             otp_login(request, device)
             messages.success(request, "Signed in with your one-time code.")
             return redirect(nxt or "dashboard")
-        form.add_error("code", "That code is not right. Codes change every 30 seconds.")
+        else:
+            form.add_error("code", "That code is not right. Codes change every 30 seconds.")
     context = {"form": form, "setting_up": setting_up, "next": nxt}
     if setting_up:
         context["qr"] = segno.make(device.config_url, error="m").svg_data_uri(scale=5)

@@ -297,7 +297,13 @@ def mar_chart(
         .order_by("is_prn", "medicine__name", "pk")
     )
     rounds = {r.pk: r for r in Round.objects.filter(home=home)}
-    codes = list(NonAdministrationCode.objects.filter(home=home, active=True).order_by("code"))
+    # The key: codes offered now, and retired ones still on this chart's records (R-MAR-6).
+    used_codes = {r.code_id for r in records if r.code_id}
+    codes = list(
+        NonAdministrationCode.objects.filter(home=home)
+        .filter(Q(active=True) | Q(pk__in=used_codes))
+        .order_by("code")
+    )
     allergy_list = list(resident.allergies.filter(removed_at__isnull=True).order_by("substance"))
 
     homely = list(

@@ -22,3 +22,15 @@ def qty(value) -> str:
         return str(value)
     text = f"{number.normalize():f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@register.filter
+def wait_words(value) -> str:
+    """A wait (timedelta) in plain English: 15 minutes, 1 minute (R-SEC-6)."""
+    from datetime import timedelta
+
+    from emar.witness import minutes_words
+
+    if not isinstance(value, timedelta):
+        return ""
+    return minutes_words(value)

@@ -94,7 +94,7 @@ class ScheduleFields(Form):
         label="Days off", min_value=0, max_value=366, required=False, initial=0
     )
     dose_rule = forms.ChoiceField(
-        label="Dose",
+        label="Dose pattern",
         choices=[(k.value, v) for k, v in sched.DOSE_RULE_LABELS.items()],
         initial=sched.DoseRule.FIXED,
         required=False,
@@ -108,6 +108,19 @@ class ScheduleFields(Form):
     def __init__(self, *args, home: CareHome, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["rounds"].queryset = Round.objects.filter(home=home).order_by("time")
+        # Only the chosen schedule type's fields show (static/emar/show-when.js); without
+        # JavaScript they all stay visible and usable.
+        for name, rule in self.SHOW_WHEN.items():
+            self.fields[name].widget.attrs["data-show-when"] = rule
+
+    SHOW_WHEN = {
+        "every_n": f"days={sched.DayRule.EVERY_N_DAYS}",
+        "weekdays": f"days={sched.DayRule.WEEKDAYS}",
+        "month_day": f"days={sched.DayRule.MONTHLY}",
+        "cycle_on": f"days={sched.DayRule.CYCLIC}",
+        "cycle_off": f"days={sched.DayRule.CYCLIC}",
+        "taper": f"dose_rule={sched.DoseRule.TAPERING}",
+    }
 
     def clean_times(self) -> list[dt.time]:
         return parse_times(self.cleaned_data.get("times") or "")
@@ -137,7 +150,13 @@ class ScheduleFields(Form):
 
 class LineForm(IdempotencyKeyMixin, ScheduleFields):
     medicine = forms.ModelChoiceField(queryset=Medicine.objects.none())
-    dose = forms.DecimalField(min_value=Decimal("0.001"), max_digits=8, decimal_places=3)
+    dose = forms.DecimalField(
+        min_value=Decimal("0.001"),
+        max_digits=8,
+        decimal_places=3,
+        label="Amount per dose",
+        help_text="How many units each time, e.g. 1 (tablet) or 5 (ml).",
+    )
     dose_max = forms.DecimalField(
         required=False,
         min_value=Decimal("0.001"),

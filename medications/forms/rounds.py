@@ -6,22 +6,22 @@ import datetime as dt
 import uuid
 
 from django import forms
-from django.contrib.auth import authenticate
 from django.utils import timezone
 
 from emar.forms import Form
 from emar.models import NonAdministrationCode, User
+from emar.witness import WitnessRefused, witness_authenticate
 
 from ..models import BODY_SITES, Adviser, Effectiveness, Outcome
 
 
-def authenticate_on_device(request, username: str, secret: str) -> User | None:
+def authenticate_on_device(
+    request, username: str, secret: str, *, home=None, who: str = "witness"
+) -> User:
     """A second person confirms on the same device with their own password or PIN (R-MAR-9,
-    R-SEC-2). Wrong attempts count towards the account lockout like any sign-in."""
-    user = authenticate(request, username=username, password=secret)
-    if user is None and secret.isdigit() and 4 <= len(secret) <= 6:
-        user = authenticate(request, username=username, pin=secret)
-    return user
+    R-SEC-2). Wrong attempts are throttled per device and person, apart from that person's
+    sign-in lockout (R-SEC-6); `WitnessRefused` says how many tries are left."""
+    return witness_authenticate(request, username=username, secret=secret, home=home, who=who)
 
 
 def most_recent_past(t: dt.time, *, now: dt.datetime, tz) -> dt.datetime:
@@ -60,13 +60,13 @@ class SecondSeniorMixin(Form):
                 "second_password", "The second senior enters their username and password or PIN."
             )
             return None
-        senior = authenticate_on_device(request, username, secret)
-        if senior is None:
-            self.add_error(
-                "second_password",
-                "The second senior's username or password/PIN is wrong. They can try again.",
+        try:
+            return authenticate_on_device(
+                request, username, secret, home=getattr(self, "home", None), who="second senior"
             )
-        return senior
+        except WitnessRefused as e:
+            self.add_error("second_password", e.message)
+            return None
 
 
 class PrnOverrideMixin(Form):
@@ -115,10 +115,13 @@ class WitnessMixin(Form):
         if not username or not password:
             self.add_error("witness_password", "The witness enters their username and password.")
             return None
-        witness = authenticate_on_device(request, username, password)
-        if witness is None:
-            self.add_error("witness_password", "The witness username or password is wrong.")
-        return witness
+        try:
+            return authenticate_on_device(
+                request, username, password, home=getattr(self, "home", None)
+            )
+        except WitnessRefused as e:
+            self.add_error("witness_password", e.message)
+            return None
 
 
 RECORD_OUTCOMES = [(Outcome.GIVEN, "Given"), (Outcome.NOT_GIVEN, "Not given")]

@@ -256,7 +256,7 @@ def second_senior_confirm(*, person: User | None, by: User, home: CareHome, what
     R-MAR-16 allergy match, R-MAR-11 homely remedies).
 
     The form authenticates `person` with their own username and password or PIN on the same
-    device (`round_forms.SecondSeniorMixin`, the CD witness's code path); this checks who it
+    device (`forms.rounds.SecondSeniorMixin`, the CD witness's code path); this checks who it
     is: someone, not the person giving the dose, and a senior or nurse of this home. `what`
     names what is being confirmed, for the message."""
     if person is None:

@@ -53,8 +53,15 @@ HOSTILE = {
     "empty": "",
 }
 # Rows a refused request may still write by design: the sign-in lockout counts wrong
-# passwords (R-SEC-2), and a lockout tells the person locked out.
-MAY_CHANGE = {"axes_accessattempt", "axes_accessfailurelog", "axes_accesslog", "emar_notification"}
+# passwords (R-SEC-2), a lockout tells the person locked out, and wrong witness passwords are
+# counted per tablet (R-SEC-6).
+MAY_CHANGE = {
+    "axes_accessattempt",
+    "axes_accessfailurelog",
+    "axes_accesslog",
+    "emar_notification",
+    "emar_witnessthrottle",
+}
 SKIP_FIELDS = {"csrfmiddlewaretoken"}
 # Forms that only sign out or switch the home: no input to fuzz.
 NO_INPUT = {"logout", "home_switch", "shift_end", "notifications_read_all", "notification_read"}

@@ -19,6 +19,7 @@ ROLES = ("carer", "senior", "manager", "inspector", "admin")
 # Every link the menu may show for home A: url name -> (path args are the home's pk).
 MENU_LINKS = (
     "staff",
+    "home_settings",
     "audit_trail",
     "training_mine",
     "training_matrix",

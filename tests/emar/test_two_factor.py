@@ -97,3 +97,25 @@ def test_switched_off_by_the_setting(client, manager_a, settings):
     settings.TWO_FACTOR_REQUIRED = False
     _sign_in(client, "manager_a")
     assert client.get(reverse("dashboard")).status_code == 200
+
+
+def test_throttled_codes_say_how_long_to_wait_and_a_manager_can_unlock(
+    client, manager_a, admin_a, home_a
+):
+    from django.utils import timezone
+
+    from emar import services
+
+    device = TOTPDevice.objects.create(user=manager_a, name="app", confirmed=True)
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_count=8, throttling_failure_timestamp=timezone.now()
+    )
+    _sign_in(client, "manager_a")
+    device.refresh_from_db()
+    refused = client.post(reverse("two_factor"), {"code": _code(device)})
+    text = refused.content.decode()
+    assert refused.status_code == 400
+    assert "Too many wrong codes: try again in" in text and "minute" in text
+    services.account_unlock(home=home_a, user=manager_a, by=admin_a)
+    device.refresh_from_db()
+    assert client.post(reverse("two_factor"), {"code": _code(device)}).status_code == 302

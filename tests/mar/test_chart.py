@@ -342,6 +342,17 @@ def test_header_has_allergies_in_words_and_the_code_key(chart):
     assert {c.code for c in chart.codes} >= {"R", "N", "H", "L", "S", "W", "D", "U", "X", "O"}
 
 
+def test_a_retired_code_on_the_charts_records_stays_in_the_key(home_a, resident_a, history):
+    from emar.models import NonAdministrationCode
+
+    NonAdministrationCode.objects.filter(home=home_a, code__in=["R", "N"]).update(active=False)
+    with time_machine.travel(at_local(home_a, NOW_DAY, "12:00"), tick=False):
+        chart = mar_chart(resident=resident_a, start=CYCLE, days=28)
+    keyed = {c.code for c in chart.codes}
+    assert "R" in keyed  # refused on day 1 of this chart, retired since (R-MAR-6)
+    assert "N" not in keyed  # retired and not on this chart
+
+
 def test_unknown_allergy_status_is_shouted(home_a, unit_a, senior_a):
     from tests.residents.factories import resident
 

@@ -182,7 +182,8 @@ def test_cd_witness_confirms_with_their_own_password(
     clock("08:05")
     client.force_login(carer_a)
     wrong = post_dose(client, dose, witness_username="senior_a", witness_password="nope")
-    assert wrong.status_code == 400 and "password is wrong" in wrong.content.decode()
+    assert wrong.status_code == 400
+    assert "Wrong password for the witness. 2 tries left on this tablet." in wrong.content.decode()
     missing = post_dose(client, dose)
     assert missing.status_code == 422 and "witness" in missing.content.decode()
     ok = post_dose(client, dose, witness_username="senior_a", witness_password=TEST_PASSWORD)
