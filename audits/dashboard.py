@@ -433,7 +433,7 @@ def trend_chart(fig: HomeFigures) -> charts.Chart:
     rows, colours = [], []
     for m in reversed(months):
         t = by_month.get(m)
-        rows.append((f"{m:%b}", (t or {}).get("score") or 0))
+        rows.append((f"{m:%b}", (t or {}).get("score")))  # None: no signed audit, a dash
         colours.append(charts.RAG_COLOURS[(t or {}).get("rag")])
     return charts.vbar(
         f"{fig.home.name}: checklist score, last six months",
@@ -458,7 +458,7 @@ SORTS: dict[str, tuple[str, object]] = {
     "cd": ("CD due", lambda f: f.cd_due),
     "stock": ("Stock alerts", lambda f: f.stock_alerts),
     "temperatures": ("Temperature excursions", lambda f: f.temperature_alerts),
-    "training": ("Training expired or expiring", lambda f: len(f.training)),
+    "training": ("Training expired / expiring", lambda f: len(f.training)),
     "actions": ("Open audit actions", lambda f: f.actions_open),
     "omissions": ("Omission rate this month", lambda f: f.gap_rate or 0.0),
     "score": ("Last audit score", lambda f: -1 if f.last_score is None else f.last_score),

@@ -28,14 +28,22 @@ from . import dashboard
 POLL_SECONDS = 60
 
 
-def home_panel_html(request, home: CareHome) -> SafeString:
-    """The home dashboard's panel, for the start page and for its own poll."""
+def home_panel_html(request, home: CareHome, *, polled: bool = False) -> SafeString:
+    """The home dashboard's panel, for the start page and for its own poll.
+
+    Managers see the layout's "background jobs have stopped" alert on every page; the panel
+    shows it to seniors, and on a poll (the page is not reloaded) takes it over for everyone,
+    emptying the layout's copy so that it is never shown twice."""
     now = timezone.now()
+    health = jobs.jobs_health()
+    manager = permissions.role_in(request.user, home) in permissions.MANAGERS
     context = {
+        "show_jobs_warning": health.stopped and (polled or not manager),
+        "clear_layout_alert": polled and manager,
         "home": home,
         "fig": dashboard.home_figures(home, now=now),
         "now": now,
-        "jobs_health": jobs.jobs_health(),
+        "jobs_health": health,
         "poll_seconds": POLL_SECONDS,
         "list_limit": dashboard.LIST_LIMIT,
         "can_run_audit": permissions.has_perm(request.user, Perm.RUN_AUDIT, home),
@@ -46,7 +54,7 @@ def home_panel_html(request, home: CareHome) -> SafeString:
 @require_safe
 @requires(Perm.VIEW_HOME_DASHBOARD)
 def home_dashboard_panel(request, home):
-    return HttpResponse(home_panel_html(request, home))
+    return HttpResponse(home_panel_html(request, home, polled=True))
 
 
 def _csv_safe(value: object) -> object:
@@ -91,7 +99,6 @@ def provider_dashboard(request, provider):
         "columns": {c["key"]: c for c in columns},
         "sort": f"-{key}" if desc else key,
         "now": timezone.now(),
-        "jobs_health": jobs.jobs_health(),
     }
     return render(request, "audits/provider_dashboard.html", context)
 

@@ -325,6 +325,7 @@ def test_last_signed_audit_score_and_six_month_trend(frozen, home_a, manager_a):
     assert [t["month"] for t in fig.trend] == [dt.date(2026, 3, 1), dt.date(2026, 5, 1)]
     svg = str(fig.trend_chart.svg)
     assert svg.startswith("<svg") and "95%" in svg and "Mar" in svg and "Dec" in svg
+    assert svg.count(">–</text>") == 5  # months with no signed audit show a dash, not 0%
 
 
 def test_provider_dashboard_sorts_and_refuses_unknown_sorts(day, client, admin_a, home_a):
@@ -364,6 +365,42 @@ def test_home_panel_polls_without_counting_as_activity(day, client, manager_a, h
     panel = client.get(reverse("home_dashboard_panel", args=[home_a.pk]))
     assert panel.status_code == 200
     assert 'data-testid="dash-missed">1<' in panel.content.decode()
+
+
+def test_the_poll_does_not_keep_a_tablet_signed_in(day, client, senior_a, home_a):
+    from emar.middleware import LAST_SEEN
+
+    client.force_login(senior_a)
+    client.get("/")
+    session = client.session
+    session[LAST_SEEN] = session[LAST_SEEN] - 120
+    session.save()
+    seen = client.session[LAST_SEEN]
+    url = reverse("home_dashboard_panel", args=[home_a.pk])
+    assert client.get(url, HTTP_X_EMAR_POLL="1").status_code == 200
+    assert client.session[LAST_SEEN] == seen
+    client.get(url)  # without the header it is activity
+    assert client.session[LAST_SEEN] > seen
+
+
+def test_a_manager_sees_the_stopped_jobs_warning_once(day, client, manager_a, senior_a, home_a):
+    from unittest import mock
+
+    from emar import jobs
+
+    stopped = jobs.JobsHealth(worker="stale: no heartbeat", beat="stale: no heartbeat")
+    url = reverse("home_dashboard_panel", args=[home_a.pk])
+    with mock.patch.object(jobs, "jobs_health", return_value=stopped):
+        client.force_login(manager_a)
+        page = client.get("/").content.decode()
+        assert page.count("Background jobs have stopped") == 1  # the layout's
+        polled = client.get(url, HTTP_X_EMAR_POLL="1").content.decode()
+        assert 'data-testid="dash-jobs-stopped"' in polled
+        assert '<div id="jobs-alert" hx-swap-oob="true"></div>' in polled
+        client.force_login(senior_a)
+        page = client.get("/").content.decode()
+        assert page.count("Background jobs have stopped") == 1  # the panel's
+        assert 'data-testid="dash-jobs-stopped"' in page
 
 
 def test_carers_and_inspectors_have_no_home_dashboard(day, client, carer_a, inspector_a):
