@@ -189,7 +189,13 @@ def test_provider_admin_sees_every_home_sorted_and_downloads_csv(live_server, br
     page = phone.new_page()
     _sign_in(page, live_server.url, "admin")
     page.goto(f"{live_server.url}/providers/{demo.provider_id}/dashboard/")
-    expect(page.get_by_test_id("provider-row")).to_have_count(2)
+    expect(page.get_by_test_id("provider-card")).to_have_count(2)
+    page.get_by_label("Sort by").select_option("-due")
+    page.get_by_role("button", name="Sort").click()
+    page.wait_for_url("**?sort=-due")
+    expect(page.get_by_test_id("provider-card").first).to_have_attribute(
+        "data-home", "Demo Care Home"
+    )
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the provider dashboard scrolls sideways on a phone: {width}px"
     screenshot(page, "dashboard-provider-390")
