@@ -63,7 +63,7 @@ def hbar(
 
 def vbar(
     title: str,
-    rows: list[tuple[str, float]],
+    rows: list[tuple[str, float | None]],
     *,
     unit: str = "",
     width: int = 340,
@@ -77,7 +77,11 @@ def vbar(
     n = max(len(rows), 1)
     slot = (width - left) / n
     bar_w = min(slot * 0.6, 60)
-    biggest = max_value if max_value is not None else max((v for _, v in rows), default=0)
+    biggest = (
+        max_value
+        if max_value is not None
+        else max((v for _, v in rows if v is not None), default=0)
+    )
     biggest = biggest or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
@@ -90,6 +94,14 @@ def vbar(
     ]
     for i, (label, value) in enumerate(rows):
         x = left + i * slot + (slot - bar_w) / 2
+        if value is None:  # no figure for this slot (e.g. no signed audit that month)
+            parts.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - 3:.1f}" text-anchor="middle" '
+                f'fill="{MUTED}">–</text>'
+                f'<text x="{x + bar_w / 2:.1f}" y="{height - 8}" text-anchor="middle" '
+                f'fill="{INK}">{escape(label)}</text>'
+            )
+            continue
         h = plot_h * value / biggest
         colour = colours[i] if colours else BAR
         parts.append(

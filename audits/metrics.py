@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Iterable
 
 from django.db.models import (
     Case,
@@ -86,18 +87,28 @@ def month_bounds(home: CareHome, month: dt.date) -> tuple[dt.datetime, dt.dateti
     )
 
 
-def month_doses(home: CareHome, month: dt.date):
-    """The month's scheduled doses that were not cancelled."""
+Homes = CareHome | Iterable[CareHome | int]
+
+
+def _in_homes(homes: Homes) -> dict:
+    """The filter for one home or for several (the provider dashboard, R-DASH-2)."""
+    if isinstance(homes, CareHome):
+        return {"home": homes}
+    return {"home__in": list(homes)}
+
+
+def month_doses(home: Homes, month: dt.date):
+    """The month's scheduled doses that were not cancelled (of one home, or of several)."""
     return ScheduledDose.objects.filter(
-        home=home,
+        **_in_homes(home),
         local_date__gte=month,
         local_date__lt=next_month(month),
         cancelled_at__isnull=True,
     )
 
 
-def in_force(home: CareHome):
-    return Administration.objects.filter(home=home, corrected_by__isnull=True)
+def in_force(home: Homes):
+    return Administration.objects.filter(**_in_homes(home), corrected_by__isnull=True)
 
 
 def scheduled_records(home: CareHome, month: dt.date):
@@ -117,14 +128,16 @@ def prn_records(home: CareHome, month: dt.date):
     )
 
 
-def gaps(home: CareHome, month: dt.date, now: dt.datetime):
-    """Doses to give whose window closed with no in-force final record (H-3)."""
+def closed(now: dt.datetime) -> Q:
+    """Doses to give whose window had closed at `now`: the gap rate's denominator."""
+    return Q(self_administered=False, window_closes__lt=now)
+
+
+def gaps(home: Homes, month: dt.date, now: dt.datetime):
+    """Doses to give whose window closed with no in-force final record (H-3), of one home or
+    of several."""
     recorded = in_force(home).filter(final=True, dose=OuterRef("pk"))
-    return (
-        month_doses(home, month)
-        .filter(self_administered=False, window_closes__lt=now)
-        .exclude(Exists(recorded))
-    )
+    return month_doses(home, month).filter(closed(now)).exclude(Exists(recorded))
 
 
 def refusals(home: CareHome, month: dt.date):
@@ -195,6 +208,32 @@ def _pct(part: int, whole: int) -> float:
     return round(100 * part / whole, 1) if whole else 0.0
 
 
+def gap_rates(homes: list[CareHome], now: dt.datetime) -> dict[int, dict]:
+    """Month to date, per home: doses to give whose window closed, gaps, and the gap rate,
+    by the definitions above (the provider dashboard, R-DASH-2). Each home's month is its
+    own local month; homes sharing a month are counted together, so the number of queries
+    is two per distinct month (one, almost always), whatever the number of homes."""
+    by_month: dict[dt.date, list[int]] = {}
+    for home in homes:
+        by_month.setdefault(now.astimezone(home.tz).date().replace(day=1), []).append(home.pk)
+    result = {h.pk: {"closed": 0, "gaps": 0, "gap_rate": 0.0} for h in homes}
+    for month, ids in by_month.items():
+        closed_rows = (
+            month_doses(ids, month)
+            .filter(closed(now))
+            .values("home_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in closed_rows:
+            result[row["home_id"]]["closed"] = row["n"]
+        for row in gaps(ids, month, now).values("home_id").annotate(n=Count("pk")).order_by():
+            result[row["home_id"]]["gaps"] = row["n"]
+    for row in result.values():
+        row["gap_rate"] = _pct(row["gaps"], row["closed"])
+    return result
+
+
 def _weeks(month: dt.date) -> list[tuple[dt.date, dt.date]]:
     """The month cut into days 1 to 7, 8 to 14, 15 to 21, 22 to 28 and 29 to the end."""
     end = next_month(month) - dt.timedelta(days=1)
@@ -222,7 +261,7 @@ def compute(home: CareHome, month: dt.date, *, now: dt.datetime | None = None) -
         n_scheduled=Count("pk"),
         n_self=Count("pk", filter=Q(self_administered=True)),
         n_to_give=Count("pk", filter=Q(self_administered=False)),
-        n_closed=Count("pk", filter=Q(self_administered=False, window_closes__lt=now)),
+        n_closed=Count("pk", filter=closed(now)),
         n_ts=Count("pk", filter=Q(self_administered=False, time_sensitive=True)),
     )
     dose_counts = {

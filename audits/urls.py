@@ -1,8 +1,24 @@
 from django.urls import path
 
-from . import views
+from . import dashboard_views, views
 
 urlpatterns = [
+    # Dashboards (R-DASH-1, R-DASH-2)
+    path(
+        "homes/<int:home_id>/dashboard/panel/",
+        dashboard_views.home_dashboard_panel,
+        name="home_dashboard_panel",
+    ),
+    path(
+        "providers/<int:provider_id>/dashboard/",
+        dashboard_views.provider_dashboard,
+        name="provider_dashboard",
+    ),
+    path(
+        "providers/<int:provider_id>/dashboard.csv",
+        dashboard_views.provider_dashboard_csv,
+        name="provider_dashboard_csv",
+    ),
     # Monthly audits (R-AUD-1..4)
     path("homes/<int:home_id>/audits/", views.audit_list, name="audit_list"),
     path("homes/<int:home_id>/audits/prepare/", views.audit_prepare, name="audit_prepare"),

@@ -22,7 +22,7 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from .models import CareHome, Membership, Role
+from .models import CareHome, Membership, Provider, Role
 
 if TYPE_CHECKING:
     from .models import User
@@ -57,6 +57,8 @@ class Perm(StrEnum):
     CONFIGURE_HOME = "configure_home"
     VIEW_AUDIT_TRAIL = "view_audit_trail"
     MANAGE_API_TOKENS = "manage_api_tokens"
+    VIEW_HOME_DASHBOARD = "view_home_dashboard"
+    VIEW_PROVIDER_DASHBOARD = "view_provider_dashboard"
 
 
 MATRIX: dict[Perm, frozenset[str]] = {
@@ -81,6 +83,8 @@ MATRIX: dict[Perm, frozenset[str]] = {
     Perm.CONFIGURE_HOME: MANAGERS,
     Perm.VIEW_AUDIT_TRAIL: MANAGERS,
     Perm.MANAGE_API_TOKENS: MANAGERS,
+    Perm.VIEW_HOME_DASHBOARD: SENIORS,
+    Perm.VIEW_PROVIDER_DASHBOARD: frozenset({ADMIN}),
 }
 
 PERM_DESCRIPTIONS: dict[Perm, str] = {
@@ -105,6 +109,8 @@ PERM_DESCRIPTIONS: dict[Perm, str] = {
     Perm.CONFIGURE_HOME: "Round times, dose window, timezone, non-administration codes",
     Perm.VIEW_AUDIT_TRAIL: "Read the home's audit trail",
     Perm.MANAGE_API_TOKENS: "List and revoke the API tokens of the home's staff (R-FHIR-4)",
+    Perm.VIEW_HOME_DASHBOARD: "See today's medicines dashboard of the home (R-DASH-1)",
+    Perm.VIEW_PROVIDER_DASHBOARD: "See every home of the provider on one dashboard (R-DASH-2)",
 }
 
 
@@ -233,11 +239,27 @@ def scoped_get(
     return obj
 
 
+def require_provider(user: User, perm: Perm, provider_id: int) -> Provider:
+    """A provider-wide page: 404 for someone with no role in any of the provider's homes,
+    403 unless their role in one of them allows `perm` (the provider admin's, for the
+    provider dashboard)."""
+    provider = get_object_or_404(Provider, pk=provider_id)
+    home_ids = set(CareHome.objects.filter(provider=provider).values_list("pk", flat=True))
+    roles = {role for home_id, role in _roles(user).items() if home_id in home_ids}
+    if not roles:
+        raise Http404("No such record")
+    if not roles & MATRIX[perm]:
+        raise PermissionDenied(f"Your role cannot {PERM_DESCRIPTIONS[perm].lower()}.")
+    return provider
+
+
 def requires(perm: Perm) -> Callable:
     """Mark a view with the permission it needs and require login.
 
-    A view whose URL carries `home_id` gets the home checked here and passed as `home`; views
-    on other objects call `scoped_get` themselves. The permission-matrix test reads the mark.
+    A view whose URL carries `home_id` gets the home checked here and passed as `home`; one
+    whose URL carries `provider_id` gets the provider checked (`require_provider`) and passed
+    as `provider`; views on other objects call `scoped_get` themselves. The permission-matrix
+    test reads the mark.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -247,6 +269,8 @@ def requires(perm: Perm) -> Callable:
                 home = get_object_or_404(CareHome, pk=kwargs.pop("home_id"))
                 require(request.user, perm, home)
                 kwargs["home"] = home
+            elif "provider_id" in kwargs:
+                kwargs["provider"] = require_provider(request.user, perm, kwargs.pop("provider_id"))
             return view(request, *args, **kwargs)
 
         wrapped.emar_perm = perm  # type: ignore[attr-defined]

@@ -230,7 +230,8 @@ def staff_split(home: CareHome) -> tuple[list[Membership], list[Membership]]:
     from django.utils import timezone
 
     now = timezone.now()
-    current, ended = [], []
+    current: list[Membership] = []
+    ended: list[Membership] = []
     for m in staff_of(home):
         in_force = m.active and (m.expires_at is None or m.expires_at > now)
         (current if in_force else ended).append(m)

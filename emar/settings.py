@@ -195,6 +195,8 @@ WITNESS_FAILURE_LIMIT = env_int("WITNESS_FAILURE_LIMIT", 3, minimum=1)
 # Called by InspectorAccessLogMiddleware with (request, response) after each successful GET
 # (R-INS-1); a dotted path so the core app does not import the audits app.
 EMAR_ACCESS_LOGGER = "audits.services.access_log_request"
+# R-DASH-1: the home dashboard's panel on the start page, (request, home) -> HTML.
+EMAR_HOME_DASHBOARD = "audits.dashboard_views.home_panel_html"
 
 # R-SEC-2: managers, provider admins and inspectors sign in with a one-time code (TOTP) too.
 TWO_FACTOR_REQUIRED = env_bool("TWO_FACTOR_REQUIRED", True)

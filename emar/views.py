@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
@@ -41,6 +42,12 @@ def dashboard(request):
         context["jobs_health"] = jobs.jobs_health()
     if role == permissions.ADMIN:
         context["homes"] = selectors.homes_overview(request.user)
+    # R-DASH-1: today's medicines panel, drawn by the audits app (which reads every app) through
+    # a setting, so that the core does not import the apps above it (docs/architecture.md).
+    if settings.EMAR_HOME_DASHBOARD and permissions.has_perm(
+        request.user, Perm.VIEW_HOME_DASHBOARD, home
+    ):
+        context["home_panel"] = import_string(settings.EMAR_HOME_DASHBOARD)(request, home)
     return render(request, "emar/dashboard.html", context)
 
 

@@ -261,3 +261,70 @@ def person_training(home: CareHome, person: User, *, today: dt.date) -> dict:
         )
         competencies.append(CompetencyLine(category, cell, held, stops))
     return {"courses": courses, "competencies": competencies}
+
+
+@dataclass(frozen=True)
+class ExpiryItem:
+    """One person's course or competency that has expired or expires within 30 days."""
+
+    home_id: int
+    person: User
+    what: str
+    cell: Cell
+
+
+def expiring(homes: list[CareHome], *, today: dict[int, dt.date]) -> list[ExpiryItem]:
+    """The cells of the homes' training matrices (R-TRN-4) that are "expiring within 30
+    days" or "expired", as `training_matrix` would show them on each home's `today[home.pk]`.
+
+    For the dashboards (R-DASH-1, R-DASH-2): five queries whatever the number of homes and
+    staff. Suspended competencies are not expiry (they show on the matrix as suspended)."""
+    home_ids = [h.pk for h in homes]
+    if not home_ids:
+        return []
+    latest_day = max(today.values())
+    memberships = list(
+        Membership.objects.current()
+        .filter(home_id__in=home_ids, role__in=STAFF_ROLES)
+        .select_related("user")
+    )
+    people = {m.user_id for m in memberships}
+    courses = list(Course.objects.filter(active=True))
+    training = {
+        (r["home_id"], r["person_id"], r["course_id"]): r["latest"]
+        for r in TrainingRecord.objects.filter(home_id__in=home_ids, person_id__in=people)
+        .values("home_id", "person_id", "course_id")
+        .annotate(latest=Max("expires_on"))
+        .order_by()
+    }
+    assessments: dict[tuple[int, int, str], list[Any]] = {}
+    for a in (
+        CompetencyAssessment.objects.filter(
+            home_id__in=home_ids, person_id__in=people, assessed_on__lte=latest_day
+        )
+        .order_by("assessed_on", "pk")
+        .values("home_id", "person_id", "category", "outcome", "expires_on", "assessed_on")
+    ):
+        assessments.setdefault((a["home_id"], a["person_id"], a["category"]), []).append(a)
+    suspended = set(
+        CompetencySuspension.objects.filter(
+            home_id__in=home_ids, person_id__in=people, lifted_at__isnull=True
+        ).values_list("home_id", "person_id", "category")
+    )
+    watch = (CellStatus.EXPIRING, CellStatus.EXPIRED)
+    items = []
+    for m in memberships:
+        day = today[m.home_id]
+        for course in courses:
+            exp = training.get((m.home_id, m.user_id, course.pk))
+            cell = Cell(expiry_status(exp, day), exp)
+            if cell.status in watch:
+                items.append(ExpiryItem(m.home_id, m.user, course.name, cell))
+        for category in MedicineCategory:
+            key = (m.home_id, m.user_id, category.value)
+            current = [a for a in assessments.get(key, []) if a["assessed_on"] <= day]
+            cell = competency_cell(current[-1] if current else None, key in suspended, day)
+            if cell.status in watch:
+                items.append(ExpiryItem(m.home_id, m.user, f"Competency: {category.label}", cell))
+    items.sort(key=lambda i: (i.cell.expires_on or dt.date.min, str(i.person), i.what))
+    return items

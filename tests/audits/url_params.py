@@ -69,4 +69,5 @@ def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, in
         "metric": "gaps",
         "incident_id": incident.pk,
         "pack_id": pack.pk,
+        "provider_id": home.provider_id,  # the provider dashboard (R-DASH-2)
     }
