@@ -4,6 +4,7 @@ prescriptions: catalogue, prescription lines, schedules, PRN protocols, covert a
 self-administration plans (R-RX-*). mar: scheduled doses and administration records (R-MAR-*).
 """
 
+from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prescriptions import validate_not_a_container  # noqa: F401  (migrations name it)
