@@ -342,6 +342,7 @@ def test_a_pending_import_never_produces_a_due_dose(rx, resident_a, clock):
     assert not ScheduledDose.objects.filter(line=line).exists()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_over_a_live_server(live_server, pharmacy, resident_a):
     secret = token_for(pharmacy.account)
     body = json.dumps(
