@@ -66,4 +66,5 @@ urlpatterns = [
     path("", include("audits.urls")),
     path("", include("medications.chart_urls")),
     path("", include("medications.stock_urls")),
+    path("", include("medications.pharmacy_urls")),
 ]
