@@ -13,6 +13,7 @@ STEPS = (
     "medications.demo_mar",
     "medications.demo_stock",
     "audits.demo",
+    "fhir_api.demo",
 )
 
 
@@ -49,3 +50,5 @@ class Command(BaseCommand):
             "FHIR API (R-FHIR-4): python manage.py api_token carer   prints a token; then\n"
             "  curl -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/fhir/r4/Patient"
         )
+        for note in ctx.notes:
+            self.stdout.write(note)
