@@ -31,6 +31,7 @@ from .. import catalogue
 from .. import schedule as sched
 from ..dmd import verhoeff_valid
 from ..models import (
+    CdSchedule,
     DoseUnit,
     ImportDecision,
     LineStatus,
@@ -448,7 +449,32 @@ def _resolve(pharmacy: Pharmacy, data: ImportedLine) -> _Resolved:
 
 
 def _new_medicine(name: str, code: str, route: str) -> Medicine:
+    """A product the catalogue lacks, added with the pharmacy's name for it. A controlled drug
+    must not arrive without its schedule (H-5): it takes the CD schedule, register flag and
+    storage of a catalogue product with the same ingredients, if any; the check screen asks
+    for the rest to be confirmed."""
     ingredients = catalogue.derive_ingredients(name)
+    same = (
+        Medicine.objects.filter(ingredients__iexact=ingredients)
+        .exclude(cd_schedule=CdSchedule.NONE)
+        .order_by("cd_schedule")  # the strictest schedule ("2" first)
+        .first()
+        if ingredients
+        else None
+    )
+    if same is not None:
+        return Medicine.objects.create(
+            name=name,
+            dmd_code=code,
+            code_to_confirm=bool(code),
+            code_source=NEW_PRODUCT_NOTE,
+            route=route,
+            ingredients=ingredients,
+            category=same.category,
+            cd_schedule=same.cd_schedule,
+            cd_register=same.cd_register,
+            storage=same.storage,
+        )
     return Medicine.objects.create(
         name=name,
         dmd_code=code,

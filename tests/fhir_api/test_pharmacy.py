@@ -245,6 +245,15 @@ def test_an_unknown_dmd_code_with_a_name_joins_the_catalogue(rx, resident_a):
     assert response.status_code == 201, response.body
     medicine = Medicine.objects.get(dmd_code=NEW_CODE)
     assert medicine.name == "Zapamol 10mg tablets" and medicine.code_to_confirm
+    # A controlled drug new to the catalogue keeps its schedule from its ingredient (H-5).
+    cd = rx.post(
+        request(
+            resident_a, ident="rx-cd", code=None, display="Oxycodone 20mg capsules", unit="capsule"
+        )
+    )
+    assert cd.status_code == 201, cd.body
+    oxycodone = Medicine.objects.get(name="Oxycodone 20mg capsules")
+    assert oxycodone.cd_schedule == "2" and oxycodone.cd_register and not oxycodone.dmd_code
     bad = rx.post(request(resident_a, ident="rx-9", code="12345678", display="Made up"))
     assert bad.status_code == 422 and issue_code(bad) == "dmd_code_invalid"
 
