@@ -77,6 +77,9 @@ def _bare(conn, item) -> int:
     return r.status
 
 
+FIRST_ERROR: list[str] = []
+
+
 def _post(conn, item) -> int:
     conn.request(
         "POST",
@@ -85,7 +88,9 @@ def _post(conn, item) -> int:
         {"Authorization": f"Bearer {item['token']}", "Content-Type": "application/fhir+json"},
     )
     r = conn.getresponse()
-    r.read()
+    body = r.read()
+    if r.status >= 300 and not FIRST_ERROR:
+        FIRST_ERROR.append(f"{r.status} {body[:400]!r}")
     return r.status
 
 
@@ -101,15 +106,16 @@ def _bodies(data: dict, clients: int) -> list[list[dict]]:
     doses = list(
         ScheduledDose.objects.filter(pk__in=data["open_doses"])
         .order_by("pk")
-        .values_list("pk", "line_id", "resident_id", "due_at")
+        .values_list("pk", "line_id", "resident_id", "due_at", "line__medicine_id")
     )
     work: list[list[dict]] = [[] for _ in range(clients)]
-    for i, (pk, line_id, resident_id, due_at) in enumerate(doses):
+    for i, (pk, line_id, resident_id, due_at, medicine_id) in enumerate(doses):
         body = {
             "resourceType": "MedicationAdministration",
             "identifier": [{"system": "https://bench.example/dose", "value": str(pk)}],
             "status": "completed",
             "subject": {"reference": f"Patient/{resident_id}"},
+            "medicationReference": {"reference": f"Medication/{medicine_id}"},
             "request": {"reference": f"MedicationRequest/{line_id}"},
             "effectiveDateTime": due_at.isoformat(),
             "dosage": {"dose": {"value": 1, "unit": "tablet(s)"}},
@@ -200,6 +206,8 @@ def main() -> None:
         print(_line(f"bare Django view ({args.clients} clients)", bare))
         api = _run(args.clients, work, _post)
         print(_line(f"API POST MedicationAdministration ({args.clients} clients)", api))
+        if FIRST_ERROR:
+            print(f"first error: {FIRST_ERROR[0]}")
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         from django.db.models import Count
 
