@@ -560,7 +560,9 @@ def _request_input(data: dict, where: str = "") -> services.ImportedLine:
         )
     resource = _model(MedicationRequest, data, f"{where}MedicationRequest")
     try:
-        return services.medication_request_input(resource, raw=data)
+        # Kept as the pharmacy sent it, in JSON the database can store (no Decimals).
+        stored = json.loads(resource.model_dump_json())
+        return services.medication_request_input(resource, raw=stored)
     except services.ApiError as e:
         raise services.ApiError(f"{where}{e.message}", code=e.code, status=e.status) from e
 

@@ -287,6 +287,15 @@ def test_a_malformed_dosage_is_422(rx, resident_a, change):
     assert not PrescriptionLine.objects.exists()
 
 
+def test_a_fractional_dose_is_stored_with_the_resource_as_sent(rx, resident_a):
+    response = rx.post(request(resident_a, dose=0.5, unit="ml", times=("08:00:00",)))
+    assert response.status_code == 201, response.body
+    item = PharmacyImport.objects.get()
+    assert item.line.dose == Decimal("0.5") and item.line.dose_unit == "ml"
+    stored = item.resource["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]
+    assert stored["value"] == 0.5
+
+
 def test_a_prn_request_carries_its_limits(rx, resident_a):
     response = rx.post(request(resident_a, prn=True, dose=1))
     assert response.status_code == 201, response.body
