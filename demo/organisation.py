@@ -42,6 +42,7 @@ class DemoContext:
     units: dict[str, Unit] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     created_users: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the command prints after the logins
     now: dt.datetime = field(default_factory=timezone.now)
 
 

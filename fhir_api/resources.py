@@ -222,8 +222,15 @@ def medication_request(line: PrescriptionLine) -> MedicationRequest:
         doseAndRate=[dose_and_rate],
         maxDosePerPeriod=max_per_period,
     )
+    imported = getattr(line, "pharmacy_import", None)
+    identifiers = (
+        [Identifier(system=imported.identifier_system or None, value=imported.identifier_value)]
+        if imported is not None
+        else None
+    )
     return MedicationRequest(
         id=str(line.pk),
+        identifier=identifiers,
         status=status,
         intent="order",
         medicationReference=_ref("Medication", line.medicine_id, line.medicine.name),

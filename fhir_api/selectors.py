@@ -57,7 +57,7 @@ def lines(user: User) -> QuerySet[PrescriptionLine]:
         PrescriptionLine.objects.filter(
             home__in=permissions.home_ids_for(user, Perm.VIEW_RESIDENTS)
         )
-        .select_related("medicine")
+        .select_related("medicine", "pharmacy_import")
         .prefetch_related(
             Prefetch(
                 "versions",

@@ -19,7 +19,13 @@ from emar.models import NonAdministrationCode, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append
 from medications.models import Administration, Outcome, PrescriptionLine, ScheduledDose
-from medications.services import administration_record, doses_sync
+from medications.services import (
+    ImportedLine,
+    administration_record,
+    doses_sync,
+    pharmacy_home_ids,
+    pharmacy_of,
+)
 
 from . import selectors
 from .models import ApiIdentifier, ApiToken
@@ -45,6 +51,15 @@ class ApiError(DomainError):
 # --- Tokens (R-FHIR-4) ---------------------------------------------------------------------------
 
 
+def caller_home_ids(user: User) -> list[int]:
+    """The homes a token's account acts for: its roles' homes, or for a pharmacy's account the
+    homes the pharmacy supplies (R-FHIR-5)."""
+    pharmacy = pharmacy_of(user)
+    if pharmacy is not None:
+        return pharmacy_home_ids(pharmacy)
+    return list(permissions.home_ids_for(user))
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -61,7 +76,12 @@ def api_token_create(
         )
     if not user.is_active:
         raise ApiError(f"{user.username} is not an active account.", code="user_inactive")
-    homes = permissions.home_ids_for(user)
+    homes = caller_home_ids(user)
+    if not homes and pharmacy_of(user) is not None:
+        raise ApiError(
+            f"{user.pharmacy} supplies no home yet, so its token could send nothing.",
+            code="no_roles",
+        )
     if not homes:
         raise ApiError(
             f"{user.username} has no role in any home, so a token could see nothing. Give them "
@@ -95,6 +115,8 @@ def api_token_revoke(*, token: ApiToken, by: User) -> ApiToken:
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
     homes = set(permissions.home_ids_for(by, Perm.MANAGE_API_TOKENS))
     token_homes = set(token.user.memberships.values_list("home_id", flat=True))
+    if pharmacy_of(token.user) is not None:
+        token_homes |= set(pharmacy_home_ids(token.user.pharmacy))
     if not homes & token_homes and by.pk != token.user_id:
         raise ApiError("Only a manager of their home can revoke this token.", code="not_allowed")
     if token.revoked_at is not None:
@@ -117,7 +139,9 @@ def api_token_authenticate(*, secret: str) -> User:
     """The user a bearer token acts as; ApiError (401) if unknown, revoked or expired."""
     now = timezone.now()
     token = (
-        ApiToken.objects.select_related("user").filter(key_hash=_hash(secret)).first()
+        ApiToken.objects.select_related("user", "user__pharmacy")
+        .filter(key_hash=_hash(secret))
+        .first()
         if secret.startswith(TOKEN_PREFIX)
         else None
     )
@@ -334,3 +358,167 @@ def administration_from_fhir(*, by: User, data: AdministrationInput) -> tuple[Ad
             defaults={"system": data.identifier_system, "value": data.identifier_value},
         )
     return record, not existed
+
+
+# --- MedicationRequest in: the pharmacy import (R-FHIR-5, R-RX-12) -----------------------------
+
+NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
+DMD = "https://dmd.nhs.uk"
+_WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_PERIOD_MINUTES = {"min": 1, "h": 60, "d": 24 * 60}
+IMPORTABLE_STATUSES = ("active", "draft")
+
+
+def _nhs_number(subject) -> str:
+    """subject.identifier (system NHS number), or the conditional reference
+    Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|NNN."""
+    if subject is None:
+        return ""
+    if subject.identifier is not None:
+        if subject.identifier.system != NHS_NUMBER:
+            raise ApiError(
+                f"subject.identifier.system must be {NHS_NUMBER}.", code="patient_identifier"
+            )
+        return subject.identifier.value or ""
+    prefix = f"Patient?identifier={NHS_NUMBER}|"
+    if subject.reference and subject.reference.startswith(prefix):
+        return subject.reference.removeprefix(prefix)
+    raise ApiError(
+        f"Name the patient by NHS number: subject.identifier with system {NHS_NUMBER}.",
+        code="patient_identifier",
+    )
+
+
+def _minutes(quantity: Decimal | None, unit: str | None) -> int | None:
+    if quantity is None or unit not in _PERIOD_MINUTES:
+        return None
+    minutes = quantity * _PERIOD_MINUTES[unit]
+    return int(minutes) if minutes == minutes.to_integral() and minutes > 0 else None
+
+
+def medication_request_input(resource, *, raw: dict) -> ImportedLine:
+    """What a MedicationRequest (parsed with the fhir.resources R4B model) says, in eMAR's
+    terms. Only structure is read here; `medications.services.prescription_import` applies
+    every rule (patient, product, dose, unit, route, timing)."""
+    if resource.status not in IMPORTABLE_STATUSES:
+        raise ApiError(
+            f"A MedicationRequest with status {resource.status!r} cannot be imported: send "
+            "active prescriptions.",
+            code="status_unsupported",
+        )
+    identifier = (resource.identifier or [None])[0]
+    if resource.medicationCodeableConcept is None:
+        raise ApiError(
+            "Send the medication as medicationCodeableConcept with a dm+d coding "
+            f"(system {DMD}) and its display.",
+            code="medication_unknown",
+        )
+    concept = resource.medicationCodeableConcept
+    dmd = next((c for c in concept.coding or [] if c.system == DMD and c.code), None)
+    name = (dmd.display if dmd and dmd.display else None) or concept.text or ""
+    dosages = resource.dosageInstruction or []
+    if len(dosages) != 1:
+        raise ApiError(
+            "Send exactly one dosageInstruction per MedicationRequest (a line has one dosage).",
+            code="dosage_invalid",
+        )
+    dosage = dosages[0]
+    rates = dosage.doseAndRate or []
+    dose = dose_max = None
+    unit = ""
+    if len(rates) == 1 and rates[0].doseQuantity is not None:
+        dose = rates[0].doseQuantity.value
+        unit = rates[0].doseQuantity.code or rates[0].doseQuantity.unit or ""
+    elif len(rates) == 1 and rates[0].doseRange is not None:
+        low, high = rates[0].doseRange.low, rates[0].doseRange.high
+        dose, dose_max = (low.value if low else None), (high.value if high else None)
+        unit = (low.code or low.unit or "") if low else ""
+        if dose_max is None:
+            raise ApiError("A dose range needs its high end.", code="dosage_invalid")
+    else:
+        raise ApiError(
+            "The dosage needs one doseAndRate with doseQuantity (or doseRange).",
+            code="dosage_invalid",
+        )
+    route = ""
+    if dosage.route is not None:
+        codes = [c.code for c in dosage.route.coding or [] if c.code]
+        route = (
+            (codes[0] if codes else "")
+            or dosage.route.text
+            or next((c.display for c in dosage.route.coding or []), "")
+            or ""
+        )
+    prn = bool(dosage.asNeededBoolean) or dosage.asNeededCodeableConcept is not None
+    repeat = dosage.timing.repeat if dosage.timing and dosage.timing.repeat else None
+    times = tuple(repeat.timeOfDay or []) if repeat else ()
+    when = tuple(repeat.when or []) if repeat else ()
+    weekdays = tuple(_WEEKDAY_CODES.index(d) for d in repeat.dayOfWeek or []) if repeat else ()
+    problem = ""
+    every_n = 1
+    interval = None
+    if repeat is not None and not prn:
+        slots = len(times) + len(when)
+        if repeat.frequency is not None and slots and repeat.frequency != slots:
+            problem = (
+                f"The timing says {repeat.frequency} a {repeat.periodUnit or 'period'} but gives "
+                f"{slots} times: make them agree."
+            )
+        elif repeat.periodUnit not in (None, "d", "wk"):
+            problem = "A regular line's timing period is in days (d) or weeks (wk)."
+        elif repeat.periodUnit == "d" and repeat.period is not None:
+            if repeat.period != repeat.period.to_integral() or repeat.period < 1:
+                problem = "The timing's period must be a whole number of days."
+            else:
+                every_n = int(repeat.period)
+        elif repeat.periodUnit == "wk" and not weekdays:
+            problem = "A weekly timing needs dayOfWeek."
+    elif repeat is not None and prn:
+        per = _minutes(repeat.period, repeat.periodUnit)
+        frequency = repeat.frequency or 1
+        interval = per // frequency if per else None
+    elif dosage.timing is not None and dosage.timing.code is not None and not prn:
+        problem = (
+            "timing.code alone cannot be scheduled: give timing.repeat with timeOfDay or when."
+        )
+    most = None
+    ratio = dosage.maxDosePerPeriod
+    if ratio is not None and ratio.numerator is not None and ratio.denominator is not None:
+        per = _minutes(ratio.denominator.value, ratio.denominator.code or ratio.denominator.unit)
+        if per == 24 * 60:
+            most = ratio.numerator.value
+    period = resource.dispenseRequest.validityPeriod if resource.dispenseRequest else None
+
+    def day(value) -> dt.date | None:
+        if value is None:
+            return None
+        return value.date() if isinstance(value, dt.datetime) else value
+
+    additional = [c.text for c in dosage.additionalInstruction or [] if c.text]
+    if dosage.patientInstruction:
+        additional.append(dosage.patientInstruction)
+    return ImportedLine(
+        identifier_system=(identifier.system or "") if identifier else "",
+        identifier_value=(identifier.value or "") if identifier else "",
+        nhs_number=_nhs_number(resource.subject),
+        dmd_code=dmd.code if dmd else "",
+        medication_name=name,
+        dose=Decimal(str(dose)) if dose is not None else None,
+        dose_max=Decimal(str(dose_max)) if dose_max is not None else None,
+        dose_unit=unit,
+        route=route,
+        is_prn=prn,
+        times=times,
+        when=when,
+        every_n_days=every_n,
+        weekdays=weekdays,
+        prn_min_interval_minutes=interval,
+        prn_max_per_24h=Decimal(str(most)) if most is not None else None,
+        start_date=day(period.start) if period else None,
+        end_date=day(period.end) if period else None,
+        indication=" ".join(c.text for c in resource.reasonCode or [] if c.text),
+        instructions=" ".join(additional),
+        prescriber=(resource.requester.display or "") if resource.requester else "",
+        resource=raw,
+        timing_problem=problem,
+    )

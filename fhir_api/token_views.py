@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -15,7 +16,7 @@ from .models import ApiToken
 
 def tokens_of(home):
     return (
-        ApiToken.objects.filter(user__memberships__home=home)
+        ApiToken.objects.filter(Q(user__memberships__home=home) | Q(user__pharmacy__homes=home))
         .select_related("user", "revoked_by")
         .distinct()
         .order_by("-created_at", "-pk")

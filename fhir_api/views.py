@@ -17,13 +17,16 @@ from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.medicationadministration import MedicationAdministration
+from fhir.resources.R4B.medicationrequest import MedicationRequest
 from pydantic import ValidationError
 
 from audits.services import access_log
-from emar import permissions
 from emar.services import DomainError
+from medications.models import PrescriptionLine
+from medications.services import pharmacy_of, prescription_import, prescription_import_many
 from training.services import TrainingGateError
 
 from . import resources, selectors, services
@@ -113,7 +116,7 @@ def _log(request, user, response, homes: set[int]) -> None:
     """One access-log row per home the call showed or touched; a call that showed nothing is
     logged against each of the caller's homes (R-INS-1, R-FHIR-4)."""
     what = f"API {request.method} {request.path.removeprefix('/fhir/r4/')} → {response.status_code}"
-    for home_id in sorted(homes) or permissions.home_ids_for(user):
+    for home_id in sorted(homes) or services.caller_home_ids(user):
         access_log(
             home=home_id,
             user=user,
@@ -151,7 +154,7 @@ def metadata(request):
         interactions = [{"code": "read"}]
         if kind != "Medication":
             interactions.append({"code": "search-type"})
-        if kind == "MedicationAdministration":
+        if kind in ("MedicationAdministration", "MedicationRequest"):
             interactions.append({"code": "create"})
         rest_resources.append(
             {
@@ -190,6 +193,13 @@ def metadata(request):
                         "description": "Every call but this one needs Authorization: Bearer TOKEN.",
                     },
                     "resource": rest_resources,
+                    "interaction": [
+                        {
+                            "code": "transaction",
+                            "documentation": "A supplying pharmacy's Bundle of "
+                            "MedicationRequests, all or nothing (R-FHIR-5).",
+                        }
+                    ],
                 }
             ],
         }
@@ -366,14 +376,30 @@ SEARCH_VIEWS = {
 }
 
 
+PHARMACY_ONLY = (
+    "A pharmacy's token can only send prescriptions: POST MedicationRequest, or a transaction "
+    "Bundle of them to the base URL."
+)
+
+
+def _refuse_pharmacy(user) -> None:
+    """A pharmacy's token sends MedicationRequests and reads nothing (R-FHIR-5)."""
+    if pharmacy_of(user) is not None:
+        raise services.ApiError(PHARMACY_ONLY, code="pharmacy_cannot_read", status=403)
+
+
 @api(methods=("GET", "POST"))
 def resource_type(request, user, kind: str):
     if request.method == "POST":
+        if kind == "MedicationRequest":
+            return create_request(request, user)
+        _refuse_pharmacy(user)
         if kind != "MedicationAdministration":
             raise BadRequest(
                 f"{kind} cannot be created through this API.", status=405, code="not-supported"
             )
         return create_administration(request, user)
+    _refuse_pharmacy(user)
     if kind not in SEARCH_VIEWS:
         if kind in READS:
             raise BadRequest(
@@ -385,6 +411,7 @@ def resource_type(request, user, kind: str):
 
 @api(methods=("GET",))
 def resource_read(request, user, kind: str, pk: str):
+    _refuse_pharmacy(user)
     if kind not in READS or not pk.isdigit():
         raise Http404
     queryset, build, home_of = READS[kind]
@@ -498,3 +525,116 @@ def create_administration(request, user):
         ),
         {record.home_id},
     )
+
+
+# --- The pharmacy import (R-FHIR-5, R-RX-12) --------------------------------------------------
+
+
+def _pharmacy(user):
+    pharmacy = pharmacy_of(user)
+    if pharmacy is None:
+        raise services.ApiError(
+            "Only a home's supplying pharmacy sends MedicationRequests: this token is a staff "
+            "member's. Prescriptions typed in the home are entered on the screens.",
+            code="pharmacy_only",
+            status=403,
+        )
+    return pharmacy
+
+
+def _model(model, data: dict, kind: str):
+    try:
+        return model.model_validate(data)
+    except (ValidationError, ValueError, TypeError) as e:
+        first = str(e).splitlines()
+        raise BadRequest(
+            f"The {kind} is not valid FHIR R4: " + "; ".join(first[:3])[:400], code="structure"
+        ) from None
+
+
+def _request_input(data: dict, where: str = "") -> services.ImportedLine:
+    if not isinstance(data, dict) or data.get("resourceType") != "MedicationRequest":
+        got = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
+        raise BadRequest(
+            f"{where}Expected a MedicationRequest, got {str(got)[:40]!r}.", code="structure"
+        )
+    resource = _model(MedicationRequest, data, f"{where}MedicationRequest")
+    try:
+        # Kept as the pharmacy sent it, in JSON the database can store (no Decimals).
+        stored = json.loads(resource.model_dump_json())
+        return services.medication_request_input(resource, raw=stored)
+    except services.ApiError as e:
+        raise services.ApiError(f"{where}{e.message}", code=e.code, status=e.status) from e
+
+
+def _request_out(pk: int):
+    line = (
+        PrescriptionLine.objects.select_related("medicine", "pharmacy_import")
+        .prefetch_related("versions", "protocols")
+        .get(pk=pk)
+    )
+    return resources.medication_request(line)
+
+
+def create_request(request, user):
+    """POST MedicationRequest from the supplying pharmacy: a line awaiting check (R-FHIR-5)."""
+    pharmacy = _pharmacy(user)
+    data = _request_input(_body(request))
+    item, created = prescription_import(pharmacy=pharmacy, data=data)
+    location = f"{_base(request)}MedicationRequest/{item.line_id}"
+    return (
+        _json(_request_out(item.line_id), 201 if created else 200, {"Location": location}),
+        {item.line.home_id},
+    )
+
+
+@api(methods=("POST",))
+def bundle_transaction(request, user):
+    """A transaction Bundle of MedicationRequests from the pharmacy: all or nothing
+    (R-FHIR-5). Per resident the Bundle is the pharmacy's whole list."""
+    pharmacy = _pharmacy(user)
+    data = _body(request)
+    if data.get("resourceType") != "Bundle":
+        raise BadRequest(
+            "POST to the base URL takes a transaction Bundle of MedicationRequests.",
+            code="structure",
+        )
+    bundle = _model(Bundle, data, "Bundle")
+    if bundle.type != "transaction":
+        raise services.ApiError(
+            f"Send a Bundle of type transaction, not {bundle.type!r}.", code="bundle_type"
+        )
+    entries = data.get("entry") or []
+    items = []
+    for number, (entry, raw) in enumerate(zip(bundle.entry or [], entries, strict=True), 1):
+        where = f"Entry {number}: "
+        if (
+            entry.request is None
+            or entry.request.method != "POST"
+            or (entry.request.url.rstrip("/") != "MedicationRequest")
+        ):
+            raise services.ApiError(
+                f"{where}each entry must be request POST MedicationRequest.",
+                code="bundle_entry_unsupported",
+            )
+        items.append(_request_input(raw.get("resource"), where))
+    results = prescription_import_many(pharmacy=pharmacy, items=items)
+    base = _base(request)
+    response = Bundle.model_validate(
+        {
+            "resourceType": "Bundle",
+            "type": "transaction-response",
+            "entry": [
+                {
+                    "fullUrl": f"{base}MedicationRequest/{item.line_id}",
+                    "resource": _request_out(item.line_id),
+                    "response": {
+                        "status": "201 Created" if created else "200 OK",
+                        "location": f"MedicationRequest/{item.line_id}",
+                    },
+                }
+                for item, created in results
+            ],
+        }
+    )
+    return _json(response), {item.line.home_id for item, _ in results}

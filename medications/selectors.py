@@ -25,6 +25,7 @@ from .models import (
     Medicine,
     PrescriptionLine,
     PrnProtocol,
+    RxSource,
     ScheduledDose,
     ScheduleVersion,
     SelfAdminAssessment,
@@ -89,6 +90,7 @@ def lines_of(resident: Resident) -> QuerySet[PrescriptionLine]:
 def lines_awaiting_check(home: CareHome) -> QuerySet[PrescriptionLine]:
     return (
         PrescriptionLine.objects.filter(home=home, status=LineStatus.AWAITING_CHECK)
+        .exclude(source=RxSource.PHARMACY_IMPORT)  # checked on the pharmacy import screen
         .select_related("resident", "resident__unit", "medicine", "entered_by")
         .order_by("entered_at")
     )

@@ -4,7 +4,7 @@ stock, the CD register and temperatures (R-STK-1..6, R-CD-1..3)."""
 
 from django.urls import path
 
-from .views import chart, prescriptions, prints, rounds, stock
+from .views import chart, pharmacy, prescriptions, prints, rounds, stock
 
 app_name = "medications"
 
@@ -111,5 +111,26 @@ urlpatterns = [
         "homes/<int:home_id>/temperatures/locations/",
         stock.storage_location_add,
         name="storage_location_add",
+    ),
+    # The pharmacy import (R-RX-12, R-FHIR-5)
+    path(
+        "homes/<int:home_id>/pharmacy-imports/",
+        pharmacy.pharmacy_imports,
+        name="pharmacy_imports",
+    ),
+    path(
+        "residents/<int:resident_id>/pharmacy-import/",
+        pharmacy.pharmacy_import_check,
+        name="pharmacy_import_check",
+    ),
+    path(
+        "pharmacy-imports/<int:import_id>/accept/",
+        pharmacy.pharmacy_import_accept,
+        name="pharmacy_import_accept",
+    ),
+    path(
+        "pharmacy-imports/<int:import_id>/reject/",
+        pharmacy.pharmacy_import_reject,
+        name="pharmacy_import_reject",
     ),
 ]

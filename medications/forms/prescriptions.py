@@ -190,7 +190,10 @@ class LineForm(IdempotencyKeyMixin, ScheduleFields):
         help_text="e.g. 30 minutes before food",
     )
     prescriber = forms.CharField(max_length=120)
-    source = forms.ChoiceField(choices=RxSource.choices)
+    # A line typed in is never "from the pharmacy through the API" (R-RX-12).
+    source = forms.ChoiceField(
+        choices=[c for c in RxSource.choices if c[0] != RxSource.PHARMACY_IMPORT]
+    )
     source_detail = forms.CharField(
         max_length=200,
         required=False,

@@ -7,6 +7,7 @@ register, storage and temperatures (R-STK-*, R-CD-*). prints: background MAR pri
 """
 
 from .homely import *  # noqa: F403
+from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prescriptions import validate_not_a_container  # noqa: F401  (migrations name it)

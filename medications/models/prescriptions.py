@@ -172,6 +172,7 @@ class RxSource(models.TextChoices):
     GP = "gp", "GP prescription"
     HOSPITAL = "hospital", "Hospital discharge"
     PHARMACY_LABEL = "pharmacy_label", "Pharmacy label"
+    PHARMACY_IMPORT = "pharmacy_import", "Pharmacy (sent through the API)"
     OTHER = "other", "Other (say which)"
 
 

@@ -31,6 +31,7 @@ from ..models import (
     Medicine,
     PrescriptionLine,
     PrnProtocol,
+    RxSource,
     ScheduleVersion,
     SelfAdminAssessment,
     VariableDose,
@@ -298,15 +299,76 @@ def line_create(
 ) -> PrescriptionLine:
     """Enter a line (R-RX-2). It stays "awaiting check" until a second senior checks it
     (R-RX-4). An allergy match blocks unless a senior gives a reason to override (R-RX-5)."""
-    resident = Resident.objects.select_related("home").get(pk=resident.pk)
-    home = resident.home
     _require_perm(
         by,
         Perm.ENTER_PRESCRIPTION,
-        home.pk,
+        resident.home_id,
         "not_permitted",
         "Your role cannot enter prescriptions.",
     )
+    return line_insert(
+        resident=resident,
+        medicine=medicine,
+        by=by,
+        dose=dose,
+        dose_unit=dose_unit,
+        route=route,
+        prescriber=prescriber,
+        source=source,
+        start_date=start_date,
+        schedule=schedule,
+        is_prn=is_prn,
+        dose_max=dose_max,
+        end_date=end_date,
+        review_date=review_date,
+        indication=indication,
+        instructions=instructions,
+        source_detail=source_detail,
+        time_sensitive=time_sensitive,
+        tolerance_minutes=tolerance_minutes,
+        allergy_override_reason=allergy_override_reason,
+        prn_min_interval_minutes=prn_min_interval_minutes,
+        prn_max_doses_24h=prn_max_doses_24h,
+        idempotency_key=idempotency_key,
+    )
+
+
+@transaction.atomic
+def line_insert(
+    *,
+    resident: Resident,
+    medicine: Medicine,
+    by: User,
+    dose: Decimal,
+    dose_unit: str,
+    route: str,
+    prescriber: str,
+    source: str,
+    start_date: dt.date,
+    schedule: ScheduleInput | None,
+    is_prn: bool = False,
+    dose_max: Decimal | None = None,
+    end_date: dt.date | None = None,
+    review_date: dt.date | None = None,
+    indication: str = "",
+    instructions: str = "",
+    source_detail: str = "",
+    time_sensitive: bool = False,
+    tolerance_minutes: int = 15,
+    allergy_override_reason: str = "",
+    prn_min_interval_minutes: int | None = None,
+    prn_max_doses_24h: int | None = None,
+    idempotency_key: UUID | None = None,
+    allergy_match_blocks: bool = True,
+) -> PrescriptionLine:
+    """The rules of a new line awaiting check (R-RX-2, R-RX-3, R-RX-5, R-RX-6), for callers
+    that have already decided who may enter it: `line_create` (a senior's role) and the
+    pharmacy import (`medications.services.imports`, the supplying pharmacy of the home).
+    An import cannot give a senior's override, so there an allergy match does not block the
+    entry (`allergy_match_blocks=False`): the check screen shows it and `line_check` refuses
+    the line until a senior overrides or rejects it."""
+    resident = Resident.objects.select_related("home").get(pk=resident.pk)
+    home = resident.home
     if not resident.is_current:
         raise DomainError(f"{resident} is no longer resident.", code="not_resident")
     validate_not_a_container_domain(medicine.name)
@@ -345,6 +407,8 @@ def line_create(
         )
     matches = allergy_matches(medicine, _active_allergies(resident))
     override = allergy_override_reason.strip()
+    if not allergy_match_blocks:
+        matches, override = [], ""
     if matches and not override:
         names = ", ".join(a.substance for a in matches)
         raise DomainError(
@@ -463,16 +527,30 @@ def _save_keyed(line: PrescriptionLine, fields: list[str]) -> None:
 
 @transaction.atomic
 def line_check(
-    *, line: PrescriptionLine, by: User, idempotency_key: UUID | None = None
+    *,
+    line: PrescriptionLine,
+    by: User,
+    idempotency_key: UUID | None = None,
+    via_import: bool = False,
 ) -> PrescriptionLine:
     """Second-person check against the source (R-RX-4, R-RES-2, R-RX-5): a different senior;
     the resident's allergy status is known; any allergy match carries an override reason.
-    The line's doses start from the day of the check (never a run of gaps before it)."""
+    The line's doses start from the day of the check (never a run of gaps before it).
+
+    A line sent by the pharmacy is checked on the import screen only (`via_import`, from
+    `pharmacy_import_accept`), beside the resident's current lines, so a changed line replaces
+    the old one instead of running beside it (R-RX-12)."""
     line = _locked_line(line)
     if idempotency_key is not None and line.check_key == idempotency_key:
         return line  # the same check form sent twice
     if line.status != LineStatus.AWAITING_CHECK:
         raise DomainError("This line is not awaiting a check.", code="not_awaiting_check")
+    if not via_import and line.source == RxSource.PHARMACY_IMPORT:
+        raise DomainError(
+            "This line came from the pharmacy: check it on the pharmacy import screen, beside "
+            "the resident's current lines.",
+            code="check_on_import_screen",
+        )
     if by.pk == line.entered_by_id:
         raise DomainError("The person who entered a line cannot check it.", code="check_self")
     _require_perm(

@@ -406,6 +406,7 @@ def _awaiting_context(request, home, *, error: str = "") -> dict:
     return {
         "home": home,
         "lines": selectors.lines_awaiting_check(home),
+        "pharmacy_lines": services.pharmacy_imports_waiting(home).count(),
         "changes": selectors.schedule_changes_awaiting_check(home),
         "variable_doses": selectors.variable_doses_awaiting_check(home),
         "overdue": selectors.overdue_plans(home, home.local_today()),

@@ -15,7 +15,8 @@ def _counts() -> dict[str, int]:
     return {
         m._meta.label: m.objects.count()
         for m in apps.get_models()
-        if m._meta.app_label in {"emar", "residents", "medications", "training", "audits"}
+        if m._meta.app_label
+        in {"emar", "residents", "medications", "training", "audits", "fhir_api"}
         and m._meta.label not in {"emar.JobHeartbeat"}
     }
 
@@ -38,6 +39,7 @@ def test_seed_demo_is_idempotent_and_prints_the_logins(demo_db):
     ):
         assert username in printed
     assert "python manage.py api_token" in printed  # R-FHIR-4: how to try the API
+    assert "/fhir/r4/MedicationRequest" in printed  # R-FHIR-5: the pharmacy's token to try
     assert audit_verify() == []
 
 

@@ -56,7 +56,26 @@ def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, in
         review_date=today + dt.timedelta(days=90),
         exclusions="None",
     )
+    pharmacy = services.pharmacy_create(name="URL Pharmacy", homes=[home], by=None)
+    imported, _ = services.prescription_import(
+        pharmacy=pharmacy,
+        data=services.ImportedLine(
+            identifier_system="urn:test",
+            identifier_value="url-1",
+            nhs_number=person.nhs_number,
+            dmd_code="",
+            medication_name="Senna 7.5mg tablets",
+            dose=Decimal(2),
+            dose_max=None,
+            dose_unit="tablet",
+            route="oral",
+            is_prn=False,
+            times=(dt.time(22),),
+            prescriber="Dr A Shah",
+        ),
+    )
     return {
+        "import_id": imported.pk,
         "resident_id": person.pk,
         "line_id": live.pk,
         "version_id": change.pk,

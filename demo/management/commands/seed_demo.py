@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand
 
-from demo import audits, mar, organisation, prescriptions, residents, stock, training
+from demo import audits, mar, organisation, pharmacy, prescriptions, residents, stock, training
 from demo.organisation import DEFAULT_PASSWORD, LOGINS, DemoContext
 
 # Each subject's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = (organisation, training, residents, prescriptions, mar, stock, audits)
+STEPS = (organisation, training, residents, prescriptions, mar, stock, audits, pharmacy)
 
 
 class Command(BaseCommand):
@@ -34,3 +34,5 @@ class Command(BaseCommand):
             "FHIR API (R-FHIR-4): python manage.py api_token carer   prints a token; then\n"
             "  curl -H 'Authorization: Bearer TOKEN' http://127.0.0.1:8000/fhir/r4/Patient"
         )
+        for note in ctx.notes:
+            self.stdout.write(note)
