@@ -308,6 +308,17 @@ class PrescriptionLine(IdempotentRecord):
         return self.medicine.cd_register
 
     @property
+    def is_patch(self) -> bool:
+        """A patch: the old one must be confirmed removed before the next goes on (R-MAR-10)."""
+        return self.route == Route.TRANSDERMAL or self.dose_unit == DoseUnit.PATCH
+
+    @property
+    def needs_site(self) -> bool:
+        """Where it went on the body is recorded with every dose given: patches and topical
+        applications (R-MAR-10). The one rule for the round, the PRN page and the service."""
+        return self.is_patch or self.route == Route.TOPICAL
+
+    @property
     def is_live(self) -> bool:
         return self.status == LineStatus.ACTIVE
 
