@@ -16,6 +16,7 @@ from emar.models import (
     Unit,
     User,
     idempotency_unique,
+    text_max_length,
 )
 from residents.models import Resident
 
@@ -205,6 +206,14 @@ class Administration(models.Model):
     class Meta:
         ordering = ["administered_at", "pk"]
         constraints = [
+            *text_max_length(
+                "late_reason",
+                "note",
+                "correction_reason",
+                "prn_reason",
+                "prn_override_reason",
+                "quantity_reason",
+            ),
             # R-MAR-5: one outcome per scheduled dose, whoever records it and however often.
             models.UniqueConstraint(
                 fields=["dose"],
@@ -305,6 +314,9 @@ class PrnFollowUp(models.Model):
     note = models.TextField(blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [*text_max_length("note")]
 
     def __str__(self) -> str:
         return f"{self.get_effectiveness_display()} ({self.administration_id})"
@@ -446,6 +458,7 @@ class HomelyRemedyAuthorisation(IdempotentRecord):
     class Meta:
         ordering = ["resident", "remedy", "-recorded_at", "-pk"]
         constraints = [
+            *text_max_length("exclusions"),
             models.CheckConstraint(
                 condition=Q(review_date__gt=F("authorised_on")),
                 name="homely_authorisation_review_after_date",
@@ -511,6 +524,7 @@ class HomelyRemedyDose(models.Model):
     class Meta:
         ordering = ["administered_at"]
         constraints = [
+            *text_max_length("reason", "override_reason"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="homely_dose_positive"),
             models.CheckConstraint(
                 condition=Q(override_by__isnull=True)
