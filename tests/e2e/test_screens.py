@@ -6,6 +6,7 @@ tests/e2e/screenshots/<page>-<width>.png (see the README there)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.conf import settings
@@ -128,6 +129,13 @@ def test_screens_fit_and_show_the_badge(
         page.goto(f"{base}/")
         expect(page.get_by_role("heading", name="Units")).to_be_visible()
         _check(page, "home", width)
+        # The units and rounds are links to those rounds.
+        page.get_by_role("link", name="Morning 08:00").click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Morning round")
+        page.goto(f"{base}/")
+        page.get_by_role("link", name="Oak", exact=True).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("Oak")
+        expect(page).to_have_url(re.compile(rf"/round/\?unit={unit.pk}$"))
 
         page.goto(f"{base}/homes/{home.pk}/audits/")
         month = previous_month(home.local_today())
