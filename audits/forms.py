@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from emar.forms import TEXT_MAX, Form, IdempotencyKeyMixin, checked_text
-from emar.models import CareHome, User
+from emar.models import LONG_TEXT_MAX, CareHome, User
 from emar.periods import PeriodError, month_check, period_check
 from medications.chart import CYCLE_DAYS, MAX_DAYS
 from residents.models import Resident
@@ -93,7 +93,7 @@ class SignForm(Form):
     summary = forms.CharField(
         label="Summary and overall findings",
         widget=forms.Textarea(attrs={"rows": 4}),
-        max_length=5000,
+        max_length=LONG_TEXT_MAX,
         required=False,
     )
     confirm = forms.BooleanField(
@@ -115,7 +115,7 @@ def checklist_answers(data, audit: Audit) -> tuple[dict[int, tuple[str, str]], s
         answers[q.pk] = (answer, comment)
     summary = data.get("summary")
     if summary is not None:
-        summary = checked_text(summary, limit=5000, what="The summary")
+        summary = checked_text(summary, limit=LONG_TEXT_MAX, what="The summary")
     return answers, summary
 
 
@@ -129,12 +129,12 @@ class IncidentForm(IdempotencyKeyMixin):
         label="When it happened", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     description = forms.CharField(
-        label="What happened", widget=forms.Textarea(attrs={"rows": 4}), max_length=5000
+        label="What happened", widget=forms.Textarea(attrs={"rows": 4}), max_length=LONG_TEXT_MAX
     )
     immediate_action = forms.CharField(
         label="What was done at once (e.g. GP / 111 called, resident observed)",
         widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=5000,
+        max_length=LONG_TEXT_MAX,
     )
     residents = forms.ModelMultipleChoiceField(
         label="Residents involved", queryset=Resident.objects.none(), required=False
@@ -185,7 +185,7 @@ class FollowUpForm(Form):
         label="Investigation and learning",
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,
-        max_length=5000,
+        max_length=LONG_TEXT_MAX,
     )
 
 

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from emar.models import (
+    LONG_TEXT_MAX,
     BackgroundBuild,
     BuildStatus,
     CareHome,
@@ -22,6 +23,7 @@ from emar.models import (
     User,
     auto_retry_constraint,
     idempotency_unique,
+    text_max_length,
 )
 from residents.models import Resident
 from training.models import MedicineCategory
@@ -77,6 +79,7 @@ class Audit(models.Model):
     class Meta:
         ordering = ["home", "-month"]
         constraints = [
+            *text_max_length("summary", limit=LONG_TEXT_MAX),
             models.UniqueConstraint(fields=["home", "month"], name="audit_once_per_home_month"),
             models.CheckConstraint(
                 condition=Q(status="draft", signed_at__isnull=True)
@@ -150,6 +153,7 @@ class ChecklistAnswer(models.Model):
 
     class Meta:
         constraints = [
+            *text_max_length("comment"),
             models.UniqueConstraint(
                 fields=["audit", "question"], name="checklist_answer_once_per_question"
             ),
@@ -189,6 +193,7 @@ class AuditAction(IdempotentRecord):
     class Meta:
         ordering = ["due_on", "pk"]
         constraints = [
+            *text_max_length("description", "note"),
             models.CheckConstraint(
                 condition=Q(status="done", closed_in__isnull=False)
                 | (~Q(status="done") & Q(closed_in__isnull=True)),
@@ -228,6 +233,7 @@ class AuditReport(BackgroundBuild):
 
     class Meta:
         constraints = [
+            *text_max_length("error"),
             models.CheckConstraint(
                 condition=~Q(status="ready") | ~Q(sha256=""), name="audit_report_ready_has_file"
             ),
@@ -265,6 +271,7 @@ class EvidencePack(BackgroundBuild):
     class Meta:
         ordering = ["-requested_at", "-pk"]
         constraints = [
+            *text_max_length("error"),
             models.CheckConstraint(condition=Q(end__gte=models.F("start")), name="pack_end_after"),
             auto_retry_constraint("evidence_pack"),
         ]
@@ -350,6 +357,7 @@ class Incident(IdempotentRecord):
     class Meta:
         ordering = ["-occurred_at", "-pk"]
         constraints = [
+            *text_max_length("description", "immediate_action", "follow_up", limit=LONG_TEXT_MAX),
             models.UniqueConstraint(
                 fields=["home", "reference"], name="incident_reference_unique_in_home"
             ),

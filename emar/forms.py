@@ -11,12 +11,13 @@ from django.forms.widgets import DateTimeBaseInput
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
-from .models import User
+from .models import TEXT_MAX, User
 
 # R-REL-1: every field has a sane bound, so hostile or mistaken input gets a message instead of
 # a crash (an integer the database cannot hold, a date that overflows when shifted by a time
 # zone) or a page that grows by a megabyte of text on every round.
-TEXT_MAX = 2000  # a note, need, preference, reason or comment (a textarea)
+# TEXT_MAX (emar.models): a note, need, preference, reason or comment (a textarea); the
+# database holds the same bound.
 LINE_MAX = 200  # a one-line answer
 NUMBER_MAX = 100_000  # an integer with no bound of its own
 EARLIEST_DATE = dt.date(1900, 1, 1)

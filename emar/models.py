@@ -10,6 +10,8 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 
@@ -18,6 +20,24 @@ def validate_timezone(value: str) -> None:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ValidationError(f"{value!r} is not a known timezone", code="bad_timezone") from None
+
+
+# R-REL-1: free text is bounded in the database as in the forms (emar.forms uses these), so a
+# write around the forms (a script, the shell, a future view) cannot store a megabyte either.
+TEXT_MAX = 2000  # a note, need, reason or comment
+LONG_TEXT_MAX = 5000  # an incident's account, an audit's summary
+
+
+def text_max_length(*fields: str, limit: int = TEXT_MAX) -> list[models.CheckConstraint]:
+    """Named database bounds on free-text fields, e.g. `medications_administration_note_max_
+    length` (tests/*/test_text_bounds.py checks every TextField of every model has one)."""
+    return [
+        models.CheckConstraint(
+            condition=LessThanOrEqual(Length(field), limit),
+            name=f"%(app_label)s_%(class)s_{field}_max_length",
+        )
+        for field in fields
+    ]
 
 
 def idempotency_unique() -> models.UniqueConstraint:
@@ -408,9 +428,10 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            *text_max_length("body"),
             models.UniqueConstraint(
                 fields=["kind", "subject", "recipient", "window"], name="notification_once"
-            )
+            ),
         ]
         indexes = [
             models.Index(

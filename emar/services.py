@@ -26,6 +26,7 @@ from .audit_trail import (  # noqa: F401 (the audit trail's API, imported from h
 )
 from .celery import app as celery_app
 from .models import (
+    TEXT_MAX,
     CareHome,
     CodeCategory,
     Membership,
@@ -713,6 +714,8 @@ def notify(
     recipients = list({u.pk: u for u in recipients}.values())
     if not recipients:
         return 0
+    if len(body) > TEXT_MAX:  # the database's bound: a notification points to the record
+        body = body[: TEXT_MAX - 1] + "…"
     before = Notification.objects.filter(kind=kind, subject=subject, window=window).count()
     Notification.objects.bulk_create(
         [

@@ -8,6 +8,7 @@ from .forms import SignInForm
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/web", views.healthz_web, name="healthz_web"),
     path(
         "login/",
         auth_views.LoginView.as_view(

@@ -118,6 +118,30 @@ def audit_trail(request, home):
     return render(request, "emar/audit_trail.html", {"home": home, "page": page, "rows": rows})
 
 
+def _database_check() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as e:  # any failure to reach the database is a failed check
+        return f"error: {type(e).__name__}"
+    return "ok"
+
+
+@never_cache
+@require_GET
+def healthz_web(request):
+    """R-RUN-5: the web node's own liveness, for its container healthcheck and the load
+    balancer: 200 when this process answers and reaches the database, else 503. It does not
+    look at the broker, the worker or beat, so a dead worker never takes web out of rotation
+    (monitoring reads `/healthz` for those)."""
+    database = _database_check()
+    ok = database == "ok"
+    return JsonResponse(
+        {"status": "ok" if ok else "error", "database": database}, status=200 if ok else 503
+    )
+
+
 @never_cache
 @require_GET
 def healthz(request):
@@ -126,12 +150,7 @@ def healthz(request):
     (`emar.jobs.jobs_health`); just after a start, before the first heartbeat, they say
     "starting" and the status is "starting" with 200."""
     result = {"status": "ok", "database": "ok", "broker": "ok", "worker": "ok", "beat": "ok"}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as e:  # any failure to reach the database is a failed check
-        result["database"] = f"error: {type(e).__name__}"
+    result["database"] = _database_check()
     try:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

@@ -21,7 +21,7 @@ from django.db.models.functions import Length
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from emar.models import CareHome, IdempotentRecord, Unit, User, idempotency_unique
+from emar.models import CareHome, IdempotentRecord, Unit, User, idempotency_unique, text_max_length
 
 NEEDS_MAX = 2000  # characters of a need or preference (emar.forms.TEXT_MAX)
 
@@ -146,6 +146,7 @@ class Resident(IdempotentRecord):
     class Meta:
         ordering = ["home", "unit__name", "room", "full_name"]
         constraints = [
+            *text_max_length("left_note"),
             models.UniqueConstraint(
                 fields=["home", "nhs_number"],
                 condition=~Q(nhs_number=""),
@@ -332,6 +333,7 @@ class Reconciliation(IdempotentRecord):
     class Meta:
         ordering = ["resident", "-arrived_on", "-pk"]
         constraints = [
+            *text_max_length("notes"),
             models.CheckConstraint(
                 condition=Q(completed_at__isnull=True, completed_by__isnull=True)
                 | Q(completed_at__isnull=False, completed_by__isnull=False),
@@ -375,6 +377,7 @@ class Discrepancy(IdempotentRecord):
         ordering = ["reconciliation", "recorded_at", "pk"]
         verbose_name_plural = "discrepancies"
         constraints = [
+            *text_max_length("description", "resolution"),
             models.CheckConstraint(
                 condition=Q(resolved_at__isnull=True)
                 | (Q(resolved_by__isnull=False) & ~Q(resolution="")),
@@ -403,7 +406,7 @@ class MedicationReview(IdempotentRecord):
 
     class Meta:
         ordering = ["resident", "-held_on", "-pk"]
-        constraints = [idempotency_unique()]
+        constraints = [*text_max_length("participants", "outcome"), idempotency_unique()]
 
     def __str__(self) -> str:
         return f"Review of {self.resident} on {self.held_on:%d %b %Y}"

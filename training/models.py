@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from emar.models import CareHome, IdempotentRecord, idempotency_unique
+from emar.models import CareHome, IdempotentRecord, idempotency_unique, text_max_length
 
 COMPETENCY_VALIDITY_MONTHS = 12  # R-TRN-2
 EXPIRING_WITHIN_DAYS = 30  # R-TRN-4, R-ALR-3
@@ -155,6 +155,7 @@ class CompetencyAssessment(IdempotentRecord):
     class Meta:
         ordering = ["home", "person", "category", "-assessed_on", "-pk"]
         constraints = [
+            *text_max_length("notes"),
             models.CheckConstraint(
                 condition=Q(expires_on__gt=models.F("assessed_on")),
                 name="assessment_expires_after_date",
@@ -207,6 +208,7 @@ class CompetencySuspension(models.Model):
     class Meta:
         ordering = ["home", "person", "category", "-suspended_at"]
         constraints = [
+            *text_max_length("reason"),
             models.UniqueConstraint(
                 fields=["home", "person", "category", "incident_ref"],
                 condition=Q(lifted_at__isnull=True) & ~Q(incident_ref=""),

@@ -163,9 +163,6 @@ class DoseForm(SecondSeniorMixin, WitnessMixin):
         return most_recent_past(t, now=timezone.now(), tz=self.home.tz)
 
 
-SITE_ROUTES = ("transdermal", "topical")  # the PRN page asks where it went (R-MAR-10)
-
-
 def new_key() -> str:
     return str(uuid.uuid4())
 
@@ -183,15 +180,22 @@ class PrnForm(PrnOverrideMixin, SecondSeniorMixin, WitnessMixin):
         widget=forms.TimeInput(attrs={"type": "time"}),
     )
     body_site = forms.ChoiceField(
-        choices=[("", "—"), *[(s, s) for s in BODY_SITES]], required=False
+        choices=[("", "—"), *[(s, s) for s in BODY_SITES]],
+        required=False,
+        label="Where it was applied",
     )
+    old_patch_removed = forms.BooleanField(required=False, label="Old patch removed")
 
-    def __init__(self, *args, home, line=None, **kwargs) -> None:
+    def __init__(self, *args, home, line=None, last_site=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.home = home
         # Fields the page leaves out for this line still report their errors (R-REL-1).
-        if line is not None and line.route not in SITE_ROUTES:
+        if line is not None and not line.needs_site:
             self.hide("body_site")
+        if line is not None and line.is_patch and last_site:
+            self.fields["old_patch_removed"].label = f"Old patch ({last_site}) removed"
+        else:
+            self.hide("old_patch_removed")
         if line is not None and not line.needs_witness:
             self.hide("witness_username", "witness_password")
 

@@ -15,6 +15,7 @@ from emar.models import (
     IdempotentRecord,
     User,
     idempotency_unique,
+    text_max_length,
 )
 from residents.models import Resident
 
@@ -148,6 +149,7 @@ class HomelyRemedyAuthorisation(IdempotentRecord):
     class Meta:
         ordering = ["resident", "remedy", "-recorded_at", "-pk"]
         constraints = [
+            *text_max_length("exclusions"),
             models.CheckConstraint(
                 condition=Q(review_date__gt=F("authorised_on")),
                 name="homely_authorisation_review_after_date",
@@ -213,6 +215,7 @@ class HomelyRemedyDose(models.Model):
     class Meta:
         ordering = ["administered_at"]
         constraints = [
+            *text_max_length("reason", "override_reason"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="homely_dose_positive"),
             models.CheckConstraint(
                 condition=Q(override_by__isnull=True)

@@ -14,6 +14,8 @@ from emar.models import (
     Round,
     Unit,
     User,
+    idempotency_unique,
+    text_max_length,
 )
 from residents.models import Resident
 
@@ -199,6 +201,14 @@ class Administration(models.Model):
     class Meta:
         ordering = ["administered_at", "pk"]
         constraints = [
+            *text_max_length(
+                "late_reason",
+                "note",
+                "correction_reason",
+                "prn_reason",
+                "prn_override_reason",
+                "quantity_reason",
+            ),
             # R-MAR-5: one outcome per scheduled dose, whoever records it and however often.
             models.UniqueConstraint(
                 fields=["dose"],
@@ -299,6 +309,9 @@ class PrnFollowUp(models.Model):
     note = models.TextField(blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
     recorded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [*text_max_length("note")]
 
     def __str__(self) -> str:
         return f"{self.get_effectiveness_display()} ({self.administration_id})"

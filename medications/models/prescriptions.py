@@ -17,7 +17,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from emar.models import CareHome, IdempotentRecord, Round, User, idempotency_unique
+from emar.models import CareHome, IdempotentRecord, Round, User, idempotency_unique, text_max_length
 from residents.models import Allergy, Resident
 from training.models import MedicineCategory
 
@@ -246,6 +246,7 @@ class PrescriptionLine(IdempotentRecord):
             models.Index(fields=["home", "status"], name="line_home_status"),
         ]
         constraints = [
+            *text_max_length("allergy_override_reason"),
             models.CheckConstraint(condition=Q(dose__gt=0), name="line_dose_positive"),
             models.CheckConstraint(
                 condition=Q(dose_max__isnull=True) | Q(dose_max__gt=F("dose")),
@@ -305,6 +306,17 @@ class PrescriptionLine(IdempotentRecord):
     @property
     def needs_witness(self) -> bool:
         return self.medicine.cd_register
+
+    @property
+    def is_patch(self) -> bool:
+        """A patch: the old one must be confirmed removed before the next goes on (R-MAR-10)."""
+        return self.route == Route.TRANSDERMAL or self.dose_unit == DoseUnit.PATCH
+
+    @property
+    def needs_site(self) -> bool:
+        """Where it went on the body is recorded with every dose given: patches and topical
+        applications (R-MAR-10). The one rule for the round, the PRN page and the service."""
+        return self.is_patch or self.route == Route.TOPICAL
 
     @property
     def is_live(self) -> bool:
@@ -522,6 +534,7 @@ class PrnProtocol(IdempotentRecord):
     class Meta:
         ordering = ["line", "-written_at", "-pk"]
         constraints = [
+            *text_max_length("dose_guidance", "signs", "alternatives", "contact_prescriber"),
             models.CheckConstraint(
                 condition=Q(min_interval_minutes__gte=1), name="prn_interval_positive"
             ),
@@ -555,7 +568,15 @@ class CovertPlan(IdempotentRecord):
 
     class Meta:
         ordering = ["line", "-recorded_at", "-pk"]
-        constraints = [idempotency_unique()]
+        constraints = [
+            *text_max_length(
+                "capacity_assessment",
+                "best_interests_decision",
+                "best_interests_participants",
+                "pharmacist_advice",
+            ),
+            idempotency_unique(),
+        ]
 
     def __str__(self) -> str:
         return f"Covert plan for line {self.line_id}"
@@ -583,6 +604,7 @@ class SelfAdminAssessment(IdempotentRecord):
     class Meta:
         ordering = ["line", "-assessed_at", "-pk"]
         constraints = [
+            *text_max_length("notes"),
             # Self-administration is only approved when every risk question is answered well.
             models.CheckConstraint(
                 condition=Q(self_administers=False)

@@ -7,7 +7,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from emar.models import BackgroundBuild, BuildStatus, CareHome, Unit, User, auto_retry_constraint
+from emar.models import (
+    BackgroundBuild,
+    BuildStatus,
+    CareHome,
+    Unit,
+    User,
+    auto_retry_constraint,
+    text_max_length,
+)
 
 __all__ = ["MarPrint"]
 
@@ -49,6 +57,7 @@ class MarPrint(BackgroundBuild):
     class Meta:
         ordering = ["-requested_at", "-pk"]
         constraints = [
+            *text_max_length("error"),
             models.CheckConstraint(
                 condition=Q(days__gte=1, days__lte=42), name="mar_print_days_in_range"
             ),

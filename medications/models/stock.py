@@ -19,7 +19,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from emar.models import CareHome, IdempotentRecord, User, idempotency_unique
+from emar.models import CareHome, IdempotentRecord, User, idempotency_unique, text_max_length
 from residents.models import Resident
 
 from .homely import HomelyRemedy, HomelyRemedyDose
@@ -128,6 +128,7 @@ class StockMovement(IdempotentRecord):
     class Meta:
         ordering = ["line", "seq"]
         constraints = [
+            *text_max_length("reason"),
             models.UniqueConstraint(fields=["line", "seq"], name="stock_movement_seq_in_line"),
             models.UniqueConstraint(
                 fields=["administration"],
@@ -202,6 +203,7 @@ class StockCheck(IdempotentRecord):
     class Meta:
         ordering = ["-at", "-pk"]
         constraints = [
+            *text_max_length("note"),
             models.CheckConstraint(condition=Q(counted__gte=0), name="stock_check_count_positive"),
             models.CheckConstraint(
                 condition=Q(witness__isnull=True) | ~Q(witness=F("by")),
@@ -253,6 +255,7 @@ class StockDiscrepancy(models.Model):
     class Meta:
         ordering = ["-raised_at", "-pk"]
         constraints = [
+            *text_max_length("note", "resolution"),
             models.CheckConstraint(
                 condition=Q(resolved_at__isnull=True) | ~Q(resolution=""),
                 name="stock_discrepancy_resolution_has_text",
@@ -312,6 +315,7 @@ class TemperatureReading(IdempotentRecord):
     class Meta:
         ordering = ["location", "taken_at", "pk"]
         constraints = [
+            *text_max_length("action_taken"),
             models.CheckConstraint(
                 condition=Q(minimum__lte=F("current")) & Q(current__lte=F("maximum")),
                 name="temperature_min_current_max_ordered",
@@ -389,6 +393,7 @@ class HomelyRemedyMovement(IdempotentRecord):
     class Meta:
         ordering = ["remedy", "seq"]
         constraints = [
+            *text_max_length("note"),
             models.UniqueConstraint(fields=["remedy", "seq"], name="homely_movement_seq"),
             models.UniqueConstraint(
                 fields=["dose"],

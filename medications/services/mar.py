@@ -27,7 +27,6 @@ from ..models import (
     BODY_SITES,
     Administration,
     Adviser,
-    DoseUnit,
     Effectiveness,
     HomelyRemedy,
     HomelyRemedyAuthorisation,
@@ -177,16 +176,7 @@ class DoseError(DomainError):
     """A clinical rule refused the record; `code` is stable (tests and the API use it)."""
 
 
-SITE_ROUTES = (Route.TRANSDERMAL, Route.TOPICAL)
 REFUSALS_IN_A_ROW = 3  # R-MAR-7
-
-
-def _needs_site(line: PrescriptionLine) -> bool:
-    return line.route in SITE_ROUTES or line.dose_unit == DoseUnit.PATCH
-
-
-def _is_patch(line: PrescriptionLine) -> bool:
-    return line.route == Route.TRANSDERMAL or line.dose_unit == DoseUnit.PATCH
 
 
 def _effective(qs):
@@ -222,11 +212,11 @@ def patch_site_suggestion(line: PrescriptionLine) -> tuple[str | None, str]:
 
 
 def needs_site(line: PrescriptionLine) -> bool:
-    return _needs_site(line)
+    return line.needs_site
 
 
 def is_patch(line: PrescriptionLine) -> bool:
-    return _is_patch(line)
+    return line.is_patch
 
 
 LOOK_BACK = dt.timedelta(hours=24)  # R-MAR-3: how far back a record may say it was given
@@ -524,11 +514,11 @@ def _check_given(
         person=by, home=home, categories=line.competency_categories(covert=covert), at=at
     )
     _check_witness(line=line, home=home, by=by, witness=witness, at=at)
-    if _needs_site(line):
+    if line.needs_site:
         if body_site not in BODY_SITES and not (line.route == Route.TOPICAL and body_site):
             raise DoseError("Record where it was applied.", code="body_site_required")
         last_site, _ = patch_site_suggestion(line)
-        if _is_patch(line) and last_site is not None and old_patch_removed is not True:
+        if line.is_patch and last_site is not None and old_patch_removed is not True:
             raise DoseError(
                 f"Confirm the old patch ({last_site}) was removed.",
                 code="old_patch_not_confirmed",

@@ -236,9 +236,12 @@ def prn_give(request, line_id: int):
     allergy_matches = list(
         line.allergy_matches.filter(allergy__removed_at__isnull=True).select_related("allergy")
     )
+    last_site, suggested_site = (
+        services.patch_site_suggestion(line) if line.needs_site else (None, "")
+    )
     status = 200
     if request.method == "POST":
-        form = PrnForm(request.POST, home=home, line=line)
+        form = PrnForm(request.POST, home=home, line=line, last_site=last_site)
         status = 400
         if form.is_valid():
             witness = form.clean_witness(request)
@@ -260,6 +263,7 @@ def prn_give(request, line_id: int):
                         **form.override_kwargs(home),
                         witness=witness,
                         body_site=data["body_site"],
+                        old_patch_removed=data["old_patch_removed"] or None,
                     )
                 except DomainError as e:
                     form.add_error(None, e)
@@ -275,7 +279,12 @@ def prn_give(request, line_id: int):
         form = PrnForm(
             home=home,
             line=line,
-            initial={"idempotency_key": new_key(), "quantity": line.dose},
+            last_site=last_site,
+            initial={
+                "idempotency_key": new_key(),
+                "quantity": line.dose,
+                "body_site": suggested_site,
+            },
         )
     checks = _recording_checks(request, line)
     if not checks["override_needed"] and any(
@@ -293,6 +302,7 @@ def prn_give(request, line_id: int):
             "recent": recent,
             "form": form,
             "next": _next_url(request, fallback),
+            "last_site": last_site,
             **checks,
         },
         status=status,

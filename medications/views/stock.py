@@ -52,13 +52,34 @@ def _line(request, perm: Perm, line_id: int) -> PrescriptionLine:
     )
 
 
-def _line_page(request, line: PrescriptionLine, *, status: int = 200, **forms):
+def _correct_form(line: PrescriptionLine, movement_id: int, data=None) -> CorrectForm:
+    """The correcting-entry form of one ledger row (R-CD-2); a CD correction is witnessed."""
+    form = CorrectForm(data, auto_id=f"id_correct{movement_id}_%s")
+    if not line.medicine.cd_register:
+        form.hide("witness_username", "witness_password")
+    return form
+
+
+def _line_page(
+    request,
+    line: PrescriptionLine,
+    *,
+    status: int = 200,
+    correct: tuple[int, CorrectForm] | None = None,
+    **forms,
+):
     can_manage = permissions.has_perm(request.user, Perm.MANAGE_STOCK, line.home)
-    movements = (
+    movements = list(
         StockMovement.objects.filter(line=line)
         .select_related("by", "witness", "corrects")
         .order_by("-seq")
     )
+    if can_manage:
+        for m in movements:
+            if correct is not None and correct[0] == m.pk:
+                m.correct_form, m.correct_open = correct[1], True
+            else:
+                m.correct_form, m.correct_open = _correct_form(line, m.pk), False
     context = {
         "line": line,
         "resident": line.resident,
@@ -236,7 +257,7 @@ def stock_correct(request, movement_id: int):
         StockMovement.objects.select_related("line", "line__medicine", "line__home"),
         pk=movement_id,
     )
-    form = CorrectForm(request.POST)
+    form = _correct_form(movement.line, movement.pk, request.POST)
     status = _run(
         form,
         request,
@@ -251,8 +272,7 @@ def stock_correct(request, movement_id: int):
     )
     if status == 200:
         return _done(request, movement.line, "Correcting entry recorded; the original stays.")
-    errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-    return HttpResponse(f"Not saved: {errors}", status=status, content_type="text/plain")
+    return _line_page(request, movement.line, status=status, correct=(movement.pk, form))
 
 
 # --- CD register (R-CD-1, R-CD-2) ----------------------------------------------------------------

@@ -12,21 +12,25 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from decimal import Decimal
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, transaction
 from django.urls import Resolver404, resolve, reverse
 
 from audits import services as audit_services
 from emar.permissions import MATRIX
+from medications import services as med_services
 from tests.emar.test_permission_matrix import PUBLIC, ROUTES, _fill, url_params  # noqa: F401
 from tests.mar.conftest import prn_protocol
 from tests.medications.factories import line
 from tests.residents.factories import resident
-from tests.training.factories import qualify
+from tests.training.factories import PDF, qualify
+from training import services as training_services
 
 # Which hostile values each kind of input gets (every kind gets the NUL byte, the 40-digit
 # number, the empty value and script); the megabyte goes where text is typed.
@@ -66,6 +70,28 @@ SKIP_FIELDS = {"csrfmiddlewaretoken"}
 # Forms that only sign out or switch the home: no input to fuzz.
 NO_INPUT = {"logout", "home_switch", "shift_end", "notifications_read_all", "notification_read"}
 PREFERRED_ROLES = ("senior", "manager", "admin", "carer", "inspector")
+# A field no form has, for forms whose only input is their button.
+UNEXPECTED = "unexpected"
+# Forms reached only when the page has state (a draft audit, stock on the ledger, a published
+# policy, an allergy, an open reconciliation, another person's access), with the everyday
+# ones: each must be found and fuzzed.
+MUST_REACH = {
+    "resident_admit",
+    "line_new",
+    "dose_record",
+    "prn_give",
+    "incident_new",
+    "audit_checklist",
+    "audit_sign",
+    "audit_action_add",
+    "audit_action_update",
+    "stock_correct",
+    "training_policy_publish",
+    "training_policy_confirm",
+    "allergy_remove",
+    "reconciliation_complete",
+    "membership_end",
+}
 
 
 class _Forms(HTMLParser):
@@ -150,17 +176,40 @@ def _row_counts(tables: list[str]) -> dict[str, int]:
 
 
 def _more_pages(home, unit, persona) -> list[tuple[str, str]]:
-    """Pages whose forms the harness's objects do not show: a draft audit, a PRN line."""
+    """Pages whose forms the harness's objects do not show: a draft audit with an action, a
+    PRN line, a resident with an allergy, stock on the ledger, a published policy nobody has
+    confirmed, and the manager's own pages."""
+    senior, manager = persona["senior"], persona["manager"]
     month = home.local_today().replace(day=1) - dt.timedelta(days=1)
-    audit = audit_services.audit_prepare(home=home, month=month, by=persona["manager"])
-    person = resident(unit, persona["senior"])
-    prn = line(person, persona["senior"], checker=persona["manager"], prn=True)
-    prn_protocol(prn, persona["senior"])
+    audit = audit_services.audit_prepare(home=home, month=month, by=manager)
+    audit_services.action_add(
+        audit=audit,
+        by=manager,
+        description="Count the CD cupboard weekly",
+        owner=senior,
+        due_on=home.local_today() + dt.timedelta(days=14),
+    )
+    person = resident(unit, senior, allergies=("Penicillin",))
+    prn = line(person, senior, checker=manager, prn=True, name="Ibuprofen 200mg tablets")
+    prn_protocol(prn, senior)
+    med_services.stock_receive(line=prn, by=senior, quantity=Decimal(28), pharmacy="Boots")
+    training_services.policy_publish(
+        home=home,
+        by=manager,
+        version="1.0",
+        review_on=home.local_today() + dt.timedelta(days=365),
+        document=SimpleUploadedFile("policy.pdf", PDF),
+    )
     return [
         ("manager", reverse("audit_detail", args=[audit.pk])),
         ("manager", reverse("audit_checklist", args=[audit.pk])),
         ("senior", reverse("medications:prn_give", args=[prn.pk])),
         ("senior", reverse("medications:resident_profile", args=[person.pk])),
+        ("senior", reverse("resident_allergies", args=[person.pk])),
+        ("senior", reverse("medications:stock_line", args=[prn.pk])),
+        ("manager", reverse("training_policy", args=[home.pk])),
+        ("senior", reverse("training_mine", args=[home.pk])),
+        ("manager", reverse("staff", args=[home.pk])),
     ]
 
 
@@ -193,7 +242,7 @@ def site(client, url_params, persona, home_a, unit_a):  # noqa: F811
                 continue
             target = match.url_name
             fields = {k: v or "" for k, v in form["fields"].items() if k not in SKIP_FIELDS}
-            if target in NO_INPUT or not fields:
+            if target in NO_INPUT:
                 continue
             target_role = None if target in PUBLIC else _role_for(match.func)
             known = found.get(target)
@@ -203,45 +252,61 @@ def site(client, url_params, persona, home_a, unit_a):  # noqa: F811
     return found
 
 
-def _post_each(client, persona, role, action, fields, kinds, tables) -> list[str]:
-    wrong = []
+def _cases(fields: dict, kinds: dict):
+    """(field, label, data) for each hostile value in each field; a form with no input of its
+    own (a confirm button) gets the bare POST and each value in a field it does not expect."""
+    if not fields:
+        yield "(none)", "bare", {}
+        for label, value in HOSTILE.items():
+            yield UNEXPECTED, label, {UNEXPECTED: value}
+        return
+    for field in fields:
+        for label in ALWAYS + KINDS.get(kinds.get(field, "text"), TEXT_VALUES):
+            yield field, label, {**fields, field: HOSTILE[label]}
+
+
+def _post_each(client, persona, role, action, fields, kinds, tables) -> tuple[list[str], int]:
+    """(what went wrong, how many cases were posted)."""
+    wrong, posted = [], 0
     client.logout()
     if role is not None:
         client.force_login(persona[role])
     before = _row_counts(tables)  # every case is rolled back: the same rows before each
-    for field in fields:
-        for label in ALWAYS + KINDS.get(kinds.get(field, "text"), TEXT_VALUES):
-            data = {**fields, field: HOSTILE[label]}
-            with transaction.atomic():
-                try:
-                    response = client.post(action, data)
-                    status = response.status_code
-                except Exception as e:
-                    wrong.append(f"{action} {field}={label}: {type(e).__name__}: {e}"[:300])
-                    transaction.set_rollback(True)
-                    continue
-                if status >= 500:
-                    wrong.append(f"{action} {field}={label}: {status}")
-                elif 400 <= status < 500:
-                    after = _row_counts(tables)
-                    changed = {t for t in tables if before[t] != after[t]}
-                    if changed:
-                        wrong.append(f"{action} {field}={label}: {status} but wrote {changed}")
+    for field, label, data in _cases(fields, kinds):
+        posted += 1
+        with transaction.atomic():
+            try:
+                response = client.post(action, data)
+                status = response.status_code
+            except Exception as e:
+                wrong.append(f"{action} {field}={label}: {type(e).__name__}: {e}"[:300])
                 transaction.set_rollback(True)
-    return wrong
+                continue
+            if status >= 500:
+                wrong.append(f"{action} {field}={label}: {status}")
+            elif 400 <= status < 500:
+                after = _row_counts(tables)
+                changed = {t for t in tables if before[t] != after[t]}
+                if changed:
+                    wrong.append(f"{action} {field}={label}: {status} but wrote {changed}")
+            transaction.set_rollback(True)
+    return wrong, posted
 
 
 def test_every_post_form_survives_hostile_values(client, site, persona):
     tables = _tables()
-    # Every view that changes something is reached by at least one discovered form.
-    assert {"resident_admit", "line_new", "dose_record", "prn_give", "incident_new"} <= set(site)
-    wrong = []
+    wrong, fuzzed = [], {}
     only = os.environ.get("EMAR_FUZZ_ONLY", "").split(",")  # e.g. resident_admit,line_new
     for target, (role, action, fields, kinds) in sorted(site.items()):
         if only != [""] and target not in only:
             continue
-        wrong += _post_each(client, persona, role, action, fields, kinds, tables)
+        problems, fuzzed[target] = _post_each(client, persona, role, action, fields, kinds, tables)
+        wrong += problems
     assert wrong == []
+    # The forms that need state to appear were reached, and each was sent hostile values.
+    expected = MUST_REACH if only == [""] else MUST_REACH & set(only)
+    missing = {name for name in expected if fuzzed.get(name, 0) == 0}
+    assert missing == set(), f"forms never fuzzed: {sorted(missing)}; found {sorted(fuzzed)}"
 
 
 QUERY_PARAMS = (

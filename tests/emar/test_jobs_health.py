@@ -177,3 +177,62 @@ def test_the_dashboard_says_running_when_jobs_are_alive(client, heartbeats, mana
     client.force_login(manager_a)
     html = client.get(reverse("dashboard")).content.decode()
     assert "Background jobs have stopped" not in html and "Running." in html
+
+
+# The web node's own liveness (/healthz/web): what the container healthcheck and the load
+# balancer probe, so a dead worker or beat never restarts or drains the web nodes.
+
+
+def _web(client):
+    response = client.get(reverse("healthz_web"))
+    return response.status_code, response.json()
+
+
+def test_a_dead_worker_and_beat_fail_healthz_but_not_the_web_probe(client, heartbeats):
+    heartbeats(beat=10, reminders=10, reports=10)
+    assert _health(client)[0] == 503
+    status, body = _web(client)
+    assert status == 200 and body == {"status": "ok", "database": "ok"}
+
+
+def test_a_dead_broker_does_not_fail_the_web_probe(client, heartbeats, monkeypatch):
+    heartbeats(beat=0, reminders=0, reports=0)
+    monkeypatch.setattr(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    assert _health(client)[0] == 503
+    assert _web(client)[0] == 200
+
+
+def test_the_web_probe_is_503_when_the_database_does_not_answer(client, db, monkeypatch):
+    from django.db import DatabaseError
+
+    from emar import views
+
+    class Broken:
+        def __enter__(self):
+            raise DatabaseError("connection refused")
+
+        def __exit__(self, *exc):
+            return False
+
+    class NoDatabase:
+        def cursor(self):
+            return Broken()
+
+    monkeypatch.setattr(views, "connection", NoDatabase())
+    status, body = _web(client)
+    assert status == 503
+    assert body == {"status": "error", "database": "error: DatabaseError"}
+
+
+def test_the_web_probe_needs_no_sign_in_and_is_never_cached(client, db):
+    response = client.get(reverse("healthz_web"))
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"] or "no-store" in response["Cache-Control"]
+
+
+def test_the_web_container_healthcheck_probes_web_only():
+    from pathlib import Path
+
+    compose = (Path(django_settings.BASE_DIR) / "docker-compose.yml").read_text()
+    web = compose.split("\n  web:\n", 1)[1].split("\n  worker:\n", 1)[0]
+    assert "/healthz/web" in web

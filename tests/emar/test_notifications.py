@@ -7,7 +7,7 @@ from django.db import connection
 from django.urls import reverse
 
 from emar import permissions, selectors, services
-from emar.models import Notification, Shift
+from emar.models import TEXT_MAX, Notification, Shift
 
 
 def _notify(home, users, **extra):
@@ -28,6 +28,14 @@ def test_a_notification_is_sent_once_however_often_it_is_raised(home_a, carer_a,
     assert _notify(home_a, [carer_a, senior_a]) == 0
     assert _notify(home_a, [carer_a, carer_a]) == 0
     assert Notification.objects.count() == 2
+
+
+def test_a_long_body_is_shortened_to_the_databases_bound(home_a, carer_a):
+    """R-REL-1: the body's database check (2,000 characters) never makes raising one fail;
+    the notification links to the record, which holds the whole text."""
+    assert _notify(home_a, [carer_a], body="Incident: " + "x" * 5000) == 1
+    body = Notification.objects.get().body
+    assert len(body) == TEXT_MAX and body.startswith("Incident: x") and body.endswith("…")
 
 
 def test_another_window_is_a_new_notification(home_a, carer_a):

@@ -26,6 +26,7 @@ PUBLIC = {
     "login",
     "pin_switch",
     "healthz",
+    "healthz_web",
     "password_reset",
     "password_reset_done",
     "password_reset_confirm",

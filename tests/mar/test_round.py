@@ -145,7 +145,7 @@ def test_a_prn_field_the_page_does_not_show_still_reports_its_error(
     )
     assert response.status_code == 400
     html = response.content.decode()
-    assert "Not saved" in html and "Body site: Select a valid choice" in html
+    assert "Not saved" in html and "Where it was applied: Select a valid choice" in html
     assert not Administration.objects.exists()
 
 
