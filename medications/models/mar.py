@@ -14,7 +14,6 @@ from emar.models import (
     Round,
     Unit,
     User,
-    idempotency_unique,
     text_max_length,
 )
 from residents.models import Resident
