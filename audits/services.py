@@ -526,6 +526,7 @@ ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
     ("variable_dose_id", "medications.VariableDose", "line__home_id"),
     ("authorisation_id", "medications.HomelyRemedyAuthorisation", "home_id"),
     ("line_id", "medications.PrescriptionLine", "home_id"),
+    ("import_id", "medications.PharmacyImport", "line__home_id"),
     ("allergy_id", "residents.Allergy", "resident__home_id"),
     ("discrepancy_id", "residents.Discrepancy", "reconciliation__resident__home_id"),
     ("reconciliation_id", "residents.Reconciliation", "resident__home_id"),
@@ -537,7 +538,18 @@ ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
 )
 # Keywords that only ever appear next to one of the above (the permission-matrix walk checks).
 ACCESS_SECONDARY = frozenset(
-    {"action_id", "medicine_id", "staff_id", "unit_id", "metric", "token_id"}
+    {
+        "action_id",
+        "medicine_id",
+        "staff_id",
+        "unit_id",
+        "metric",
+        "token_id",
+        "member_id",
+        "throttle_id",
+        "round_id",
+        "code_id",
+    }
 )
 # Status polls of a building report repeat every two seconds; they show no record.
 ACCESS_NOT_LOGGED = frozenset(

@@ -235,6 +235,7 @@ class _SharedDemo:
             self.atomic = transaction.atomic()
             self.atomic.__enter__()
             try:
+                _reference_data_restore()
                 call_command("seed_demo", stdout=StringIO())
             except BaseException:
                 self.close()
@@ -252,6 +253,21 @@ class _SharedDemo:
 
 
 _DEMO = _SharedDemo()
+
+
+def _reference_data_restore() -> None:
+    """The rows the migrations load (medicines catalogue, checklist questions, training
+    courses), put back if a transactional test flushed them: demo tests run last, after those
+    (pytest-django orders transactional tests after the others)."""
+    import importlib
+
+    from django.apps import apps
+
+    from medications.catalogue import load_starter
+
+    load_starter(apps.get_model("medications", "Medicine"))
+    importlib.import_module("audits.migrations.0002_default_checklist").load(apps, None)
+    importlib.import_module("training.migrations.0002_default_courses").add_courses(apps, None)
 
 
 @pytest.fixture(scope="session")

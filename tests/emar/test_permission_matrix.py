@@ -67,6 +67,8 @@ ROLES = ("carer", "senior", "manager", "inspector", "admin")
 ALLOWED_STATUS: dict[str, int | dict[str, int]] = {
     # POST actions that need no form: done, then back to a page
     "api_token_revoke": 302,
+    "code_restore": 302,
+    "code_retire": 302,
     "home_switch": 302,
     "medications:homely_authorisation_withdraw": 302,
     "incident_follow_up": 302,
@@ -75,7 +77,10 @@ ALLOWED_STATUS: dict[str, int | dict[str, int]] = {
     "medications:prn_follow_up": 302,
     "shift_end": 302,
     "shift_start": 302,
+    "staff_pin_reset": 302,
+    "staff_unlock": 302,
     "training_policy_confirm": 302,
+    "witness_lock_clear": 302,
     # a line that is not PRN cannot be given as PRN; a report needs its period
     "medications:prn_give": 400,
     "reports_mar_pdf": 400,

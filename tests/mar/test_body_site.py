@@ -53,7 +53,7 @@ def _give(client, line, **extra):
         "quantity": "1",
         **extra,
     }
-    return client.post(reverse("prn_give", args=[line.pk]), data)
+    return client.post(reverse("medications:prn_give", args=[line.pk]), data)
 
 
 def test_the_prn_page_of_a_patch_line_asks_for_the_site(
@@ -61,7 +61,7 @@ def test_the_prn_page_of_a_patch_line_asks_for_the_site(
 ):
     clock("09:00")
     client.force_login(carer_a)
-    page = client.get(reverse("prn_give", args=[prn_patch.pk])).content.decode()
+    page = client.get(reverse("medications:prn_give", args=[prn_patch.pk])).content.decode()
     assert '<select name="body_site"' in page and "Where it was applied" in page
     assert 'name="old_patch_removed"' not in page  # no patch on yet
 
@@ -82,7 +82,7 @@ def test_the_prn_page_asks_that_the_old_patch_came_off(
     assert _give(client, prn_patch, body_site="Left upper arm").status_code == 302
     clock("16:00")
     client.force_login(carer_a)  # a new shift: the idle session has ended
-    page = client.get(reverse("prn_give", args=[prn_patch.pk])).content.decode()
+    page = client.get(reverse("medications:prn_give", args=[prn_patch.pk])).content.decode()
     assert "Old patch (Left upper arm) removed" in page
     assert "Last time: Left upper arm" in page
     assert '<option value="Right upper arm" selected>' in page  # the next site is suggested
@@ -102,7 +102,7 @@ def test_an_oral_prn_page_asks_for_no_site(client, clock, qualified, make_line, 
     prn_protocol(tablets, senior_a)
     clock("09:00")
     client.force_login(carer_a)
-    page = client.get(reverse("prn_give", args=[tablets.pk])).content.decode()
+    page = client.get(reverse("medications:prn_give", args=[tablets.pk])).content.decode()
     assert '<select name="body_site"' not in page and 'name="old_patch_removed"' not in page
     assert _give(client, tablets).status_code == 302
     assert Administration.objects.get().quantity == Decimal(1)

@@ -16,21 +16,24 @@ from tests.stock.conftest import receive
 
 def _correct(client, movement, **data):
     data = {"idempotency_key": str(uuid.uuid4()), "change": "-2", "reason": "Miscounted", **data}
-    return client.post(reverse("stock_correct", args=[movement.pk]), data)
+    return client.post(reverse("medications:stock_correct", args=[movement.pk]), data)
 
 
 def test_each_ledger_entry_has_a_correct_form_for_who_manages_stock(
     client, clock, qualified, paracetamol, senior_a, carer_a
 ):
     entry = receive(paracetamol, senior_a, 28)
-    page = reverse("stock_line", args=[paracetamol.pk])
+    page = reverse("medications:stock_line", args=[paracetamol.pk])
     client.force_login(senior_a)
     html = client.get(page).content.decode()
-    assert f'action="{reverse("stock_correct", args=[entry.pk])}"' in html
+    assert f'action="{reverse("medications:stock_correct", args=[entry.pk])}"' in html
     assert f"Correct #{entry.seq}" in html
     assert 'name="witness_username"' in html and 'type="hidden" name="witness_username"' in html
     client.force_login(carer_a)  # reads stock, cannot correct it
-    assert reverse("stock_correct", args=[entry.pk]) not in client.get(page).content.decode()
+    assert (
+        reverse("medications:stock_correct", args=[entry.pk])
+        not in client.get(page).content.decode()
+    )
 
 
 def test_a_correction_from_the_page_adds_an_entry_and_keeps_the_original(
@@ -72,7 +75,7 @@ def test_a_cd_correction_asks_for_a_witness_on_the_page(
 ):
     entry = receive(oxycodone, senior_a, 28, witness=senior2_a)
     client.force_login(senior_a)
-    html = client.get(reverse("stock_line", args=[oxycodone.pk])).content.decode()
+    html = client.get(reverse("medications:stock_line", args=[oxycodone.pk])).content.decode()
     assert f'id="id_correct{entry.pk}_witness_username"' in html
     assert 'type="hidden" name="witness_username"' not in html
     refused = _correct(client, entry)
