@@ -16,7 +16,7 @@ from emar.models import (
     User,
     idempotency_unique,
 )
-from residents.models import Resident
+from residents.models import Allergy, Resident
 
 from .prescriptions import DoseUnit, Medicine, _num
 
@@ -145,6 +145,10 @@ class HomelyRemedyAuthorisation(IdempotentRecord):
     )
     withdraw_reason = models.CharField(max_length=300, blank=True)
 
+    # Set by homely_authorisations_in_force: the resident's recorded allergies this remedy
+    # matches (R-RX-11).
+    allergy_matches: list[Allergy]
+
     class Meta:
         ordering = ["resident", "remedy", "-recorded_at", "-pk"]
         constraints = [
@@ -209,6 +213,10 @@ class HomelyRemedyDose(models.Model):
     )
     override_reason = models.TextField(blank=True)
     idempotency_key = models.UUIDField(unique=True)
+
+    # What homely_stock_on_give said about the home's supply (R-MAR-11), for the screen that
+    # recorded the dose; not stored.
+    stock_warning: str = ""
 
     class Meta:
         ordering = ["administered_at"]
