@@ -455,4 +455,4 @@ def _stock_metrics(home: CareHome, month: dt.date, start: dt.datetime, end: dt.d
         ),
         room_excursions=Count("pk", filter=Q(kind="room", maximum__gt=ROOM_MAX)),
     )
-    return {"available": True, "discrepancies": discrepancies, "temperatures": readings}
+    return {"discrepancies": discrepancies, "temperatures": readings}

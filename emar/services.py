@@ -47,6 +47,10 @@ _Record = TypeVar("_Record", bound=models.Model)
 class DomainError(ValidationError):
     """A rule refused the action; `code` is stable (tests and the API assert on it)."""
 
+    # Always given (ValidationError allows a lazy message and no code).
+    message: str
+    code: str
+
     def __init__(self, message: str, *, code: str, params: dict | None = None) -> None:
         super().__init__(message, code=code, params=params)
 

@@ -320,12 +320,12 @@ def mar_chart(
     users: dict[int, User] = {}
     for r in records:
         users[r.recorded_by_id] = r.recorded_by
-        if r.witness_id:
-            users[r.witness_id] = r.witness
+        if r.witness is not None:
+            users[r.witness.pk] = r.witness
     for h in homely:
         users[h.recorded_by_id] = h.recorded_by
-        if h.override_by_id:
-            users[h.override_by_id] = h.override_by
+        if h.override_by is not None:
+            users[h.override_by.pk] = h.override_by
     shown = _initials_for(users, {SELF_ADMINISTERED} | {c.code for c in codes})
 
     def head(record: Administration) -> Administration:
@@ -340,7 +340,7 @@ def mar_chart(
             return shown[record.recorded_by_id]
         if record.is_void:
             return "in error"
-        return record.code.code if record.code_id else "?"
+        return record.code.code if record.code is not None else "?"
 
     roots_by_dose: dict[int, list[Administration]] = defaultdict(list)
     prn_roots: dict[tuple[int, dt.date], list[Administration]] = defaultdict(list)
@@ -395,6 +395,7 @@ def mar_chart(
             text = f"Recorded in error ({record.recorded_by}): {record.correction_reason}"
         else:
             code = record.code
+            assert code is not None, "given_has_quantity_not_given_has_code: not given has a code"
             text = f"Not given: {code.code} {code.label} ({at:%H:%M}, {record.recorded_by})"
         if record.late:
             text += f"; late entry: {record.late_reason}"

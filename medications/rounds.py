@@ -217,7 +217,7 @@ def round_screen(
     prn_by_resident: dict[int, list[PrescriptionLine]] = {}
     for line in selectors.prn_lines(home=home, unit=unit):
         prn_by_resident.setdefault(line.resident_id, []).append(line)
-    residents = (
+    residents = sorted(
         Resident.objects.filter(unit=unit, status=ResidentStatus.RESIDENT)
         .prefetch_related(
             Prefetch(
@@ -226,11 +226,12 @@ def round_screen(
                 to_attr="active_allergies",
             )
         )
-        .order_by("full_name")
+        .order_by("full_name"),
+        key=lambda r: (room_key(r.room), r.full_name),
     )
     rows = [
         ResidentRound(r, by_resident.get(r.pk, []), prn_by_resident.get(r.pk, []))
-        for r in sorted(residents, key=lambda r: (room_key(r.room), r.full_name))
+        for r in residents
     ]
     follow_ups = list(
         Administration.objects.filter(
@@ -249,7 +250,7 @@ def round_screen(
         home=home,
         viewer=viewer,
         now=now,
-        allergies={row.resident.pk: row.resident.active_allergies for row in rows},
+        allergies={r.pk: r.active_allergies for r in residents},
     )
     from .services import last_sites, needs_site
 

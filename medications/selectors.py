@@ -11,6 +11,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
@@ -31,6 +32,22 @@ from .models import (
     SelfAdminAssessment,
     VariableDose,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _LiveLineAttrs(TypedDict):
+    """What `_live_lines` prefetches onto each line (`to_attr`)."""
+
+    live_versions: list[ScheduleVersion]  # checked versions, oldest first
+    window_variable_doses: list[VariableDose]  # entered for the days expanded
+    plans: list[CovertPlan]
+    assessments: list[SelfAdminAssessment]  # newest first
+
+
+if TYPE_CHECKING:
+    LiveLine = WithAnnotations[PrescriptionLine, _LiveLineAttrs]
 
 
 @dataclass(frozen=True)
@@ -64,7 +81,9 @@ def medicines_search(query: str = "", limit: int = 400) -> QuerySet[Medicine]:
     return qs.order_by("name")[:limit]
 
 
-def _latest_self_admin() -> Prefetch:
+def _latest_self_admin() -> Prefetch[
+    Literal["self_admin_assessments"], QuerySet[SelfAdminAssessment], Literal["assessments"]
+]:
     return Prefetch(
         "self_admin_assessments",
         queryset=SelfAdminAssessment.objects.order_by("-assessed_at", "-pk"),
@@ -150,7 +169,7 @@ def overdue_plans(home: CareHome, today: dt.date) -> dict[str, list]:
         ("covert", CovertPlan, "-recorded_at"),
         ("prn", PrnProtocol, "-written_at"),
     ):
-        latest: dict[int, object] = {}
+        latest: dict[int, CovertPlan | PrnProtocol] = {}
         for row in (
             model.objects.filter(line__in=live)
             .select_related("line", "line__resident", "line__medicine")
@@ -168,7 +187,7 @@ def _live_lines(
     end: dt.date,
     window_start: dt.datetime,
     resident: Resident | None = None,
-) -> QuerySet[PrescriptionLine]:
+) -> QuerySet[LiveLine]:
     qs = PrescriptionLine.objects.filter(
         home=home,
         is_prn=False,
@@ -183,30 +202,39 @@ def _live_lines(
         qs = qs.filter(resident__unit=unit)
     if resident is not None:
         qs = qs.filter(resident=resident)
-    return qs.select_related("medicine", "resident", "resident__unit").prefetch_related(
-        Prefetch(
-            "versions",
-            queryset=ScheduleVersion.objects.filter(effective_from__isnull=False).order_by(
-                "effective_from"
-            ),
-            to_attr="live_versions",
-        ),
-        Prefetch(
-            "variable_doses",
-            queryset=VariableDose.objects.filter(day__gte=start, day__lte=end).order_by(
-                "day", "entered_at", "pk"
-            ),
-            to_attr="window_variable_doses",
-        ),
-        Prefetch(
-            "covert_plans", queryset=CovertPlan.objects.only("pk", "line_id"), to_attr="plans"
-        ),
-        _latest_self_admin(),
+    # One Prefetch a call: in one call the stubs join their types (IdempotentRecord) and lose
+    # what each `to_attr` holds.
+    return (
+        qs.select_related("medicine", "resident", "resident__unit")
+        .prefetch_related(
+            Prefetch(
+                "versions",
+                queryset=ScheduleVersion.objects.filter(effective_from__isnull=False).order_by(
+                    "effective_from"
+                ),
+                to_attr="live_versions",
+            )
+        )
+        .prefetch_related(
+            Prefetch(
+                "variable_doses",
+                queryset=VariableDose.objects.filter(day__gte=start, day__lte=end).order_by(
+                    "day", "entered_at", "pk"
+                ),
+                to_attr="window_variable_doses",
+            )
+        )
+        .prefetch_related(
+            Prefetch(
+                "covert_plans", queryset=CovertPlan.objects.only("pk", "line_id"), to_attr="plans"
+            )
+        )
+        .prefetch_related(_latest_self_admin())
     )
 
 
 def _expand_line(
-    line: PrescriptionLine,
+    line: LiveLine,
     start: dt.date,
     end: dt.date,
     tz: dt.tzinfo,
@@ -225,10 +253,14 @@ def _expand_line(
         else:
             variable.pop(entry.day, None)
     dose = line.dose if line.dose_max is None else None
-    versions = [
-        sched.Version(v.effective_from, v.to_schedule(dose=dose, rounds=rounds, variable=variable))
-        for v in line.live_versions
-    ]
+    versions = []
+    for v in line.live_versions:
+        assert v.effective_from is not None, "live_versions holds effective versions only"
+        versions.append(
+            sched.Version(
+                v.effective_from, v.to_schedule(dose=dose, rounds=rounds, variable=variable)
+            )
+        )
     return sched.expand_versions(versions, first, last, tz, until=line.stopped_at)
 
 

@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypedDict, TypeVar
 
-from django.db.models import Max, Prefetch
+from django.db.models import Max, Prefetch, QuerySet
 
 from emar.models import CareHome, Unit
 
@@ -22,7 +24,24 @@ from .models import (
 )
 
 
-def _active_allergies() -> Prefetch:
+class _ListedAttrs(TypedDict):
+    """What `residents_of` adds to each resident."""
+
+    last_review: dt.date | None  # the latest review's date (Max of the reviews)
+    active_allergies: list[Allergy]  # not removed, by substance
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    ListedResident = WithAnnotations[Resident, _ListedAttrs]
+
+_R = TypeVar("_R", bound=Resident)
+
+
+def _active_allergies() -> Prefetch[
+    Literal["allergies"], QuerySet[Allergy], Literal["active_allergies"]
+]:
     return Prefetch(
         "allergies",
         queryset=Allergy.objects.filter(removed_at__isnull=True).order_by("substance"),
@@ -32,7 +51,7 @@ def _active_allergies() -> Prefetch:
 
 def residents_of(
     home: CareHome, *, unit: Unit | None = None, current: bool = True
-) -> list[Resident]:
+) -> list[ListedResident]:
     """Residents by unit in room order ("2" before "10", "A1" after both) with their
     allergies and last review date (three queries)."""
     qs = Resident.objects.filter(home=home)
@@ -49,7 +68,7 @@ def residents_of(
     )
 
 
-def in_room_order(residents) -> list[Resident]:
+def in_room_order(residents: Iterable[_R]) -> list[_R]:
     """Residents sorted by unit name, then room as on the doors, then name (the database's
     text order would put "10" before "2"; see `room_order`)."""
     return sorted(residents, key=lambda r: (r.unit.name, room_order(r.room), r.full_name))
@@ -92,14 +111,9 @@ def resident_record(resident: Resident) -> dict:
     }
 
 
-def reviews_overdue(home: CareHome, today: dt.date) -> list[Resident]:
+def reviews_overdue(home: CareHome, today: dt.date) -> list[ListedResident]:
     """Current residents whose last review (or admission, with none) is over 12 months old."""
-    return [
-        r
-        for r in residents_of(home)
-        # `last_review` is the annotation residents_of adds (Max of the reviews' dates).
-        if r.review_overdue(today, r.last_review)  # type: ignore[attr-defined]
-    ]
+    return [r for r in residents_of(home) if r.review_overdue(today, r.last_review)]
 
 
 @dataclass(frozen=True)

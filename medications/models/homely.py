@@ -17,7 +17,7 @@ from emar.models import (
     idempotency_unique,
     text_max_length,
 )
-from residents.models import Resident
+from residents.models import Allergy, Resident
 
 from .prescriptions import DoseUnit, Medicine, _num
 
@@ -146,6 +146,10 @@ class HomelyRemedyAuthorisation(IdempotentRecord):
     )
     withdraw_reason = models.CharField(max_length=300, blank=True)
 
+    # Set by homely_authorisations_in_force: the resident's recorded allergies this remedy
+    # matches (R-RX-11).
+    allergy_matches: list[Allergy]
+
     class Meta:
         ordering = ["resident", "remedy", "-recorded_at", "-pk"]
         constraints = [
@@ -211,6 +215,10 @@ class HomelyRemedyDose(models.Model):
     )
     override_reason = models.TextField(blank=True)
     idempotency_key = models.UUIDField(unique=True)
+
+    # What homely_stock_on_give said about the home's supply (R-MAR-11), for the screen that
+    # recorded the dose; not stored.
+    stock_warning: str = ""
 
     class Meta:
         ordering = ["administered_at"]

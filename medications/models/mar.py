@@ -197,6 +197,10 @@ class Administration(models.Model):
     # R-SEC-4: the stock movement a dose made is part of its audited record (emar/audit_trail.py).
     audit_digest_includes = ("stock_movements",)
 
+    # What stock_on_administration said when the ledger could not cover the dose (R-STK-2),
+    # for the screen that recorded it; not stored.
+    stock_warning: str = ""
+
     class Meta:
         ordering = ["administered_at", "pk"]
         constraints = [

@@ -13,7 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
@@ -68,6 +68,8 @@ __all__ = [
 
 IMPORT_NAMESPACE = uuid.UUID("8b1f6a3e-2c4d-4f0a-9e61-3d7c2b5a9f14")
 MAX_DOSE = Decimal("99999.999")
+# A CharField always has its max_length (the stubs type it as optional for every field).
+_NAME_MAX = cast(int, Medicine._meta.get_field("name").max_length)
 ANY_TEXT = 300
 NEW_PRODUCT_NOTE = (
     "Added by a pharmacy import (R-RX-12): confirm the product, its dm+d code, CD schedule "
@@ -252,7 +254,7 @@ def _dose_value(value: Decimal | None, what: str) -> Decimal:
         )
     except InvalidOperation:
         ok = False
-    if not ok:
+    if value is None or not ok:
         raise DomainError(
             f"The dosage's {what} must be a quantity above 0 and at most {MAX_DOSE}, with at "
             f"most 3 decimals (got {value}).",
@@ -335,7 +337,7 @@ def _medicine(data: ImportedLine) -> Medicine | None:
                 code="medication_code_conflict",
             )
         return same_name
-    if len(name) > Medicine._meta.get_field("name").max_length:
+    if len(name) > _NAME_MAX:
         raise DomainError("The medication's name is too long.", code="medication_name_too_long")
     return None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeGuard
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
@@ -527,14 +528,19 @@ def _check_given(
     return quantity, quantity_reason, confirmed
 
 
-def _check_not_given(*, home: CareHome, code: NonAdministrationCode | None, note: str) -> None:
+def _check_not_given(
+    *, home: CareHome, code: NonAdministrationCode | None, note: str
+) -> NonAdministrationCode:
+    """The reason code of a dose not given: one of the home's active codes, with a note where
+    the code asks for one (R-MAR-6)."""
     if code is None or code.home_id != home.pk or not code.active:
         raise DoseError("Choose a reason code from the list.", code="code_required")
     if code.note_required and not note.strip():
         raise DoseError(f"Code {code.code} ({code.label}) needs a note.", code="note_required")
+    return code
 
 
-def _is_absence(code: NonAdministrationCode | None) -> bool:
+def _is_absence(code: NonAdministrationCode | None) -> TypeGuard[NonAdministrationCode]:
     """H (in hospital), L (on leave) and any other code of the absent category (R-MAR-14)."""
     return code is not None and code.category == CodeCategory.ABSENT
 
@@ -821,7 +827,7 @@ def _snapshot(record: Administration) -> dict:
         "line": record.line_id,
         "dose": record.dose_id,
         "outcome": record.outcome,
-        "code": record.code.code if record.code_id else None,
+        "code": record.code.code if record.code is not None else None,
         "quantity": record.quantity,
         "administered_at": record.administered_at,
         "witness": record.witness_id,
@@ -1005,7 +1011,7 @@ def administration_correct(
             code = None
             final = True
         else:
-            _check_not_given(home=home, code=code, note=note)
+            code = _check_not_given(home=home, code=code, note=note)
             quantity, witness, quantity_reason = None, None, ""
             final = not code.retry_later
         if final and not original.final and dose is not None and _in_force_final(dose):
@@ -1150,6 +1156,7 @@ def homely_remedy_give(
         raise DoseError("Say why the remedy is given.", code="reason_required")
     if quantity is None or quantity <= 0:
         raise DoseError("The quantity must be more than zero.", code="quantity_not_positive")
+    assert remedy.dose is not None, "is_complete: a remedy on the list has a dose"
     top = remedy.dose_max if remedy.dose_max is not None else remedy.dose
     if not (remedy.dose <= quantity <= top):
         raise DoseError(
@@ -1271,6 +1278,8 @@ def _homely_limits(*, resident, remedy: HomelyRemedy, home: CareHome, at: dt.dat
             resident=resident, remedy=remedy, administered_at__gt=since
         ).values_list("administered_at", flat=True)
     )
+    # The caller refused an incomplete entry (`is_complete`), so the interval is known.
+    assert remedy.min_interval_minutes is not None, "homely remedy without a minimum interval"
     interval = dt.timedelta(minutes=remedy.min_interval_minutes)
     near = [g for g in given if abs(g - at) < interval]
     if near:

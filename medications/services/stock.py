@@ -14,6 +14,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypedDict
 from uuid import UUID
 
 from django.db import transaction
@@ -54,6 +55,7 @@ from ..models import (
 
 __all__ = [
     "CD_INFORM",
+    "CdRegisterPage",
     "Forecast",
     "RegisterEntry",
     "StockError",
@@ -486,14 +488,14 @@ def stock_effect(record: Administration) -> tuple[str | None, Decimal]:
     """What a MAR record does to stock: (movement kind, signed change)."""
     if record.outcome == Outcome.GIVEN and record.quantity:
         return MovementKind.ADMINISTERED, -record.quantity
-    if record.code_id and record.code.destroys_dose:
+    if record.code is not None and record.code.destroys_dose:
         return MovementKind.DESTROYED, -_prepared(record)
     return None, Decimal(0)
 
 
 def _prepared(record: Administration) -> Decimal:
     """The dose that was prepared (and then destroyed, code D)."""
-    if record.dose_id and record.dose.dose is not None:
+    if record.dose is not None and record.dose.dose is not None:
         return record.dose.dose
     return record.line.dose
 
@@ -506,8 +508,9 @@ def stock_on_administration(*, record: Administration) -> StockResult:
     still records (the resident had it) but records a discrepancy and warns (R-STK-2).
     """
     line = record.line
+    code = record.code
     kind, change = stock_effect(record)
-    if record.code_id and record.code.raises_stock_alert:
+    if code is not None and code.raises_stock_alert:
         _stock_alert(line)
     if kind is None:
         return StockResult(None)
@@ -521,7 +524,7 @@ def stock_on_administration(*, record: Administration) -> StockResult:
         at=record.administered_at,
         witness=record.witness,
         administration=record,
-        reason=f"Code {record.code.code}: {record.code.label}" if record.code_id else "",
+        reason=f"Code {code.code}: {code.label}" if code is not None else "",
     )
     if movement.balance_after >= 0:
         return StockResult(movement)
@@ -859,7 +862,20 @@ class RegisterEntry:
         return self.movement.recorded_at - self.movement.at > dt.timedelta(hours=1)
 
 
-def cd_register_pages(*, home: CareHome) -> list[dict]:
+class CdRegisterPage(TypedDict):
+    """One resident's page of the CD register for one product (the values `cd_register_pages`
+    reads)."""
+
+    resident_id: int
+    resident__full_name: str
+    resident__room: str
+    line__medicine_id: int
+    line__medicine__name: str
+    balance: Decimal  # the sum of the resident's ledgers of the product
+    entries: int
+
+
+def cd_register_pages(*, home: CareHome) -> list[CdRegisterPage]:
     """One page per resident per register product, with its current balance."""
     rows = (
         Stock.objects.filter(home=home, line__medicine__cd_register=True)
@@ -888,7 +904,7 @@ def _describe(m: StockMovement, tz) -> tuple[str, str]:
         return "Received", detail
     if m.kind == MovementKind.ADMINISTERED:
         a = m.administration
-        if a is not None and a.dose_id:
+        if a is not None and a.dose is not None:
             return "Administered", f"{a.dose.local_time:%H:%M} dose"
         return "Administered", "PRN dose" if a is not None and a.line.is_prn else ""
     if m.kind == MovementKind.DESTROYED:

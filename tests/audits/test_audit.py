@@ -156,6 +156,8 @@ def test_report_is_built_once_and_every_download_is_the_same_file(
         "Doses not given, by code",
         "Refusals by resident",
         "Training and competency compliance",
+        "CD discrepancies raised",  # stock is always part of the audit (R-AUD-1)
+        "Fridge excursions",
         "Checklist",
         "Sign-off",
     ):
@@ -202,6 +204,8 @@ def test_the_manager_completes_and_signs_through_the_pages(client, audit, manage
     client.force_login(manager_a)
     page = client.get(reverse("audit_detail", args=[audit.pk]))
     assert page.status_code == 200 and "Omissions (gaps)" in page.content.decode()
+    assert "CD discrepancies" in page.content.decode()
+    assert "Fridge excursions" in page.content.decode()
     data = {f"q{q.pk}": "yes" for q in ChecklistQuestion.objects.all()}
     assert client.post(reverse("audit_checklist", args=[audit.pk]), data).status_code == 302
     bad = client.post(
