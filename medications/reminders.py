@@ -256,10 +256,11 @@ _DOSE_FIELDS = (
 
 
 def doses_to_remind(*, now: dt.datetime, lookback: dt.timedelta = LOOKBACK) -> QuerySet:
-    """Not cancelled, not self-administered doses of residents not away, of every home whose window opened or closed
-    in the lookback, or which are time-sensitive and due within 15 minutes: one query through
-    the partial indexes on window_opens and window_closes. Whether each is recorded is asked
-    separately (`_recorded`), by dose id, so the plan never scans the administrations."""
+    """Not cancelled, not self-administered doses of residents not away (R-RES-6), of every
+    home, whose window opened or closed in the lookback, or which are time-sensitive and due
+    within 15 minutes: one query through the partial indexes on window_opens and window_closes.
+    Whether each is recorded is asked separately (`_recorded`), by dose id, so the plan never
+    scans the administrations."""
     since = now - lookback
     opening = Q(window_opens__gt=since, window_opens__lte=now)
     time_sensitive = Q(

@@ -767,9 +767,7 @@ def resident_return(
     discharge letter's list against the lines), and holds every line they had until a senior
     confirms it unchanged, changed or stopped: until then their doses are not due (H-16)."""
     absence = (
-        Absence.objects.select_for_update()
-        .select_related("resident__home")
-        .get(pk=absence.pk)
+        Absence.objects.select_for_update().select_related("resident__home").get(pk=absence.pk)
     )
     resident, home = absence.resident, absence.resident.home
     if absence.returned_at is not None:

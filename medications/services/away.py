@@ -57,10 +57,7 @@ def _code(home_id: int, letter: str) -> NonAdministrationCode | None:
     """The home's code for this absence: its own H or L, else its first active "absent" code
     (the set is configurable, R-MAR-6)."""
     codes = NonAdministrationCode.objects.filter(home_id=home_id, category=CodeCategory.ABSENT)
-    return (
-        codes.filter(code=letter).first()
-        or codes.filter(active=True).order_by("code").first()
-    )
+    return codes.filter(code=letter).first() or codes.filter(active=True).order_by("code").first()
 
 
 def _absence_doses(absence: Absence, now: dt.datetime):
@@ -124,9 +121,7 @@ def _record(dose: ScheduledDose, absence: Absence, code: NonAdministrationCode, 
     return True
 
 
-def away_doses_record(
-    *, now: dt.datetime | None = None, resident: Resident | None = None
-) -> int:
+def away_doses_record(*, now: dt.datetime | None = None, resident: Resident | None = None) -> int:
     """Record H (hospital) or L (leave, respite) for every open dose of an absent resident whose
     window has opened (R-RES-6, R-MAR-14). Absences still open, and those that ended in the
     last two days, are swept. Returns how many records were written by this call; a re-run
@@ -215,9 +210,7 @@ def line_restart_confirm(
     as a new line, checked by a second senior, R-RX-4; its supply follows it, R-STK-8)."""
     line = PrescriptionLine.objects.select_for_update().select_related("resident").get(pk=line.pk)
     if not permissions.has_perm(by, Perm.CHECK_PRESCRIPTION, line.home_id):
-        raise DomainError(
-            "Only a senior can confirm a line after a return.", code="not_permitted"
-        )
+        raise DomainError("Only a senior can confirm a line after a return.", code="not_permitted")
     held = dict((held_line.pk, rec) for held_line, rec in lines_held(line.resident))
     rec = held.get(line.pk)
     if rec is None:
