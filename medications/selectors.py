@@ -172,12 +172,10 @@ def with_hold(qs: QuerySet[PrescriptionLine]) -> QuerySet[PrescriptionLine]:
         lines_held_from__gt=OuterRef("entered_at"),
     ).order_by("-lines_held_from", "-pk")
     restart = LineRestart.objects.filter(
-        line_id=OuterRef("pk"),
-        reconciliation_id=Subquery(hold.values("pk")[:1]),
+        line_id=OuterRef("pk"), reconciliation__lines_held_from=OuterRef("held_from")
     )
-    return qs.annotate(
-        held_from=Subquery(hold.values("lines_held_from")[:1]),
-        held_until=Subquery(restart.values("confirmed_at")[:1]),
+    return qs.annotate(held_from=Subquery(hold.values("lines_held_from")[:1])).annotate(
+        held_until=Subquery(restart.values("confirmed_at")[:1])
     )
 
 

@@ -867,6 +867,14 @@ def resident_readmit(
         moved_by=by,
         note="Readmission",
     )
+    # Nothing was due while they were gone: their lines are held from the end of the day they
+    # left (or from now, back the same day), so those days never show as gaps (R-MAR-2).
+    held_from = timezone.now()
+    if resident.left_on is not None:
+        after_leaving = dt.datetime.combine(
+            resident.left_on + dt.timedelta(days=1), dt.time(0), tzinfo=resident.home.tz
+        )
+        held_from = min(held_from, after_leaving)
     resident.status, resident.left_on, resident.left_note = ResidentStatus.RESIDENT, None, ""
     resident.admitted_on, resident.unit, resident.room = admitted_on, unit, room
     resident.save(update_fields=["status", "left_on", "left_note", "admitted_on", "unit", "room"])
@@ -876,7 +884,7 @@ def resident_readmit(
         reason=ReconciliationReason.ADMISSION,
         arrived_on=admitted_on,
         started_by=by,
-        lines_held_from=timezone.now(),
+        lines_held_from=held_from,
     )
     audit_append(
         home=resident.home_id,
