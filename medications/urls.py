@@ -19,6 +19,11 @@ urlpatterns = [
     path("residents/<int:resident_id>/", prescriptions.resident_profile, name="resident_profile"),
     path("residents/<int:resident_id>/lines/new/", prescriptions.line_new, name="line_new"),
     path(
+        "residents/<int:resident_id>/restarts/",
+        prescriptions.line_restarts,
+        name="line_restarts",
+    ),
+    path(
         "residents/<int:resident_id>/homely-remedies/authorisations/",
         prescriptions.homely_authorisations,
         name="homely_authorisations",
