@@ -5,8 +5,10 @@ keeping the history, and the audit's count of away doses."""
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
+from django.urls import reverse
 
 from audits import metrics
 from emar.models import AuditEvent, Notification
@@ -310,3 +312,59 @@ def test_readmitting_a_current_resident_is_refused(resident_a, unit_a, senior_a,
             resident=resident_a, by=senior_a, admitted_on=DAY, unit=unit_a, room="7"
         )
     assert err.value.code == "already_resident"
+
+
+# --- Screens (R-RES-6): bad input is a 4xx with the message, the round shows "away" ------------
+
+
+def test_the_round_shows_an_away_resident_without_buttons(
+    client, qualified, home_a, unit_a, in_hospital, carer_a, clock
+):
+    from tests.mar.test_round import round_url
+
+    clock("08:05")
+    client.force_login(carer_a)
+    page = client.get(round_url(home_a, unit_a)).content.decode()
+    assert "Away: in hospital" in page
+    assert "Not given — H" in page
+    assert 'value="given"' not in page
+
+
+def test_the_away_screen_marks_away_and_refuses_away_twice(
+    client, home_a, resident_a, senior_a, clock
+):
+    clock("09:00")
+    client.force_login(senior_a)
+    url = reverse("resident_away", args=[resident_a.pk])
+    data = {
+        "kind": "leave",
+        "started_at": "2026-11-25T08:30",
+        "expected_return": "2026-11-27",
+        "note": "With her daughter",
+    }
+    response = client.post(url, {**data, "idempotency_key": str(uuid.uuid4())})
+    assert response.status_code == 302
+    absence = Absence.objects.get(resident=resident_a)
+    assert absence.started_at == at_local(home_a, DAY, "08:30")
+    again = client.post(url, {**data, "idempotency_key": str(uuid.uuid4())})
+    assert again.status_code == 400
+    assert "already away" in again.content.decode()
+    profile = client.get(reverse("medications:resident_profile", args=[resident_a.pk]))
+    assert "Away: on leave" in profile.content.decode()
+
+
+def test_the_return_screen_refuses_a_return_before_the_start_then_records_it(
+    client, home_a, resident_a, in_hospital, senior_a, clock
+):
+    clock("12:00")
+    client.force_login(senior_a)
+    url = reverse("resident_return", args=[resident_a.pk])
+    early = client.post(url, {"returned_at": "2026-11-25T06:00"})
+    assert early.status_code == 400
+    assert "cannot be before they left" in early.content.decode()
+    ok = client.post(url, {"returned_at": "2026-11-25T11:00", "sources": ["discharge_letter"]})
+    in_hospital.refresh_from_db()
+    assert ok.status_code == 302
+    assert ok["Location"] == reverse("reconciliation_detail", args=[in_hospital.reconciliation_id])
+    page = client.get(reverse("medications:line_restarts", args=[resident_a.pk])).content
+    assert b"Paracetamol 500mg tablets" in page
