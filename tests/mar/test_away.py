@@ -368,15 +368,3 @@ def test_the_return_screen_refuses_a_return_before_the_start_then_records_it(
     assert ok["Location"] == reverse("reconciliation_detail", args=[in_hospital.reconciliation_id])
     page = client.get(reverse("medications:line_restarts", args=[resident_a.pk])).content
     assert b"Paracetamol 500mg tablets" in page
-
-
-def test_the_demo_has_a_resident_in_hospital_and_seeding_again_adds_nothing(demo_db):
-    from demo import away as away_demo
-    from demo import organisation as emar_demo
-
-    walter = Absence.objects.get(returned_at__isnull=True, resident__home=demo_db).resident
-    assert walter.full_name == "Walter Henry Bishop"
-    ctx = emar_demo.DemoContext(password=None)
-    emar_demo.seed(ctx)
-    away_demo.seed(ctx)  # again: nothing more
-    assert Absence.objects.filter(resident=walter).count() == 1
