@@ -14,6 +14,8 @@ residents with refusals). The definitions, which the report prints in its notes:
 - A *gap* (omission) is a dose to give whose window had closed when the metrics were computed
   and that has no in-force final record. The *gap rate* is gaps per 100 doses to give whose
   window had closed.
+- *Away* doses were due while the resident was away (R-RES-6): they are recorded H or L
+  (not given, category "absent"), never given and never gaps.
 - A *late entry* is an in-force record written after the dose window closed (R-MAR-3). A dose
   *given late* was given (administration time) after its window closed. A *time-sensitive dose
   late* is a time-sensitive dose given after its (tighter) window closed; time-sensitive gaps
@@ -70,7 +72,7 @@ from medications.models import (
     TemperatureReading,
 )
 from residents import selectors as resident_selectors
-from residents.models import AllergyStatus, Resident, ResidentStatus
+from residents.models import Absence, AllergyStatus, Resident, ResidentStatus
 from training.selectors import training_matrix
 
 from .models import Harm, Incident, IncidentKind, IncidentType, Stage, next_month
@@ -133,11 +135,26 @@ def closed(now: dt.datetime) -> Q:
     return Q(self_administered=False, window_closes__lt=now)
 
 
+def away_at_due() -> Exists:
+    """The dose was due while its resident was away (R-RES-6): coded H or L by the away job,
+    never a gap, even if the job had not reached it yet (H-16)."""
+    return Exists(
+        Absence.objects.filter(
+            resident_id=OuterRef("resident_id"), started_at__lte=OuterRef("due_at")
+        ).filter(Q(returned_at__isnull=True) | Q(returned_at__gt=OuterRef("due_at")))
+    )
+
+
 def gaps(home: Homes, month: dt.date, now: dt.datetime):
     """Doses to give whose window closed with no in-force final record (H-3), of one home or
-    of several."""
+    of several; doses due while the resident was away are not gaps (R-RES-6)."""
     recorded = in_force(home).filter(final=True, dose=OuterRef("pk"))
-    return month_doses(home, month).filter(closed(now)).exclude(Exists(recorded))
+    return (
+        month_doses(home, month)
+        .filter(closed(now))
+        .exclude(Exists(recorded))
+        .exclude(away_at_due())
+    )
 
 
 def refusals(home: CareHome, month: dt.date):
@@ -263,6 +280,7 @@ def compute(home: CareHome, month: dt.date, *, now: dt.datetime | None = None) -
         n_to_give=Count("pk", filter=Q(self_administered=False)),
         n_closed=Count("pk", filter=closed(now)),
         n_ts=Count("pk", filter=Q(self_administered=False, time_sensitive=True)),
+        n_away=Count("pk", filter=Q(away_at_due(), self_administered=False)),
     )
     dose_counts = {
         "scheduled": counted["n_scheduled"],
@@ -270,6 +288,7 @@ def compute(home: CareHome, month: dt.date, *, now: dt.datetime | None = None) -
         "to_give": counted["n_to_give"],
         "closed": counted["n_closed"],
         "time_sensitive": counted["n_ts"],
+        "away": counted["n_away"],
     }
     records = scheduled_records(home, month)
     given_q = Q(outcome="given")

@@ -337,6 +337,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 240},
     },
+    # R-RES-6, H-16: doses of residents away coded H or L (exactly once per dose).
+    "away-doses-record": {
+        "task": "medications.tasks.away_doses_record",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 240},
+    },
     "medicines-daily-alerts": {
         "task": "medications.tasks.medicines_daily_alerts",
         "schedule": crontab(hour=7, minute=0),

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from emar import selectors as core_selectors
 from emar.models import CareHome, Notification, Role, Shift, User
 from emar.services import notification_emails_enqueue, notify
 from residents import selectors as resident_selectors
-from residents.models import room_order
+from residents.models import Absence, room_order
 
 from . import selectors
 from .models import Administration, Outcome, ScheduledDose
@@ -256,10 +256,11 @@ _DOSE_FIELDS = (
 
 
 def doses_to_remind(*, now: dt.datetime, lookback: dt.timedelta = LOOKBACK) -> QuerySet:
-    """Not cancelled, not self-administered doses of every home whose window opened or closed
-    in the lookback, or which are time-sensitive and due within 15 minutes: one query through
-    the partial indexes on window_opens and window_closes. Whether each is recorded is asked
-    separately (`_recorded`), by dose id, so the plan never scans the administrations."""
+    """Not cancelled, not self-administered doses of residents not away (R-RES-6), of every
+    home, whose window opened or closed in the lookback, or which are time-sensitive and due
+    within 15 minutes: one query through the partial indexes on window_opens and window_closes.
+    Whether each is recorded is asked separately (`_recorded`), by dose id, so the plan never
+    scans the administrations."""
     since = now - lookback
     opening = Q(window_opens__gt=since, window_opens__lte=now)
     time_sensitive = Q(
@@ -272,9 +273,15 @@ def doses_to_remind(*, now: dt.datetime, lookback: dt.timedelta = LOOKBACK) -> Q
         window_closes__gte=now,
     )
     closing = Q(window_closes__gte=since, window_closes__lt=now)
+    # R-RES-6, H-16: a resident away at the dose's time is neither reminded nor escalated,
+    # even before the away job has coded the dose H or L.
+    away = Absence.objects.filter(
+        resident_id=OuterRef("resident_id"), started_at__lte=OuterRef("due_at")
+    ).filter(Q(returned_at__isnull=True) | Q(returned_at__gt=OuterRef("due_at")))
     return (
         ScheduledDose.objects.filter(opening | time_sensitive | closing)
         .filter(cancelled_at__isnull=True, self_administered=False)
+        .exclude(Exists(away))
         .order_by("due_at", "pk")
         .values_list(*_DOSE_FIELDS, named=True)
     )

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from emar.models import CareHome, NonAdministrationCode, Round, Unit, User
-from residents.models import Allergy, Resident, ResidentStatus, room_order
+from residents.models import Absence, AbsenceKind, Allergy, Resident, ResidentStatus, room_order
 from training.services import check_administration
 
 from . import selectors
@@ -161,6 +161,17 @@ class ResidentRound:
     doses: list[DoseState]
     prn: list[PrescriptionLine]
 
+    @property
+    def away(self) -> str:
+        """ "In hospital", "On leave"...: the resident is away now (R-RES-6); the round shows
+        them as away, with no Given / Not given buttons (their doses are coded H or L)."""
+        kind = getattr(self.resident, "away_kind", None)
+        return AbsenceKind(kind).label if kind else ""
+
+    @property
+    def away_since(self) -> dt.datetime | None:
+        return getattr(self.resident, "away_since", None)
+
 
 @dataclass
 class RoundScreen:
@@ -217,8 +228,16 @@ def round_screen(
     prn_by_resident: dict[int, list[PrescriptionLine]] = {}
     for line in selectors.prn_lines(home=home, unit=unit):
         prn_by_resident.setdefault(line.resident_id, []).append(line)
+    # R-RES-6: who is away at this moment, in the same query (subqueries).
+    away = Absence.objects.filter(resident_id=OuterRef("pk"), started_at__lte=now).filter(
+        Q(returned_at__isnull=True) | Q(returned_at__gt=now)
+    )
     residents = sorted(
         Resident.objects.filter(unit=unit, status=ResidentStatus.RESIDENT)
+        .annotate(
+            away_kind=Subquery(away.values("kind")[:1]),
+            away_since=Subquery(away.values("started_at")[:1]),
+        )
         .prefetch_related(
             Prefetch(
                 "allergies",

@@ -13,15 +13,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from emar.models import CareHome, Round, Unit
-from residents.models import Allergy, Resident, ResidentStatus
+from residents.models import Allergy, Reconciliation, Resident, ResidentStatus
 
 from . import schedule as sched
 from .models import (
     CovertPlan,
     LineAllergyMatch,
+    LineRestart,
     LineStatus,
     Medicine,
     PrescriptionLine,
@@ -180,6 +181,32 @@ def overdue_plans(home: CareHome, today: dt.date) -> dict[str, list]:
     return result
 
 
+def with_hold(qs: QuerySet[PrescriptionLine]) -> QuerySet[PrescriptionLine]:
+    """Annotate each line with its latest hold (R-RES-6, H-16): `held_from`, the return or
+    readmission after the line was entered, and `held_until`, when a senior confirmed the line
+    in that reconciliation (None: still held). No extra query: two subqueries."""
+    hold = Reconciliation.objects.filter(
+        resident_id=OuterRef("resident_id"),
+        lines_held_from__isnull=False,
+        lines_held_from__gt=OuterRef("entered_at"),
+    ).order_by("-lines_held_from", "-pk")
+    restart = LineRestart.objects.filter(
+        line_id=OuterRef("pk"), reconciliation__lines_held_from=OuterRef("held_from")
+    )
+    return qs.annotate(held_from=Subquery(hold.values("lines_held_from")[:1])).annotate(
+        held_until=Subquery(restart.values("confirmed_at")[:1])
+    )
+
+
+def is_held(line: PrescriptionLine, at: dt.datetime) -> bool:
+    """A dose at `at` of an annotated line (`with_hold`) is held, not due (R-RES-6)."""
+    held_from = getattr(line, "held_from", None)
+    if held_from is None or at < held_from:
+        return False
+    held_until = getattr(line, "held_until", None)
+    return held_until is None or at < held_until
+
+
 def _live_lines(
     home: CareHome,
     unit: Unit | None,
@@ -204,6 +231,7 @@ def _live_lines(
         qs = qs.filter(resident=resident)
     # One Prefetch a call: in one call the stubs join their types (IdempotentRecord) and lose
     # what each `to_attr` holds.
+    qs = with_hold(qs)
     return (
         qs.select_related("medicine", "resident", "resident__unit")
         .prefetch_related(
@@ -275,7 +303,8 @@ def doses_due(
     """Scheduled doses of local days `start`..`end` (inclusive) for a home or one unit, in time
     then room order. Nothing is due for a line that is awaiting its check (R-RX-4), PRN
     (offered from `prn_lines`, never scheduled; R-RX-6), stopped (from the stop time, R-RX-10),
-    or whose resident no longer lives here (R-RES-5). A live line stays due whatever happens to
+    or whose resident no longer lives here (R-RES-5), nor while a line is held after a return
+    or readmission until a senior confirms it (R-RES-6). A live line stays due whatever happens to
     the allergy status (R-MAR-16, H-11). A constant number of queries whatever the number of
     residents.
     """
@@ -288,6 +317,8 @@ def doses_due(
         self_admin = bool(assessments) and assessments[0].self_administers
         variable_rule = any(v.dose_rule == sched.DoseRule.VARIABLE for v in line.live_versions)
         for d in _expand_line(line, start, end, tz, rounds):
+            if is_held(line, d.at):
+                continue  # R-RES-6: back from an absence, not yet confirmed by a senior
             needs_entry = variable_rule and d.dose is None
             if d.dose is not None and d.dose != line.dose:
                 text = f"{_num(d.dose)} {line.get_dose_unit_display()}"

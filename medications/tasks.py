@@ -54,6 +54,15 @@ def doses_sync_all() -> int:
 
 
 @shared_task(**RETRY, soft_time_limit=240, time_limit=280)
+def away_doses_record(now: str | None = None) -> int:
+    """Every 5 minutes: code the due doses of residents away H or L (R-RES-6, H-16). A re-run,
+    a retry or a second worker records nothing twice (one outcome per dose, keyed records)."""
+    from .services import away_doses_record as record
+
+    return record(now=_at(now))
+
+
+@shared_task(**RETRY, soft_time_limit=240, time_limit=280)
 def prn_follow_up_alerts(now: str | None = None) -> int:
     """Every 5 minutes: PRN doses given over an hour ago without an effectiveness follow-up."""
     return reminders.prn_follow_up_alerts_send(now=_at(now))

@@ -19,6 +19,11 @@ urlpatterns = [
     path("residents/<int:resident_id>/", prescriptions.resident_profile, name="resident_profile"),
     path("residents/<int:resident_id>/lines/new/", prescriptions.line_new, name="line_new"),
     path(
+        "residents/<int:resident_id>/restarts/",
+        prescriptions.line_restarts,
+        name="line_restarts",
+    ),
+    path(
         "residents/<int:resident_id>/homely-remedies/authorisations/",
         prescriptions.homely_authorisations,
         name="homely_authorisations",
@@ -89,6 +94,7 @@ urlpatterns = [
     path("stock/lines/<int:line_id>/receive/", stock.stock_receive, name="stock_receive"),
     path("stock/lines/<int:line_id>/dispose/", stock.stock_dispose, name="stock_dispose"),
     path("stock/lines/<int:line_id>/check/", stock.stock_check, name="stock_check"),
+    path("stock/lines/<int:line_id>/transfer/", stock.stock_transfer, name="stock_transfer"),
     path("stock/movements/<int:movement_id>/correct/", stock.stock_correct, name="stock_correct"),
     path("homes/<int:home_id>/cd-register/", stock.cd_register_index, name="cd_register_index"),
     path(

@@ -8,6 +8,7 @@ from emar.forms import Form, IdempotencyKeyMixin, ModelForm
 from emar.models import CareHome, Unit
 
 from .models import (
+    AbsenceKind,
     AllergySeverity,
     AllergyStatus,
     ReconciliationReason,
@@ -196,3 +197,54 @@ class ReviewForm(IdempotencyKeyMixin):
         help_text="e.g. GP, pharmacist, resident, daughter",
     )
     outcome = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+
+
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"})
+
+
+def home_time(value, home: CareHome):
+    """A time typed on the home's clock (the picker sends wall-clock digits) as an aware
+    datetime in the home's timezone (R-ORG-5)."""
+    from django.utils import timezone
+
+    return timezone.make_aware(value.replace(tzinfo=None), home.tz)
+
+
+class AwayForm(IdempotencyKeyMixin):
+    """Mark a resident away (R-RES-6)."""
+
+    past_dates = ("started_at",)
+    kind = forms.ChoiceField(choices=AbsenceKind.choices, label="Where")
+    started_at = forms.DateTimeField(widget=DATETIME, label="Left the home at")
+    expected_return = forms.DateField(widget=DATE, label="Expected back on")
+    note = forms.CharField(
+        required=False, max_length=300, help_text="e.g. which hospital and ward, who to call."
+    )
+
+
+class ReturnForm(Form):
+    """Record the return (R-RES-6): it starts a reconciliation (R-RES-3)."""
+
+    past_dates = ("returned_at",)
+    returned_at = forms.DateTimeField(widget=DATETIME, label="Came back at")
+    sources = forms.MultipleChoiceField(
+        choices=ReconciliationSource.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Sources to reconcile against",
+    )
+    notes = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class ReadmitForm(Form):
+    """Readmit a discharged or transferred resident to their own record (R-RES-6)."""
+
+    past_dates = ("admitted_on",)
+    admitted_on = forms.DateField(widget=DATE, label="Readmitted on")
+    unit = forms.ModelChoiceField(queryset=Unit.objects.none())
+    room = forms.CharField(max_length=20)
+    note = forms.CharField(required=False, max_length=300)
+
+    def __init__(self, *args, home: CareHome, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = Unit.objects.filter(home=home).order_by("name")

@@ -329,6 +329,12 @@ class Reconciliation(IdempotentRecord):
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+    lines_held_from = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="After a return or a readmission: the resident's lines from before this time "
+        "are held (not due) until a senior confirms each (R-RES-6).",
+    )
 
     class Meta:
         ordering = ["resident", "-arrived_on", "-pk"]
@@ -410,3 +416,88 @@ class MedicationReview(IdempotentRecord):
 
     def __str__(self) -> str:
         return f"Review of {self.resident} on {self.held_on:%d %b %Y}"
+
+
+class AbsenceKind(models.TextChoices):
+    """Where an absent resident is (R-RES-6); each maps to the home's absence code (R-MAR-6)."""
+
+    HOSPITAL = "hospital", "In hospital"
+    LEAVE = "leave", "On leave"
+    RESPITE = "respite", "Respite elsewhere"
+
+
+# The non-administration code their due doses are recorded with (R-MAR-6 default set).
+ABSENCE_CODES: dict[str, str] = {
+    AbsenceKind.HOSPITAL: "H",
+    AbsenceKind.LEAVE: "L",
+    AbsenceKind.RESPITE: "L",
+}
+
+
+class Absence(IdempotentRecord):
+    """A resident away from the home from a time, with an expected return (R-RES-6, H-16).
+
+    While open, their due doses are recorded H or L by the background job and do not escalate;
+    the return starts a reconciliation (R-RES-3) and holds their lines until a senior confirms
+    each. Kept for good: the history of stays in hospital is part of the record.
+    """
+
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="absences")
+    kind = models.CharField(max_length=10, choices=AbsenceKind)
+    started_at = models.DateTimeField()
+    expected_return = models.DateField()
+    note = models.CharField(max_length=300, blank=True)
+    started_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    returned_at = models.DateTimeField(null=True, blank=True)
+    returned_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reconciliation = models.OneToOneField(
+        Reconciliation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="absence",
+        help_text="The reconciliation the return started (R-RES-3).",
+    )
+
+    class Meta:
+        ordering = ["resident", "-started_at", "-pk"]
+        constraints = [
+            # Away twice at once is impossible, whoever marks it and however often.
+            models.UniqueConstraint(
+                fields=["resident"],
+                condition=Q(returned_at__isnull=True),
+                name="absence_one_open_per_resident",
+            ),
+            models.CheckConstraint(
+                condition=Q(returned_at__isnull=True, returned_by__isnull=True)
+                | Q(returned_at__isnull=False, returned_by__isnull=False),
+                name="absence_returned_with_who",
+            ),
+            models.CheckConstraint(
+                condition=Q(returned_at__isnull=True) | Q(returned_at__gte=F("started_at")),
+                name="absence_return_after_start",
+            ),
+            idempotency_unique(),
+        ]
+        indexes = [
+            models.Index(
+                fields=["started_at"], condition=Q(returned_at__isnull=True), name="absence_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.resident}: {self.get_kind_display().lower()}"
+
+    @property
+    def code(self) -> str:
+        return ABSENCE_CODES[self.kind]
+
+    @property
+    def is_open(self) -> bool:
+        return self.returned_at is None
+
+    def covers(self, at: dt.datetime) -> bool:
+        return self.started_at <= at and (self.returned_at is None or at < self.returned_at)

@@ -18,12 +18,15 @@ from emar.models import CareHome, Unit, User
 from emar.services import DomainError, audit_append, idempotent, notify
 
 from .models import (
+    Absence,
+    AbsenceKind,
     Allergy,
     AllergyStatus,
     AllergyStatusChange,
     Discrepancy,
     MedicationReview,
     Reconciliation,
+    ReconciliationReason,
     ReconciliationSource,
     Resident,
     ResidentStatus,
@@ -137,7 +140,8 @@ def resident_admit(
         and Resident.objects.filter(home=home, nhs_number=fields["nhs_number"]).exists()
     ):
         raise DomainError(
-            "A resident with this NHS number already has a record in this home.",
+            "A resident with this NHS number already has a record in this home. If they have "
+            "come back after a discharge or transfer, readmit that record to keep their history.",
             code="nhs_number_duplicate",
         )
     _full_clean(resident, exclude=["photo"])
@@ -634,3 +638,268 @@ def review_record(
         after={"held_on": held_on, "participants": review.participants, "outcome": review.outcome},
     )
     return review
+
+
+# --- Away and back, readmission (R-RES-6, H-16) ------------------------------------------------
+
+# The medications app records the away doses and holds the lines on return; the residents app
+# knows nothing of medicines, so it registers `hook(absence=, by=)` here (like the allergy
+# re-checks), run in the same transaction as the start or the return.
+AbsenceHook = Callable[..., None]
+_absence_hooks: list[AbsenceHook] = []
+
+
+def absence_changed_register(hook: AbsenceHook) -> None:
+    if hook not in _absence_hooks:
+        _absence_hooks.append(hook)
+
+
+def _absence_changed(absence: Absence, by: User) -> None:
+    for hook in _absence_hooks:
+        hook(absence=absence, by=by)
+
+
+_readmit_hooks: list[Callable[..., None]] = []
+
+
+def readmitted_register(hook: Callable[..., None]) -> None:
+    """`hook(resident=, by=)` after a readmission (medications re-materialises the doses)."""
+    if hook not in _readmit_hooks:
+        _readmit_hooks.append(hook)
+
+
+def _readmitted(resident: Resident, by: User) -> None:
+    for hook in _readmit_hooks:
+        hook(resident=resident, by=by)
+
+
+def _local(at: dt.datetime, home: CareHome) -> str:
+    local = at.astimezone(home.tz)
+    return f"{local.day} {local:%b %Y %H:%M}"
+
+
+@idempotent(Absence, scope=lambda resident, **_: {"resident_id": resident.pk})
+@transaction.atomic
+def resident_away_start(
+    *,
+    resident: Resident,
+    by: User,
+    kind: str,
+    started_at: dt.datetime,
+    expected_return: dt.date,
+    note: str = "",
+    idempotency_key: UUID | None = None,
+) -> Absence:
+    """Mark a resident away from a time, with an expected return (R-RES-6). From then on their
+    due doses are recorded H (hospital) or L (leave, respite) by the background job and do not
+    escalate (H-16); stock stays where it is."""
+    resident = Resident.objects.select_for_update().select_related("home").get(pk=resident.pk)
+    home = resident.home
+    if not resident.is_current:
+        raise DomainError(
+            f"{resident} is {resident.get_status_display().lower()}, not living here: readmit "
+            "them first.",
+            code="not_resident",
+        )
+    if kind not in AbsenceKind.values:
+        raise DomainError("Choose hospital, leave or respite elsewhere.", code="bad_kind")
+    if resident.absences.filter(returned_at__isnull=True).exists():
+        raise DomainError(
+            f"{resident} is already away: record their return first.", code="already_away"
+        )
+    now = timezone.now()
+    if started_at > now + dt.timedelta(minutes=1):
+        raise DomainError(
+            "The time they left cannot be in the future: mark them away when they go.",
+            code="date_future",
+        )
+    if started_at.astimezone(home.tz).date() < resident.admitted_on:
+        raise DomainError("They left before their admission date.", code="date_before_admission")
+    last = resident.absences.order_by("-returned_at").values_list("returned_at", flat=True).first()
+    if last is not None and started_at < last:
+        raise DomainError(
+            f"They came back from their last absence at {_local(last, home)}: the time they left "
+            "must be after that.",
+            code="overlaps_absence",
+        )
+    if expected_return < started_at.astimezone(home.tz).date():
+        raise DomainError(
+            "The expected return is before the day they left.", code="expected_before_start"
+        )
+    note = " ".join((note or "").split())
+    if len(note) > 300:
+        raise DomainError("Keep the note under 300 characters.", code="note_too_long")
+    absence = Absence.objects.create(
+        resident=resident,
+        kind=kind,
+        started_at=started_at,
+        expected_return=expected_return,
+        note=note,
+        started_by=by,
+        idempotency_key=idempotency_key,
+    )
+    audit_append(
+        home=home,
+        actor=by,
+        action="resident.away",
+        obj=absence,
+        after={
+            "kind": kind,
+            "started_at": started_at,
+            "expected_return": expected_return,
+            "note": note,
+        },
+    )
+    _absence_changed(absence, by)
+    return absence
+
+
+@transaction.atomic
+def resident_return(
+    *,
+    absence: Absence,
+    by: User,
+    returned_at: dt.datetime,
+    sources: list[str] | None = None,
+    notes: str = "",
+) -> Absence:
+    """Record the resident's return (R-RES-6). It starts a reconciliation (R-RES-3: the
+    discharge letter's list against the lines), and holds every line they had until a senior
+    confirms it unchanged, changed or stopped: until then their doses are not due (H-16)."""
+    absence = (
+        Absence.objects.select_for_update().select_related("resident__home").get(pk=absence.pk)
+    )
+    resident, home = absence.resident, absence.resident.home
+    if absence.returned_at is not None:
+        raise DomainError(
+            f"{resident} already came back at {_local(absence.returned_at, home)}.",
+            code="already_returned",
+        )
+    if returned_at < absence.started_at:
+        raise DomainError(
+            f"The return cannot be before they left ({_local(absence.started_at, home)}).",
+            code="return_before_start",
+        )
+    if returned_at > timezone.now() + dt.timedelta(minutes=1):
+        raise DomainError(
+            "The return cannot be in the future: record it when they are back.",
+            code="date_future",
+        )
+    sources = list(dict.fromkeys(sources or []))
+    if any(s not in ReconciliationSource.values for s in sources):
+        raise DomainError("Unknown source.", code="bad_source")
+    rec = Reconciliation(
+        resident=resident,
+        reason=(
+            ReconciliationReason.HOSPITAL_RETURN
+            if absence.kind == AbsenceKind.HOSPITAL
+            else ReconciliationReason.OTHER
+        ),
+        arrived_on=returned_at.astimezone(home.tz).date(),
+        sources=sources,
+        notes=notes.strip(),
+        started_by=by,
+        lines_held_from=returned_at,
+    )
+    _full_clean(rec, exclude=["idempotency_key"])
+    rec.save()
+    absence.returned_at, absence.returned_by, absence.reconciliation = returned_at, by, rec
+    absence.save(update_fields=["returned_at", "returned_by", "reconciliation"])
+    audit_append(
+        home=home,
+        actor=by,
+        action="resident.returned",
+        obj=absence,
+        before={"returned_at": None},
+        after={"returned_at": returned_at, "reconciliation": rec.pk},
+    )
+    audit_append(
+        home=home,
+        actor=by,
+        action="reconciliation.started",
+        obj=rec,
+        after={"reason": rec.reason, "arrived_on": rec.arrived_on, "sources": rec.sources},
+    )
+    _absence_changed(absence, by)
+    return absence
+
+
+@transaction.atomic
+def resident_readmit(
+    *, resident: Resident, by: User, admitted_on: dt.date, unit: Unit, room: str, note: str = ""
+) -> Resident:
+    """Readmit a discharged or transferred resident to the same record, so the NHS number stays
+    unique in the home and their whole history stays with them (R-RES-6, R-RES-5). The new
+    admission date and the unit and room are a move row; the old ones stay on the trail."""
+    resident = Resident.objects.select_for_update().select_related("home").get(pk=resident.pk)
+    if resident.status == ResidentStatus.RESIDENT:
+        raise DomainError(f"{resident} already lives here.", code="already_resident")
+    if resident.status == ResidentStatus.DECEASED:
+        raise DomainError(
+            f"{resident} is recorded as deceased and cannot be readmitted.", code="deceased"
+        )
+    if unit.home_id != resident.home_id:
+        raise DomainError("That unit belongs to another home.", code="unit_other_home")
+    room = room.strip()
+    if not room:
+        raise DomainError("Give the room.", code="room_required")
+    if admitted_on > _today(resident.home):
+        raise DomainError("The admission date cannot be in the future.", code="date_future")
+    if resident.left_on and admitted_on < resident.left_on:
+        raise DomainError(
+            f"The readmission cannot be before they left ({resident.left_on.day} "
+            f"{resident.left_on:%b %Y}).",
+            code="date_before_leaving",
+        )
+    before = {
+        "status": resident.status,
+        "left_on": resident.left_on,
+        "admitted_on": resident.admitted_on,
+        "unit": resident.unit.name,
+        "room": resident.room,
+    }
+    UnitMove.objects.create(
+        resident=resident,
+        from_unit_id=resident.unit_id,
+        from_room=resident.room,
+        to_unit=unit,
+        to_room=room,
+        moved_by=by,
+        note="Readmission",
+    )
+    # Nothing was due while they were gone: their lines are held from the end of the day they
+    # left (or from now, back the same day), so those days never show as gaps (R-MAR-2).
+    held_from = timezone.now()
+    if resident.left_on is not None:
+        after_leaving = dt.datetime.combine(
+            resident.left_on + dt.timedelta(days=1), dt.time(0), tzinfo=resident.home.tz
+        )
+        held_from = min(held_from, after_leaving)
+    resident.status, resident.left_on, resident.left_note = ResidentStatus.RESIDENT, None, ""
+    resident.admitted_on, resident.unit, resident.room = admitted_on, unit, room
+    resident.save(update_fields=["status", "left_on", "left_note", "admitted_on", "unit", "room"])
+    # Their old lines come back only through a reconciliation a senior confirms line by line.
+    rec = Reconciliation.objects.create(
+        resident=resident,
+        reason=ReconciliationReason.ADMISSION,
+        arrived_on=admitted_on,
+        started_by=by,
+        lines_held_from=held_from,
+    )
+    audit_append(
+        home=resident.home_id,
+        actor=by,
+        action="resident.readmitted",
+        obj=resident,
+        before=before,
+        after={
+            "status": ResidentStatus.RESIDENT,
+            "admitted_on": admitted_on,
+            "unit": unit.name,
+            "room": room,
+            "note": note,
+            "reconciliation": rec.pk,
+        },
+    )
+    _readmitted(resident, by)
+    return resident

@@ -25,6 +25,9 @@ urlpatterns = [
     path("allergies/<int:allergy_id>/remove/", views.allergy_remove, name="allergy_remove"),
     path("residents/<int:resident_id>/move/", views.resident_move, name="resident_move"),
     path("residents/<int:resident_id>/leave/", views.resident_leave, name="resident_leave"),
+    path("residents/<int:resident_id>/away/", views.resident_away, name="resident_away"),
+    path("residents/<int:resident_id>/back/", views.resident_return, name="resident_return"),
+    path("residents/<int:resident_id>/readmit/", views.resident_readmit, name="resident_readmit"),
     path(
         "residents/<int:resident_id>/reconciliations/new/",
         views.reconciliation_new,

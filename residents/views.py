@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
@@ -19,7 +20,7 @@ from emar.permissions import Perm, requires, scoped_get
 from emar.services import DomainError
 
 from . import forms, selectors, services
-from .models import Allergy, Discrepancy, Reconciliation, Resident
+from .models import Absence, Allergy, Discrepancy, Reconciliation, Resident
 
 
 def _resident(request, perm: Perm, resident_id: int) -> Resident:
@@ -357,3 +358,107 @@ def reconciliation_report(request, home):
         "open_count": sum(1 for r in rows if r.hours is None),
     }
     return render(request, "residents/reconciliation_report.html", context)
+
+
+# --- Away and back, readmission (R-RES-6, H-16) ------------------------------------------------
+
+
+@requires(Perm.MANAGE_RESIDENTS)
+def resident_away(request, resident_id: int):
+    resident = _resident(request, Perm.MANAGE_RESIDENTS, resident_id)
+    home = resident.home
+    form = forms.AwayForm(
+        request.POST or None,
+        initial={
+            "started_at": timezone.localtime(timezone=home.tz).replace(second=0, microsecond=0),
+            "expected_return": home.local_today(),
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            absence = services.resident_away_start(
+                resident=resident,
+                by=request.user,
+                kind=data["kind"],
+                started_at=forms.home_time(data["started_at"], home),
+                expected_return=data["expected_return"],
+                note=data["note"],
+                idempotency_key=data["idempotency_key"],
+            )
+        except DomainError as e:
+            form.add_error(None, e)
+        else:
+            messages.success(
+                request,
+                f"{resident} is away ({absence.get_kind_display().lower()}): their doses are "
+                f"recorded {absence.code} and do not escalate until they are back.",
+            )
+            return _profile(resident)
+    ok = request.method != "POST"
+    return _page(request, "residents/away.html", {"resident": resident, "form": form}, ok=ok)
+
+
+@requires(Perm.MANAGE_RESIDENTS)
+def resident_return(request, resident_id: int):
+    resident = _resident(request, Perm.MANAGE_RESIDENTS, resident_id)
+    home = resident.home
+    absence = Absence.objects.filter(resident=resident, returned_at__isnull=True).first()
+    form = forms.ReturnForm(
+        request.POST or None,
+        initial={
+            "returned_at": timezone.localtime(timezone=home.tz).replace(second=0, microsecond=0)
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if absence is None:
+                raise DomainError(f"{resident} is not away.", code="not_away")
+            absence = services.resident_return(
+                absence=absence,
+                by=request.user,
+                returned_at=forms.home_time(data["returned_at"], home),
+                sources=data["sources"],
+                notes=data["notes"],
+            )
+        except DomainError as e:
+            form.add_error(None, e)
+        else:
+            messages.success(
+                request,
+                f"{resident} is back. Their medicines are held until a senior confirms each "
+                "line against the discharge letter.",
+            )
+            return redirect("reconciliation_detail", reconciliation_id=absence.reconciliation_id)
+    ok = request.method != "POST"
+    context = {"resident": resident, "form": form, "absence": absence}
+    return _page(request, "residents/return.html", context, ok=ok)
+
+
+@requires(Perm.MANAGE_RESIDENTS)
+def resident_readmit(request, resident_id: int):
+    resident = _resident(request, Perm.MANAGE_RESIDENTS, resident_id)
+    form = forms.ReadmitForm(
+        request.POST or None,
+        home=resident.home,
+        initial={
+            "admitted_on": resident.home.local_today(),
+            "unit": resident.unit_id,
+            "room": resident.room,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.resident_readmit(resident=resident, by=request.user, **form.cleaned_data)
+        except DomainError as e:
+            form.add_error(None, e)
+        else:
+            messages.success(
+                request,
+                f"{resident} is readmitted with their history. Their previous medicines are "
+                "held until a senior confirms each line.",
+            )
+            return _profile(resident)
+    ok = request.method != "POST"
+    return _page(request, "residents/readmit.html", {"resident": resident, "form": form}, ok=ok)

@@ -18,11 +18,12 @@ from ..models import (
     DoseUnit,
     HomelyRemedy,
     Medicine,
+    RestartDecision,
     Route,
     RxSource,
 )
 from ..selectors import medicines_search
-from ..services import ScheduleInput
+from ..services import ScheduleInput, lines_held
 
 DATE = forms.DateInput(attrs={"type": "date"})
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -398,3 +399,30 @@ class HomelyAuthorisationForm(IdempotencyKeyMixin):
 
 class WithdrawForm(Form):
     reason = forms.CharField(label="Why is it withdrawn?", max_length=300)
+
+
+class LineRestartForm(Form):
+    """A senior's decision on one held line after a return or readmission (R-RES-6)."""
+
+    line = forms.ModelChoiceField(queryset=None, label="Medicine")
+    decision = forms.ChoiceField(
+        choices=RestartDecision.choices, widget=forms.RadioSelect, label="Decision"
+    )
+    note = forms.CharField(
+        required=False,
+        max_length=300,
+        label="What changed and why",
+        help_text="Needed when changed or stopped, e.g. 'dose reduced on the discharge letter'.",
+    )
+    authorised_by = forms.CharField(
+        required=False, max_length=120, label="Authorised by (changed or stopped)"
+    )
+
+    def __init__(self, *args, resident, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from ..models import PrescriptionLine
+
+        ids = [line.pk for line, _ in lines_held(resident)]
+        self.fields["line"].queryset = PrescriptionLine.objects.filter(pk__in=ids).select_related(
+            "medicine"
+        )

@@ -10,7 +10,14 @@ from django.utils import timezone
 
 from emar.forms import Form, IdempotencyKeyMixin
 
-from ..models import HomelyRemedy, LocationKind, MovementKind, StorageLocation
+from ..models import (
+    HomelyRemedy,
+    LineStatus,
+    LocationKind,
+    MovementKind,
+    PrescriptionLine,
+    StorageLocation,
+)
 from .rounds import WitnessMixin
 
 QTY = {"max_digits": 9, "decimal_places": 3}
@@ -116,3 +123,29 @@ class HomelyReceiveForm(IdempotencyKeyMixin):
         self.fields["remedy"].queryset = HomelyRemedy.objects.filter(
             home=home, active=True
         ).select_related("medicine")
+
+
+class TransferForm(IdempotencyKeyMixin, WitnessMixin):
+    """Move a replaced line's whole balance to the new line of the same product (R-STK-8)."""
+
+    to_line = forms.ModelChoiceField(
+        queryset=PrescriptionLine.objects.none(), label="New line for the same medicine"
+    )
+
+    def __init__(self, *args, line: PrescriptionLine, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["to_line"].queryset = (
+            PrescriptionLine.objects.filter(
+                resident_id=line.resident_id, medicine_id=line.medicine_id
+            )
+            .exclude(pk=line.pk)
+            .exclude(status=LineStatus.STOPPED)
+            .select_related("medicine")
+        )
+        self.fields["to_line"].label_from_instance = lambda ln: (
+            f"{ln.medicine.name}: {ln.dose_text} (from {ln.start_date:%d %b %Y})"
+        )
+
+    @property
+    def has_choices(self) -> bool:
+        return self.fields["to_line"].queryset.exists()

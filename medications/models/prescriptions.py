@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from emar.models import CareHome, IdempotentRecord, Round, User, idempotency_unique, text_max_length
-from residents.models import Allergy, Resident
+from residents.models import Allergy, Reconciliation, Resident
 from training.models import MedicineCategory
 
 from .. import schedule as sched
@@ -645,3 +645,36 @@ class LineAllergyMatch(models.Model):
 
     def __str__(self) -> str:
         return f"Allergy match: {self.allergy.substance} (line {self.line_id})"
+
+
+class RestartDecision(models.TextChoices):
+    """What a senior decided for a line after the resident came back (R-RES-6)."""
+
+    UNCHANGED = "unchanged", "Restart unchanged"
+    CHANGED = "changed", "Changed (stop it and enter the new dose as a new line)"
+    STOPPED = "stopped", "Stopped"
+
+
+class LineRestart(models.Model):
+    """A senior's confirmation of one line in the reconciliation that followed a return from
+    an absence or a readmission (R-RES-6, R-RES-3, H-16). Until it exists, the line's doses
+    from `Reconciliation.lines_held_from` on are held, not due; "changed" and "stopped" stop
+    the line (a changed dose is a new line, whose supply follows it, R-STK-8)."""
+
+    reconciliation = models.ForeignKey(
+        Reconciliation, on_delete=models.PROTECT, related_name="line_restarts"
+    )
+    line = models.ForeignKey(PrescriptionLine, on_delete=models.PROTECT, related_name="restarts")
+    decision = models.CharField(max_length=10, choices=RestartDecision)
+    note = models.CharField(max_length=300, blank=True)
+    confirmed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    confirmed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["reconciliation", "line"]
+        constraints = [
+            models.UniqueConstraint(fields=["reconciliation", "line"], name="line_restart_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_decision_display()} (line {self.line_id})"

@@ -54,6 +54,9 @@ class MovementKind(models.TextChoices):
     DESTROYED = "destroyed", "Destroyed"
     RETURNED = "returned", "Returned"
     ADJUSTED = "adjusted", "Adjusted"
+    # R-STK-8: a dose change moves the supply from the old line to the new one.
+    TRANSFER_OUT = "transfer_out", "Transferred to the new line"
+    TRANSFER_IN = "transfer_in", "Transferred from the previous line"
 
 
 IN_KINDS = (MovementKind.CARRIED_FORWARD, MovementKind.RECEIVED)
@@ -121,6 +124,14 @@ class StockMovement(IdempotentRecord):
     corrects = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="corrected_by"
     )
+    transfer_line = models.ForeignKey(
+        PrescriptionLine,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The other line of a transfer (R-STK-8).",
+    )
 
     # R-SEC-4: a movement made by a dose is digested with the dose's audited record.
     audit_covered_by = "administration"
@@ -144,6 +155,8 @@ class StockMovement(IdempotentRecord):
                     Q(kind__in=["carried_forward", "received"], change__gt=0)
                     | Q(kind__in=["administered", "destroyed", "returned"], change__lt=0)
                     | Q(kind="adjusted")
+                    | Q(kind="transfer_in", change__gt=0, transfer_line__isnull=False)
+                    | Q(kind="transfer_out", change__lt=0, transfer_line__isnull=False)
                 ),
                 name="stock_movement_direction_by_kind",
             ),

@@ -74,6 +74,7 @@ __all__ = [
     "stock_on_correction",
     "stock_receive",
     "stock_reorder_list",
+    "stock_transfer",
     "storage_location_create",
     "temperature_month",
     "temperature_record",
@@ -333,6 +334,88 @@ def stock_dispose(
     )
     _audit(movement, by, reason=movement.reason, destination=movement.destination)
     return movement
+
+
+def _transfer_scope(from_line, **_):
+    return {"line_id": from_line.pk}
+
+
+@idempotent(StockMovement, scope=_transfer_scope)
+@transaction.atomic
+def stock_transfer(
+    *,
+    from_line: PrescriptionLine,
+    to_line: PrescriptionLine,
+    by: User,
+    witness: User | None = None,
+    at: dt.datetime | None = None,
+    idempotency_key: UUID | None = None,
+) -> StockMovement:
+    """The supply follows the medicine (R-STK-8): when a line is replaced by a new one for the
+    same product (a dose change), the whole balance moves to the new line by a transfer entry
+    on both ledgers (and so on the CD register, with a witness for a CD), never by a pretend
+    return or destruction. Returns the entry on the old line."""
+    home = from_line.home
+    _require_manager(by, home)
+    at = _check_at(home, at)
+    if from_line.pk == to_line.pk:
+        raise StockError("Choose the new line to move the supply to.", code="same_line")
+    if from_line.resident_id != to_line.resident_id:
+        raise StockError(
+            "A resident's supply can only move to another line of the same resident.",
+            code="other_resident",
+        )
+    if from_line.medicine_id != to_line.medicine_id:
+        raise StockError(
+            "The new line is for another product: return or destroy this supply instead.",
+            code="other_product",
+        )
+    if to_line.status == LineStatus.STOPPED:
+        raise StockError("The new line is stopped.", code="line_stopped")
+    _check_witness(
+        home=home,
+        by=by,
+        witness=witness,
+        needed=from_line.medicine.cd_register,
+        what="Moving a controlled drug to a new line",
+    )
+    # Both rows locked in the same order whoever transfers, so two transfers cannot deadlock.
+    first, second = sorted((from_line, to_line), key=lambda ln: ln.pk)
+    stocks = {first.pk: _locked_stock(first), second.pk: _locked_stock(second)}
+    source = stocks[from_line.pk]
+    if source.balance <= 0:
+        raise StockError(
+            f"The previous line holds {_num(source.balance)} {_unit(from_line)}: nothing to move.",
+            code="nothing_to_transfer",
+        )
+    quantity = source.balance
+    reason = f"Dose change: supply moves to the new line ({to_line.dose_text})"
+    out = _move(
+        stock=source,
+        line=from_line,
+        kind=MovementKind.TRANSFER_OUT,
+        change=-quantity,
+        by=by,
+        at=at,
+        witness=witness,
+        reason=reason,
+        transfer_line=to_line,
+        idempotency_key=idempotency_key,
+    )
+    into = _move(
+        stock=stocks[to_line.pk],
+        line=to_line,
+        kind=MovementKind.TRANSFER_IN,
+        change=quantity,
+        by=by,
+        at=at,
+        witness=witness,
+        reason=f"Dose change: supply from the previous line ({from_line.dose_text})",
+        transfer_line=from_line,
+    )
+    _audit(out, by, to_line=to_line.pk)
+    _audit(into, by, from_line=from_line.pk)
+    return out
 
 
 @idempotent(StockCheck, scope=lambda line, **_: {"line_id": line.pk})
@@ -909,6 +992,10 @@ def _describe(m: StockMovement, tz) -> tuple[str, str]:
         return "Administered", "PRN dose" if a is not None and a.line.is_prn else ""
     if m.kind == MovementKind.DESTROYED:
         return "Destroyed", " ".join(x for x in (m.reason, m.destination) if x)
+    if m.kind == MovementKind.TRANSFER_OUT:
+        return "Transferred", f"To the new line: {m.reason}"
+    if m.kind == MovementKind.TRANSFER_IN:
+        return "Transferred", f"From the previous line: {m.reason}"
     if m.kind == MovementKind.RETURNED:
         ref = f" (receipt {m.receipt_ref})" if m.receipt_ref else ""
         return "Returned", f"To {m.destination}{ref}: {m.reason}"

@@ -115,8 +115,47 @@ def resident_profile(request, resident_id: int):
         "can_prescribe": permissions.has_perm(user, Perm.ENTER_PRESCRIPTION, home),
         "can_record": permissions.has_perm(user, Perm.RECORD_DOSE, home),
         "can_check": permissions.has_perm(user, Perm.CHECK_PRESCRIPTION, home),
+        "away": resident.absences.filter(returned_at__isnull=True).first(),
+        "held_lines": services.lines_held(resident) if resident.is_current else [],
     }
     return render(request, "residents/profile.html", context)
+
+
+@requires(Perm.CHECK_PRESCRIPTION)
+def line_restarts(request, resident_id: int):
+    """After a return or readmission, a senior confirms each held line: unchanged, changed or
+    stopped (R-RES-6, H-16)."""
+    resident = _resident(request, Perm.CHECK_PRESCRIPTION, resident_id)
+    form = forms.LineRestartForm(request.POST or None, resident=resident)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            restart = services.line_restart_confirm(
+                line=data["line"],
+                by=request.user,
+                decision=data["decision"],
+                note=data["note"],
+                authorised_by=data["authorised_by"],
+            )
+        except DomainError as e:
+            form.add_error(None, e)
+        else:
+            messages.success(
+                request, f"{data['line'].medicine.name}: {restart.get_decision_display().lower()}."
+            )
+            return redirect("medications:line_restarts", resident_id=resident.pk)
+    context = {
+        "resident": resident,
+        "home": resident.home,
+        "held": services.lines_held(resident),
+        "form": form,
+    }
+    return render(
+        request,
+        "medications/line_restarts.html",
+        context,
+        status=400 if request.method == "POST" else 200,
+    )
 
 
 @requires(Perm.ENTER_PRESCRIPTION)

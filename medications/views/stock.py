@@ -30,6 +30,7 @@ from ..forms.stock import (
     LocationForm,
     ReceiveForm,
     TemperatureForm,
+    TransferForm,
 )
 from ..models import (
     CdSchedule,
@@ -91,6 +92,7 @@ def _line_page(
         "receive_form": forms.get("receive_form") or ReceiveForm(),
         "dispose_form": forms.get("dispose_form") or DisposeForm(),
         "check_form": forms.get("check_form") or CheckForm(),
+        "transfer_form": forms.get("transfer_form") or TransferForm(line=line),
         "open_form": next(iter(forms), ""),
     }
     return render(request, "medications/stock/line.html", context, status=status)
@@ -215,6 +217,28 @@ def stock_dispose(request, line_id: int):
     if status == 200:
         return _done(request, line, "Return / disposal recorded.")
     return _line_page(request, line, status=status, dispose_form=form)
+
+
+@require_POST
+@requires(Perm.MANAGE_STOCK)
+def stock_transfer(request, line_id: int):
+    """The supply follows the medicine (R-STK-8): the whole balance to the new line."""
+    line = _line(request, Perm.MANAGE_STOCK, line_id)
+    form = TransferForm(request.POST, line=line)
+    status = _run(
+        form,
+        request,
+        lambda d, witness: services.stock_transfer(
+            from_line=line,
+            to_line=d["to_line"],
+            by=request.user,
+            witness=witness,
+            idempotency_key=d["idempotency_key"],
+        ),
+    )
+    if status == 200:
+        return _done(request, line, "The supply moved to the new line.")
+    return _line_page(request, line, status=status, transfer_form=form)
 
 
 @require_POST
