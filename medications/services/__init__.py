@@ -10,3 +10,4 @@ from .mar import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prints import *  # noqa: F403
 from .stock import *  # noqa: F403
+from .orders import *  # noqa: F403
