@@ -10,8 +10,8 @@ orders: the monthly ordering cycle and goods in (R-ORD-1, R-ORD-2).
 from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
+from .orders import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prescriptions import validate_not_a_container  # noqa: F401  (migrations name it)
 from .prints import *  # noqa: F403
 from .stock import *  # noqa: F403
-from .orders import *  # noqa: F403

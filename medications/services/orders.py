@@ -508,9 +508,7 @@ def delivery_book(
             "Enter what was received, or the discrepancy, for at least one item.",
             code="empty_delivery",
         )
-    items = {
-        i.pk: i for i in OrderItem.objects.select_for_update().filter(order=order)
-    }  # the lock
+    items = {i.pk: i for i in OrderItem.objects.select_for_update().filter(order=order)}  # the lock
     seen = set()
     for d in lines:
         item = items.get(d.order_item.pk)
@@ -519,6 +517,8 @@ def delivery_book(
         if item.pk in seen:
             raise OrderError("Each item is booked in once per delivery.", code="item_twice")
         seen.add(item.pk)
+        if d.discrepancy is not None:
+            d.discrepancy.order_item = item
         name = f"{item.line.medicine.name} for {item.line.resident.full_name}"
         if d.quantity:
             _quantity(d.quantity, allow_zero=False)
@@ -572,9 +572,6 @@ def delivery_book(
         )
         item.received += d.quantity
         item.save(update_fields=["received"])
-    for d in lines:
-        if d.discrepancy is not None:
-            d.discrepancy.order_item = items[d.order_item.pk]
     discrepancies = DeliveryDiscrepancy.objects.bulk_create(
         DeliveryDiscrepancy(
             home=home,

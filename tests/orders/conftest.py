@@ -18,7 +18,9 @@ NEXT_CYCLE = dt.date(2026, 12, 2)
 
 @pytest.fixture
 def pharmacy(home_a):
-    p = services.pharmacy_create(name="Boots, High Street", homes=[home_a], by=None, ods_code="FA123")
+    p = services.pharmacy_create(
+        name="Boots, High Street", homes=[home_a], by=None, ods_code="FA123"
+    )
     p.order_email = "orders@boots.example"
     p.save(update_fields=["order_email"])
     return p

@@ -126,7 +126,10 @@ def test_a_senior_changes_a_quantity_with_a_reason(small_home, home_a, senior_a,
     with pytest.raises(OrderError) as e:
         services.order_item_set(item=item, by=carer_a, quantity=Decimal(28), reason="x")
     assert e.value.code == "not_allowed"
-    for bad, code in ((Decimal(-1), "quantity_not_positive"), (Decimal(10**9), "quantity_too_large")):
+    for bad, code in (
+        (Decimal(-1), "quantity_not_positive"),
+        (Decimal(10**9), "quantity_too_large"),
+    ):
         with pytest.raises(OrderError) as e:
             services.order_item_set(item=item, by=senior_a, quantity=bad, reason="x")
         assert e.value.code == code
@@ -141,9 +144,7 @@ def test_a_senior_changes_a_quantity_with_a_reason(small_home, home_a, senior_a,
     assert event.before == {"quantity": "0.000"} or event.before["quantity"] in (0, "0", "0.000")
 
 
-def test_an_interim_item_is_a_current_line_with_a_reason(
-    small_home, home_a, senior_a, make_line
-):
+def test_an_interim_item_is_a_current_line_with_a_reason(small_home, home_a, senior_a, make_line):
     order = prepare(home_a)
     new = make_line("Amoxicillin 500mg capsules", dose_unit="capsule")
     with pytest.raises(OrderError) as e:
@@ -185,6 +186,7 @@ def test_approval_sends_the_pdf_to_the_pharmacy_once(
     message = mail.outbox[0]
     assert message.to == ["orders@boots.example"]
     name, pdf, mimetype = message.attachments[0]
+    assert name == f"order-{order.pk}.pdf"
     assert mimetype == "application/pdf" and pdf.startswith(b"%PDF")
     assert services.order_email_send(order_id=order.pk) is False  # a retry sends nothing
     assert len(mail.outbox) == 1
@@ -196,8 +198,9 @@ def test_approval_sends_the_pdf_to_the_pharmacy_once(
 
 
 def test_the_pdf_lists_what_is_ordered(small_home, home_a, senior_a):
-    from pypdf import PdfReader
     import io
+
+    from pypdf import PdfReader
 
     order = prepare(home_a)
     services.order_approve(order=order, by=senior_a)
