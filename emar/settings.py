@@ -287,6 +287,7 @@ CELERY_TASK_ROUTES = {
     "audits.tasks.monthly_audits_prepare": {"queue": "reports"},
     "medications.tasks.mar_print_build": {"queue": "reports"},
     "medications.tasks.order_email": {"queue": "reports"},
+    "medications.tasks.orders_prepare": {"queue": "reports"},
 }
 # R-RUN-5: a heartbeat older than this makes /healthz answer 503 naming the worker or beat;
 # for this long after the web process starts, missing heartbeats say "starting" (200).

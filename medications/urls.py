@@ -142,9 +142,9 @@ urlpatterns = [
     path("orders/<int:order_id>/pdf/", orders.order_pdf, name="order_pdf"),
     path("orders/<int:order_id>/export.json", orders.order_export, name="order_export"),
     path("orders/<int:order_id>/goods-in/", orders.goods_in, name="goods_in"),
-    path("order-items/<int:item_id>/quantity/", orders.order_item_set, name="order_item_set"),
+    path("order-items/<int:order_item_id>/quantity/", orders.order_item_set, name="order_item_set"),
     path(
-        "delivery-discrepancies/<int:discrepancy_id>/resolve/",
+        "delivery-discrepancies/<int:delivery_discrepancy_id>/resolve/",
         orders.delivery_discrepancy_resolve,
         name="delivery_discrepancy_resolve",
     ),

@@ -137,13 +137,13 @@ def order_detail(request, order_id: int):
 
 @require_POST
 @requires(Perm.MANAGE_STOCK)
-def order_item_set(request, item_id: int):
+def order_item_set(request, order_item_id: int):
     item = scoped_get(
         request.user,
         Perm.MANAGE_STOCK,
         OrderItem.objects.select_related("order", "order__home"),
         home_field="order__home",
-        pk=item_id,
+        pk=order_item_id,
     )
     form = ItemForm(request.POST)
     if not form.is_valid():
@@ -274,9 +274,12 @@ def goods_in(request, order_id: int):
 
 @require_POST
 @requires(Perm.MANAGE_STOCK)
-def delivery_discrepancy_resolve(request, discrepancy_id: int):
+def delivery_discrepancy_resolve(request, delivery_discrepancy_id: int):
     discrepancy = scoped_get(
-        request.user, Perm.MANAGE_STOCK, DeliveryDiscrepancy.objects.all(), pk=discrepancy_id
+        request.user,
+        Perm.MANAGE_STOCK,
+        DeliveryDiscrepancy.objects.all(),
+        pk=delivery_discrepancy_id,
     )
     form = ResolveForm(request.POST)
     if not form.is_valid():

@@ -44,6 +44,6 @@ def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, in
     )
     return {
         "order_id": order.pk,
-        "item_id": order.items.get(line=live).pk,
-        "discrepancy_id": delivery.discrepancies.get().pk,
+        "order_item_id": order.items.get(line=live).pk,
+        "delivery_discrepancy_id": delivery.discrepancies.get().pk,
     }
