@@ -364,11 +364,22 @@ def order_approve(
 
 
 def _items_for_print(order: MedicationOrder) -> list[OrderItem]:
-    return list(
+    """The items ordered, each with `directions`: dose, route and when (the pharmacist checks
+    the quantity against them)."""
+    from ..selectors import current_version
+
+    items = list(
         order.items.filter(quantity__gt=0)
         .select_related("line", "line__medicine", "line__resident")
         .order_by("line__resident__full_name", "line__medicine__name")
     )
+    for item in items:
+        line = item.line
+        version = None if line.is_prn else current_version(line)
+        when = "when required" if line.is_prn else (version.describe if version else "")
+        directions = f"{line.dose_text} {line.get_route_display().lower()}, {when}"
+        item.directions = directions.strip(", ")  # type: ignore[attr-defined]
+    return items
 
 
 def order_pdf(order: MedicationOrder) -> bytes:
@@ -440,10 +451,10 @@ def order_export(order: MedicationOrder) -> dict:
                 ),
                 "medicine": i.line.medicine.name,
                 "dmdCode": i.line.medicine.dmd_code or None,
-                "quantity": str(i.quantity.normalize()),
+                "quantity": _n(i.quantity),
                 "unit": i.line.dose_unit,
                 "interim": i.interim,
-                "received": str(i.received.normalize()),
+                "received": _n(i.received),
             }
             for i in _items_for_print(order)
         ],

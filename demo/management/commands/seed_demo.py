@@ -1,10 +1,20 @@
 from django.core.management.base import BaseCommand
 
-from demo import audits, mar, organisation, pharmacy, prescriptions, residents, stock, training
+from demo import (
+    audits,
+    mar,
+    orders,
+    organisation,
+    pharmacy,
+    prescriptions,
+    residents,
+    stock,
+    training,
+)
 from demo.organisation import DEFAULT_PASSWORD, LOGINS, DemoContext
 
 # Each subject's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = (organisation, training, residents, prescriptions, mar, stock, audits, pharmacy)
+STEPS = (organisation, training, residents, prescriptions, mar, stock, audits, pharmacy, orders)
 
 
 class Command(BaseCommand):
