@@ -204,7 +204,8 @@ def test_the_pdf_lists_what_is_ordered(small_home, home_a, senior_a):
 
     order = prepare(home_a)
     services.order_approve(order=order, by=senior_a)
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(services.order_pdf(order))).pages)
+    pages = PdfReader(io.BytesIO(services.order_pdf(order))).pages
+    text = " ".join(" ".join(p.extract_text() for p in pages).split())
     assert "Paracetamol 500mg tablets" in text and "41 tablet(s)" in text
     assert "Edith Clarke" in text and "Boots, High Street" in text
     assert "Amlodipine" not in text  # nothing ordered
