@@ -583,7 +583,7 @@ def delivery_book(
         )
         item.received += d.quantity
         item.save(update_fields=["received"])
-    discrepancies = DeliveryDiscrepancy.objects.bulk_create(
+    DeliveryDiscrepancy.objects.bulk_create(
         DeliveryDiscrepancy(
             home=home,
             delivery=delivery,
@@ -607,7 +607,6 @@ def delivery_book(
             "witness": witness.pk if witness else None,
         },
     )
-    delivery.discrepancy_count = len(discrepancies)  # type: ignore[attr-defined]
     return delivery
 
 

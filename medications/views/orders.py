@@ -147,7 +147,8 @@ def order_item_set(request, order_item_id: int):
     )
     form = ItemForm(request.POST)
     if not form.is_valid():
-        return _order_page(request, item.order, status=400, item_error=(item.pk, form.errors))
+        problems = [f"{name}: {' '.join(errs)}" for name, errs in form.errors.items()]
+        return _order_page(request, item.order, status=400, item_error=(item.pk, problems))
     try:
         services.order_item_set(
             item=item,
