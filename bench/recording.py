@@ -159,7 +159,7 @@ def report(name: str, b: dict, r: dict, doses: list[int], load: str) -> None:
     recorded, dupes = duplicates(doses)
     print(
         f"| {name} | {b['per_second']:,.0f}/s, p50 {b['p50_ms']:.1f} ms, p99 {b['p99_ms']:.1f} ms "
-        f"| {r['per_second']:,.0f} taps/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms "
+        f"| {r['per_second']:,.1f} taps/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms "
         f"| {r['per_second'] / b['per_second']:.1%} | {load} |"
     )
     print(

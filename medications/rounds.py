@@ -110,8 +110,11 @@ def viewer_checks(
     return list(refusals.values())
 
 
-def dose_state(dose: ScheduledDose, now: dt.datetime) -> DoseState:
-    records = list(dose.administrations.all())  # prefetched, oldest first
+def dose_state(
+    dose: ScheduledDose, now: dt.datetime, records: list[Administration] | None = None
+) -> DoseState:
+    if records is None:
+        records = list(dose.administrations.all())  # prefetched, oldest first
     corrected = {r.corrects_id for r in records if r.corrects_id}
     in_force = [r for r in records if r.pk not in corrected]
     final = [r for r in in_force if r.final]

@@ -114,7 +114,8 @@ def round_view(request, home):
     )
 
 
-def _row_context(request, dose: ScheduledDose, form=None) -> dict:
+def _row_context(request, dose: ScheduledDose, form=None, records=None) -> dict:
+    """`records`: the dose's records when the caller already holds them (after recording)."""
     from emar.models import NonAdministrationCode
 
     last = (
@@ -123,7 +124,7 @@ def _row_context(request, dose: ScheduledDose, form=None) -> dict:
         else None
     )
     now = timezone.now()
-    ds = rounds.dose_state(dose, now)
+    ds = rounds.dose_state(dose, now, records)
     rounds.viewer_checks(
         [ds],
         home=dose.home,
@@ -162,6 +163,7 @@ def dose_record(request, dose_id: int):
     dose = _dose(request, dose_id)
     form = DoseForm(request.POST, home=dose.home)
     status = 200
+    record = None
     if not form.is_valid():
         status = 400
     else:
@@ -172,7 +174,7 @@ def dose_record(request, dose_id: int):
         else:
             data = form.cleaned_data
             try:
-                services.administration_record(
+                record = services.administration_record(
                     dose=dose,
                     by=request.user,
                     idempotency_key=data["idempotency_key"],
@@ -192,9 +194,14 @@ def dose_record(request, dose_id: int):
             except DomainError as e:
                 form.add_error(None, e)
                 status = 409 if e.code == "already_recorded" else 422
-    rounds.refresh_records(dose)
+    records = None
+    if record is not None:  # the row from what is loaded: the records before, and this one
+        records = [r for r in dose.administrations.all() if r.pk != record.pk] + [record]
+    else:
+        rounds.refresh_records(dose)  # refused: show what someone else recorded meanwhile
     if request.htmx:
-        context = _row_context(request, dose, form if status != 200 else None)
+        core_selectors.current_home_seed(request, dose.home)
+        context = _row_context(request, dose, form if status != 200 else None, records)
         response = render(request, "medications/partials/dose_row.html", context, status=status)
         if status == 200:
             response.write(_counts_oob(request, dose))
