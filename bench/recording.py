@@ -178,8 +178,11 @@ def main() -> None:
     parser.add_argument("--history-days", type=int, default=3)
     parser.add_argument("--bare", type=int, default=300, help="bare GETs per client")
     parser.add_argument("--db", default="emar_bench_recording")
+    parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
+    global PORT
+    PORT = round_bench.PORT = args.port
     counts = [int(c) for c in args.clients.split(",")]
     base = os.environ.get("DATABASE_URL", "")
     if not base.startswith("postgres"):
