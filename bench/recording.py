@@ -171,6 +171,7 @@ def report(name: str, b: dict, r: dict, doses: list[int], load: str) -> None:
 
 
 def main() -> None:
+    global PORT
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per-client", type=int, default=150, help="doses each client taps")
     parser.add_argument("--clients", default="1,4,8", help="client counts in the one home")
@@ -181,7 +182,6 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    global PORT
     PORT = round_bench.PORT = args.port
     counts = [int(c) for c in args.clients.split(",")]
     base = os.environ.get("DATABASE_URL", "")
