@@ -100,7 +100,7 @@ def record(work: list[dict]) -> dict:
 
     def worker(item: dict) -> None:
         session, csrf = round_bench._login(item["username"])
-        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Cookie": f"sessionid={session}; csrftoken={csrf}",
@@ -288,7 +288,10 @@ def main() -> None:
     finally:
         if server:
             server.terminate()
-            server.wait(10)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
         from django.db import connections
 
         connections.close_all()

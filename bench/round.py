@@ -296,7 +296,7 @@ def bench_round(data: dict, repeats: int) -> dict:
 
 
 def _login(username: str) -> tuple[str, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
     conn.request("GET", "/login/")
     r = conn.getresponse()
     body = r.read().decode()
