@@ -50,7 +50,16 @@ def _admin(url: str, sql: str) -> None:
         conn.execute(sql)
 
 
-def generate(recording_doses: int, clients: int, history_days: int) -> dict:
+def generate(
+    recording_doses: int,
+    clients: int,
+    history_days: int,
+    *,
+    prefix: str = "bench",
+    unit_size: int | None = None,
+) -> dict:
+    """One home; its open doses are in one "Bench" unit, or in units of `unit_size` residents
+    ("Bench 1", "Bench 2"...) so that a round page of one of them is a realistic size."""
     from django.contrib.auth.hashers import make_password
     from django.utils import timezone
 
@@ -74,16 +83,16 @@ def generate(recording_doses: int, clients: int, history_days: int) -> dict:
     )
 
     now = timezone.now()
-    provider = Provider.objects.create(name="Bench Group")
-    home = core.home_create(provider=provider, name="Bench Home")
+    provider = Provider.objects.create(name=f"{prefix.title()} Group")
+    home = core.home_create(provider=provider, name=f"{prefix.title()} Home")
     tz = home.tz
     today = now.astimezone(tz).date()
     oak = Unit.objects.create(home=home, name="Oak")
-    bench = Unit.objects.create(home=home, name="Bench")
     password = make_password(PASSWORD)
-    senior = User.objects.create(username="bench_senior", password=password)
+    senior = User.objects.create(username=f"{prefix}_senior", password=password)
     carers = [
-        User.objects.create(username=f"bench_carer{i}", password=password) for i in range(clients)
+        User.objects.create(username=f"{prefix}_carer{i}", password=password)
+        for i in range(clients)
     ]
     Membership.objects.bulk_create(
         [Membership(user=senior, home=home, role=Role.SENIOR)]
@@ -130,7 +139,7 @@ def generate(recording_doses: int, clients: int, history_days: int) -> dict:
                 room=str(i + 1),
                 full_name=f"Resident {unit.name} {i}",
                 date_of_birth=dt.date(1940, 1, 1),
-                nhs_number=f"{unit.pk:02d}{i:08d}"[:10],
+                nhs_number=f"{unit.pk:04d}{i:06d}",
                 allergy_status=AllergyStatus.NONE_KNOWN,
                 admitted_on=today - dt.timedelta(days=400),
             )
@@ -207,7 +216,17 @@ def generate(recording_doses: int, clients: int, history_days: int) -> dict:
     local_now = now.astimezone(tz)
     slot = f"{local_now:%H}:{local_now.minute // 5 * 5:02d}"
     per_resident = 4
-    bench_people = residents(bench, max(1, recording_doses // per_resident))
+    wanted = max(1, recording_doses // per_resident)
+    size = unit_size or wanted
+    bench_units = [
+        Unit.objects.create(home=home, name="Bench" if size >= wanted else f"Bench {n + 1}")
+        for n in range((wanted + size - 1) // size)
+    ]
+    bench_people = [
+        p
+        for n, unit in enumerate(bench_units)
+        for p in residents(unit, min(size, wanted - n * size))
+    ]
     lines(bench_people, per_resident, [[slot]])
     book_in()
     start = today - dt.timedelta(days=history_days)
@@ -232,13 +251,18 @@ def generate(recording_doses: int, clients: int, history_days: int) -> dict:
         batch_size=2000,
     )
     open_doses = list(
-        ScheduledDose.objects.filter(unit=bench, local_date=today).values_list("pk", flat=True)
+        ScheduledDose.objects.filter(unit__in=bench_units, local_date=today)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     return {
         "home": home.pk,
         "oak": oak.pk,
         "carers": [c.username for c in carers],
         "open_doses": open_doses,
+        "dose_units": dict(
+            ScheduledDose.objects.filter(pk__in=open_doses).values_list("pk", "unit_id")
+        ),
         "history_records": Administration.objects.count(),
     }
 
@@ -272,7 +296,7 @@ def bench_round(data: dict, repeats: int) -> dict:
 
 
 def _login(username: str) -> tuple[str, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
     conn.request("GET", "/login/")
     r = conn.getresponse()
     body = r.read().decode()

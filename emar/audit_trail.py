@@ -194,7 +194,7 @@ def _as_saved(record: models.Model) -> models.Model:
 # --- Appending -------------------------------------------------------------------------------
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # no savepoint round trips while the chain is locked
 def audit_append(
     *,
     home: CareHome | int,

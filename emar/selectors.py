@@ -28,12 +28,23 @@ def current_home(request) -> CareHome | None:
     """The home chosen in the switcher, or the user's first home."""
     if hasattr(request, "_emar_home"):
         return request._emar_home
-    ids = permissions.home_ids_for(request.user)
-    chosen = request.session.get(SESSION_HOME)
-    home_id = chosen if chosen in ids else (min(ids) if ids else None)
+    home_id = _chosen_home_id(request)
     home = CareHome.objects.filter(pk=home_id).first() if home_id else None
     request._emar_home = home
     return home
+
+
+def current_home_seed(request, home: CareHome) -> None:
+    """When `home` (already loaded by the view) is the one `current_home` would choose, keep it
+    so the layout's context does not read it again."""
+    if not hasattr(request, "_emar_home") and _chosen_home_id(request) == home.pk:
+        request._emar_home = home
+
+
+def _chosen_home_id(request) -> int | None:
+    ids = permissions.home_ids_for(request.user)
+    chosen = request.session.get(SESSION_HOME)
+    return chosen if chosen in ids else (min(ids) if ids else None)
 
 
 def units_for(user: User, home: CareHome) -> QuerySet[Unit]:

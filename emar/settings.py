@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "emar.middleware.RequestGuardMiddleware",
+    "emar.request_cache.RequestCacheMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "emar.middleware.DeviceCookieMiddleware",
     "django.middleware.common.CommonMiddleware",

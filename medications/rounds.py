@@ -110,8 +110,11 @@ def viewer_checks(
     return list(refusals.values())
 
 
-def dose_state(dose: ScheduledDose, now: dt.datetime) -> DoseState:
-    records = list(dose.administrations.all())  # prefetched, oldest first
+def dose_state(
+    dose: ScheduledDose, now: dt.datetime, records: list[Administration] | None = None
+) -> DoseState:
+    if records is None:
+        records = list(dose.administrations.all())  # prefetched, oldest first
     corrected = {r.corrects_id for r in records if r.corrects_id}
     in_force = [r for r in records if r.pk not in corrected]
     final = [r for r in in_force if r.final]
@@ -190,11 +193,36 @@ class RoundScreen:
 
     @property
     def counts(self) -> dict[str, int]:
-        result: dict[str, int] = {}
-        for r in self.residents:
-            for d in r.doses:
-                result[d.state] = result.get(d.state, 0) + 1
-        return result
+        return count_states(d for r in self.residents for d in r.doses)
+
+
+def count_states(states) -> dict[str, int]:
+    """How many doses in each state: the round's header ("3 due now · 1 given...")."""
+    result: dict[str, int] = {}
+    for d in states:
+        result[d.state] = result.get(d.state, 0) + 1
+    return result
+
+
+def round_counts(*, dose: ScheduledDose, whole_day: bool, now: dt.datetime) -> dict[str, int]:
+    """The header counts of the round page `dose` is shown on, after recording it: its round
+    (or, when the page shows the whole day, its day), its unit, residents who live here — the
+    doses `round_screen` shows. Two queries, so a recording answers with the counts instead of
+    the page fetching itself again."""
+    doses = ScheduledDose.objects.filter(
+        unit_id=dose.unit_id,
+        cancelled_at__isnull=True,
+        resident__status=ResidentStatus.RESIDENT,
+        resident__unit_id=dose.unit_id,
+    ).prefetch_related(
+        Prefetch("administrations", queryset=Administration.objects.order_by("recorded_at", "pk"))
+    )
+    doses = (
+        doses.filter(local_date=dose.local_date)
+        if whole_day or dose.round_id is None
+        else doses.filter(round_id=dose.round_id, round_date=dose.round_date)
+    )
+    return count_states(dose_state(d, now) for d in doses)
 
 
 def round_screen(

@@ -17,7 +17,6 @@ from uuid import UUID
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +24,7 @@ from emar import permissions
 from emar import selectors as core_selectors
 from emar.models import CareHome, Membership, Role, User
 from emar.permissions import Perm
+from emar.request_cache import memo
 from emar.services import DomainError, audit_append, idempotent, notify
 
 from . import selectors, uploads
@@ -125,6 +125,41 @@ def _check(
     return _check_all(person=person, home=home, categories=[category], at=at, whose=whose)
 
 
+@dataclass(frozen=True)
+class _GateFacts:
+    """Everything the gate reads about one person at one home."""
+
+    training: list[tuple[dt.date, dt.date]]  # safe handling: (completed on, expires on)
+    suspensions: list[CompetencySuspension]  # newest first
+    assessments: list[CompetencyAssessment]  # newest first
+
+
+def _gate_facts(*, person: User, home: CareHome) -> _GateFacts:
+    """Three queries, once per request (`emar.request_cache`): a round's rows, the record and
+    the re-rendered row all ask the same questions of the same person."""
+
+    def read() -> _GateFacts:
+        return _GateFacts(
+            training=list(
+                TrainingRecord.objects.filter(
+                    home=home, person=person, course__code=Course.SAFE_HANDLING
+                ).values_list("completed_on", "expires_on")
+            ),
+            suspensions=list(
+                CompetencySuspension.objects.filter(home=home, person=person).order_by(
+                    "-suspended_at"
+                )
+            ),
+            assessments=list(
+                CompetencyAssessment.objects.filter(home=home, person=person).order_by(
+                    "-assessed_on", "-pk"
+                )
+            ),
+        )
+
+    return memo(("gate", person.pk, home.pk), read)
+
+
 def _check_all(
     *,
     person: User,
@@ -140,9 +175,10 @@ def _check_all(
     if not permissions.has_perm(person, Perm.RECORD_DOSE, home):
         return _refusal(home, person, "not_staff", f"{whose} not on the staff of {home}")
 
-    training_expiry = TrainingRecord.objects.filter(
-        home=home, person=person, course__code=Course.SAFE_HANDLING, completed_on__lte=today
-    ).aggregate(latest=Max("expires_on"))["latest"]
+    facts = _gate_facts(person=person, home=home)
+    training_expiry = max(
+        (expires for completed, expires in facts.training if completed <= today), default=None
+    )
     if training_expiry is None:
         return _refusal(
             home,
@@ -160,19 +196,17 @@ def _check_all(
         )
 
     suspensions: dict[str, CompetencySuspension] = {}
-    for suspension in (
-        CompetencySuspension.objects.filter(
-            home=home, person=person, category__in=categories, suspended_at__lte=at
-        )
-        .filter(Q(lifted_at__isnull=True) | Q(lifted_at__gt=at))
-        .order_by("-suspended_at")
-    ):
-        suspensions.setdefault(suspension.category, suspension)
+    for suspension in facts.suspensions:  # newest first
+        if (
+            suspension.category in categories
+            and suspension.suspended_at <= at
+            and (suspension.lifted_at is None or suspension.lifted_at > at)
+        ):
+            suspensions.setdefault(suspension.category, suspension)
     latest_of: dict[str, CompetencyAssessment] = {}
-    for assessment in CompetencyAssessment.objects.filter(
-        home=home, person=person, category__in=categories, assessed_on__lte=today
-    ).order_by("-assessed_on", "-pk"):
-        latest_of.setdefault(assessment.category, assessment)
+    for assessment in facts.assessments:  # newest first
+        if assessment.category in categories and assessment.assessed_on <= today:
+            latest_of.setdefault(assessment.category, assessment)
 
     for category in categories:
         label = f"Medication competency ({category.label})"

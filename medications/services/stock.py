@@ -122,13 +122,17 @@ def _num(value: Decimal) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
-def _locked_stock(line: PrescriptionLine) -> Stock:
+def _locked_stock(line: PrescriptionLine, *, line_locked: bool = False) -> Stock:
     """The line's balance row, created on first use, locked for this transaction.
 
     The line row is locked first, as the administration service does: a movement's foreign key
     to the line needs a share lock on it, so taking the locks in the other order deadlocks
-    against a dose being recorded at the same moment."""
-    PrescriptionLine.objects.select_for_update().filter(pk=line.pk).values_list("pk").first()
+    against a dose being recorded at the same moment. `line_locked`: the caller already holds
+    that lock (`administration_record`), so the common case is one query."""
+    if not line_locked:
+        PrescriptionLine.objects.select_for_update().filter(pk=line.pk).values_list("pk").first()
+    if stock := Stock.objects.select_for_update().filter(line_id=line.pk).first():
+        return stock
     Stock.objects.get_or_create(
         line_id=line.pk, defaults={"home_id": line.home_id, "resident_id": line.resident_id}
     )
@@ -597,7 +601,7 @@ def stock_on_administration(*, record: Administration) -> StockResult:
         _stock_alert(line)
     if kind is None:
         return StockResult(None)
-    stock = _locked_stock(line)
+    stock = _locked_stock(line, line_locked=True)  # administration_record locked the line
     movement = _move(
         stock=stock,
         line=line,
