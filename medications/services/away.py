@@ -187,7 +187,14 @@ def lines_held(resident: Resident) -> list[tuple[PrescriptionLine, Reconciliatio
         .order_by("medicine__name", "pk")
     )
     for line in lines:
-        rec = next((r for r in recs if r.lines_held_from > line.entered_at), None)
+        rec = next(
+            (
+                r
+                for r in recs
+                if r.lines_held_from is not None and r.lines_held_from > line.entered_at
+            ),
+            None,
+        )
         if rec is None or line.stops_before(timezone.now()):
             continue
         if any(r.reconciliation_id == rec.pk for r in line.restarts.all()):
