@@ -69,7 +69,7 @@ class PharmacyImport(models.Model):
     resource = models.JSONField(help_text="The MedicationRequest as the pharmacy sent it.")
     received_at = models.DateTimeField(default=timezone.now)
     decision = models.CharField(
-        max_length=10, choices=ImportDecision.choices, default=ImportDecision.PENDING
+        max_length=10, choices=ImportDecision, default=ImportDecision.PENDING
     )
     decided_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -62,7 +62,9 @@ class PharmacyApi:
         return response
 
     def get(self, path: str):
-        response = self.client.get(f"/fhir/r4/{path}", HTTP_AUTHORIZATION=f"Bearer {self.secret}")
+        response = self.client.get(
+            f"/fhir/r4/{path}", headers={"authorization": f"Bearer {self.secret}"}
+        )
         response.body = json.loads(response.content)
         validated(response.body)
         return response
