@@ -287,8 +287,6 @@ CELERY_TASK_ROUTES = {
     "audits.tasks.evidence_pack_build": {"queue": "reports"},
     "audits.tasks.monthly_audits_prepare": {"queue": "reports"},
     "medications.tasks.mar_print_build": {"queue": "reports"},
-    "medications.tasks.order_email": {"queue": "reports"},
-    "medications.tasks.orders_prepare": {"queue": "reports"},
 }
 # R-RUN-5: a heartbeat older than this makes /healthz answer 503 naming the worker or beat;
 # for this long after the web process starts, missing heartbeats say "starting" (200).
@@ -345,11 +343,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "medications.tasks.away_doses_record",
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 240},
-    },
-    # R-ORD-1: each home's order for its next cycle on its order date (once per home and cycle).
-    "orders-prepare": {
-        "task": "medications.tasks.orders_prepare",
-        "schedule": crontab(hour=6, minute=0),
     },
     "medicines-daily-alerts": {
         "task": "medications.tasks.medicines_daily_alerts",

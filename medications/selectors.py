@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from emar.models import CareHome, Round, Unit
 from residents.models import Allergy, Reconciliation, Resident, ResidentStatus
@@ -21,14 +21,10 @@ from residents.models import Allergy, Reconciliation, Resident, ResidentStatus
 from . import schedule as sched
 from .models import (
     CovertPlan,
-    DeliveryDiscrepancy,
     LineAllergyMatch,
     LineRestart,
     LineStatus,
-    MedicationOrder,
     Medicine,
-    OrderItem,
-    OrderStatus,
     PrescriptionLine,
     PrnProtocol,
     RxSource,
@@ -586,44 +582,3 @@ def scheduled_dose_fields(d: DueDose, home: CareHome, rounds: list[Round]) -> di
         "self_administered": d.self_administered,
         "covert": d.covert,
     }
-
-
-# --- the ordering cycle and goods in (R-ORD-1, R-ORD-2) ------------------------------------------
-
-
-def orders_of(home: CareHome) -> QuerySet[MedicationOrder]:
-    return MedicationOrder.objects.filter(home=home).select_related("approved_by", "pharmacy")
-
-
-def order_items(order: MedicationOrder) -> QuerySet[OrderItem]:
-    return order.items.select_related(
-        "line", "line__medicine", "line__resident", "changed_by"
-    ).order_by("line__resident__room", "line__resident__full_name", "line__medicine__name")
-
-
-def order_chase_list(*, home: CareHome) -> list[OrderItem]:
-    """Items of approved orders not yet received in full (R-ORD-1: tracked until received),
-    oldest order first."""
-    return list(
-        OrderItem.objects.filter(
-            order__home=home, order__status=OrderStatus.APPROVED, received__lt=F("quantity")
-        )
-        .select_related("order", "line", "line__medicine", "line__resident")
-        .order_by("order__cycle_start", "line__medicine__name", "line__resident__full_name")
-    )
-
-
-def delivery_discrepancies_open(*, home: CareHome) -> QuerySet[DeliveryDiscrepancy]:
-    """Delivery discrepancies not yet followed up to the end (R-ORD-2)."""
-    return (
-        DeliveryDiscrepancy.objects.filter(home=home, resolved_at__isnull=True)
-        .select_related(
-            "delivery",
-            "delivery__order",
-            "order_item",
-            "order_item__line__medicine",
-            "order_item__line__resident",
-            "raised_by",
-        )
-        .order_by("raised_at", "pk")
-    )

@@ -80,20 +80,3 @@ def mar_print_build(print_id: int, attempt: int | None = None) -> str:
     from .services import mar_print_build as build
 
     return build(print_id=print_id, attempt=attempt).status
-
-
-@shared_task(**RETRY, soft_time_limit=540, time_limit=580)
-def orders_prepare(now: str | None = None) -> int:
-    """Daily: each home whose order date has come gets its order for the next cycle, once per
-    home and cycle (the database's unique rule; R-ORD-1)."""
-    from .services import orders_prepare_due
-
-    return orders_prepare_due(now=_at(now))
-
-
-@shared_task(**RETRY, soft_time_limit=240, time_limit=280)
-def order_email(order_id: int) -> bool:
-    """Email an approved order's PDF to its pharmacy, at most once (R-ORD-1)."""
-    from .services import order_email_send
-
-    return order_email_send(order_id=order_id)

@@ -4,7 +4,7 @@ stock, the CD register and temperatures (R-STK-1..6, R-CD-1..3)."""
 
 from django.urls import path
 
-from .views import chart, orders, pharmacy, prescriptions, prints, rounds, stock
+from .views import chart, pharmacy, prescriptions, prints, rounds, stock
 
 app_name = "medications"
 
@@ -138,20 +138,5 @@ urlpatterns = [
         "pharmacy-imports/<int:import_id>/reject/",
         pharmacy.pharmacy_import_reject,
         name="pharmacy_import_reject",
-    ),
-    # The ordering cycle and goods in (R-ORD-1, R-ORD-2)
-    path("homes/<int:home_id>/orders/", orders.orders, name="orders"),
-    path("homes/<int:home_id>/orders/cycle/", orders.order_cycle, name="order_cycle"),
-    path("orders/<int:order_id>/", orders.order_detail, name="order_detail"),
-    path("orders/<int:order_id>/add/", orders.order_item_add, name="order_item_add"),
-    path("orders/<int:order_id>/approve/", orders.order_approve, name="order_approve"),
-    path("orders/<int:order_id>/pdf/", orders.order_pdf, name="order_pdf"),
-    path("orders/<int:order_id>/export.json", orders.order_export, name="order_export"),
-    path("orders/<int:order_id>/goods-in/", orders.goods_in, name="goods_in"),
-    path("order-items/<int:order_item_id>/quantity/", orders.order_item_set, name="order_item_set"),
-    path(
-        "delivery-discrepancies/<int:delivery_discrepancy_id>/resolve/",
-        orders.delivery_discrepancy_resolve,
-        name="delivery_discrepancy_resolve",
     ),
 ]

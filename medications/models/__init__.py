@@ -4,13 +4,11 @@ prescriptions: catalogue, prescription lines, schedules, PRN protocols, covert a
 self-administration plans (R-RX-*). mar: scheduled doses and administration records (R-MAR-*).
 homely: homely remedies, their authorisations and doses (R-MAR-11). stock: stock ledgers, the CD
 register, storage and temperatures (R-STK-*, R-CD-*). prints: background MAR prints (R-MAR-12).
-orders: the monthly ordering cycle and goods in (R-ORD-1, R-ORD-2).
 """
 
 from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
-from .orders import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prescriptions import validate_not_a_container  # noqa: F401  (migrations name it)
 from .prints import *  # noqa: F403

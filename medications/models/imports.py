@@ -30,9 +30,6 @@ class Pharmacy(models.Model):
     )
     account = models.OneToOneField(User, on_delete=models.PROTECT, related_name="pharmacy")
     homes = models.ManyToManyField(CareHome, related_name="pharmacies", blank=True)
-    order_email = models.EmailField(
-        blank=True, help_text="Where approved medicines orders are emailed (R-ORD-1)."
-    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -56,7 +56,6 @@ PARAM_MODULES = (
     "mar.url_params",
     "mar.round_url_params",
     "stock.url_params",
-    "orders.url_params",
     "fhir_api.url_params",
 )
 # One person's own records: everyone else gets 404 (tests/emar/test_notifications.py).

@@ -29,8 +29,6 @@ REPORTS = {
     "audits.tasks.evidence_pack_build",
     "audits.tasks.monthly_audits_prepare",
     "medications.tasks.mar_print_build",
-    "medications.tasks.order_email",
-    "medications.tasks.orders_prepare",
 }
 
 

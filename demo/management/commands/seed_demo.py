@@ -4,7 +4,6 @@ from demo import (
     audits,
     away,
     mar,
-    orders,
     organisation,
     pharmacy,
     prescriptions,
@@ -15,18 +14,7 @@ from demo import (
 from demo.organisation import DEFAULT_PASSWORD, LOGINS, DemoContext
 
 # Each subject's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = (
-    organisation,
-    training,
-    residents,
-    prescriptions,
-    mar,
-    stock,
-    audits,
-    pharmacy,
-    away,
-    orders,
-)
+STEPS = (organisation, training, residents, prescriptions, mar, stock, audits, pharmacy, away)
 
 
 class Command(BaseCommand):
