@@ -66,6 +66,12 @@ urlpatterns = [
         prints.unit_mar_pdf,
         name="unit_mar_pdf",
     ),
+    # The unit's downtime kit: MAR of the next three days and CD register pages (R-OFF-4)
+    path(
+        "homes/<int:home_id>/units/<int:unit_id>/downtime-mar.pdf",
+        prints.downtime_mar,
+        name="downtime_mar",
+    ),
     # A unit's or the whole home's MAR charts, built in the background (R-MAR-12, H-10)
     path("homes/<int:home_id>/mar-prints/", prints.mar_prints, name="mar_prints"),
     path("homes/<int:home_id>/mar-prints/new/", prints.mar_print_new, name="mar_print_new"),

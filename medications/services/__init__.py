@@ -4,6 +4,7 @@ Each module's `__all__` lists its public services (`<entity>_<verb>`) and the ty
 or raise; nothing else (models, `Decimal`, `transaction`) is re-exported. Reads live in
 `medications.selectors`."""
 
+from .downtime import *  # noqa: F403
 from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
