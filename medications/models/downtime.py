@@ -5,12 +5,20 @@ that a round can go on paper the moment the network fails."""
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from emar.models import BackgroundBuild, CareHome, Unit, auto_retry_constraint
+from emar.models import (
+    BackgroundBuild,
+    CareHome,
+    IdempotentRecord,
+    Unit,
+    User,
+    auto_retry_constraint,
+    idempotency_unique,
+)
 
-__all__ = ["DOWNTIME_DAYS", "DowntimeKit", "KitReason", "KitStatus"]
+__all__ = ["DOWNTIME_DAYS", "DowntimeKit", "KitReason", "KitStatus", "PaperRound"]
 
 # The downtime MAR covers today and the next two days (R-OFF-4).
 DOWNTIME_DAYS = 3
@@ -97,3 +105,39 @@ class DowntimeKit(BackgroundBuild):
     @property
     def title(self) -> str:
         return f"Downtime MAR — {self.unit.name}, {self.home.name}"
+
+
+class PaperRound(IdempotentRecord):
+    """A unit working on paper (R-OFF-4): from when a manager switched it to paper until they
+    switched it back. Its doses are then back-entered from the paper MAR through the same
+    service as any record. One open paper round per unit (database rule)."""
+
+    home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="paper_rounds")
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="paper_rounds")
+    reason = models.CharField(max_length=300)
+    started_at = models.DateTimeField(default=timezone.now)
+    started_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit"], condition=Q(ended_at__isnull=True), name="paper_round_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="paper_round_ends_after_start",
+            ),
+            idempotency_unique(),
+        ]
+
+    def __str__(self) -> str:
+        return f"Paper round {self.unit.name} from {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None

@@ -23,22 +23,34 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from emar import jobs
-from emar.models import CareHome, Unit
+from emar import jobs, permissions
+from emar.models import CareHome, Unit, User
 from emar.pdf import render_pdf_parts
+from emar.permissions import Perm
+from emar.services import DomainError, audit_append, idempotent
 from residents.models import Resident, room_order
 
 from ..chart import mar_chart
-from ..models import DowntimeKit, KitReason, KitStatus, Medicine, Stock
+from ..models import (
+    DowntimeKit,
+    KitReason,
+    KitStatus,
+    Medicine,
+    PaperRound,
+    Stock,
+)
 from ..rendering import PRINT_TEMPLATE, print_context
 from .mar import doses_sync_for_read
 from .stock import cd_register_entries
 
 __all__ = [
+    "PaperRoundError",
     "downtime_kit_build",
     "downtime_kit_latest",
     "downtime_kit_mark",
     "downtime_kits_sweep",
+    "paper_round_end",
+    "paper_round_start",
 ]
 
 CD_TEMPLATE = "medications/print/downtime_cd_register.html"
@@ -217,3 +229,85 @@ def downtime_kit_latest(*, unit: Unit) -> DowntimeKit | None:
         .order_by("-finished_at", "-pk")
         .first()
     )
+
+
+# --- Paper rounds and their back-entry (R-OFF-4) ---------------------------------------------
+
+
+class PaperRoundError(DomainError):
+    """A paper round could not be started or ended; `code` is stable."""
+
+
+def _require_manager(by: User, unit: Unit) -> None:
+    if not permissions.has_perm(by, Perm.RUN_PAPER_ROUND, unit.home):
+        raise PaperRoundError(
+            "Only a manager of this home can switch a unit to paper and back.",
+            code="not_allowed",
+        )
+
+
+def _paper_scope(**kwargs) -> dict:
+    return {"unit": kwargs["unit"]}
+
+
+@idempotent(PaperRound, scope=_paper_scope)
+def paper_round_start(
+    *,
+    unit: Unit,
+    by: User,
+    reason: str,
+    now: dt.datetime | None = None,
+    idempotency_key=None,
+) -> PaperRound:
+    """Switch a unit to a paper round: the round screen says so, staff give from the downtime
+    MAR, and the doses are back-entered later. One open paper round per unit (database)."""
+    _require_manager(by, unit)
+    reason = reason.strip()
+    if not reason:
+        raise PaperRoundError("Say why the unit goes on paper.", code="reason_required")
+    if open_round := PaperRound.objects.filter(unit=unit, ended_at__isnull=True).first():
+        raise PaperRoundError(
+            f"{unit.name} has been on a paper round since "
+            f"{open_round.started_at.astimezone(unit.home.tz):%-d %b %Y %H:%M}.",
+            code="already_on_paper",
+        )
+    paper = PaperRound.objects.create(
+        home=unit.home,
+        unit=unit,
+        reason=reason[:300],
+        started_at=now or timezone.now(),
+        started_by=by,
+        idempotency_key=idempotency_key,
+    )
+    audit_append(
+        home=unit.home,
+        actor=by,
+        action="paper_round.started",
+        obj=paper,
+        after={"unit": unit.name, "reason": paper.reason},
+    )
+    return paper
+
+
+@transaction.atomic
+def paper_round_end(
+    *, paper_round: PaperRound, by: User, now: dt.datetime | None = None
+) -> PaperRound:
+    """Switch the unit back to the screen. Ending it twice (a double tap) changes nothing."""
+    paper = (
+        PaperRound.objects.select_for_update().select_related("unit__home").get(pk=paper_round.pk)
+    )
+    _require_manager(by, paper.unit)
+    if paper.ended_at is not None:
+        return paper
+    paper.ended_at, paper.ended_by = max(now or timezone.now(), paper.started_at), by
+    paper.save(update_fields=["ended_at", "ended_by"])
+    audit_append(
+        home=paper.home,
+        actor=by,
+        action="paper_round.ended",
+        obj=paper,
+        before={"ended_at": None},
+        after={"unit": paper.unit.name, "ended_at": paper.ended_at},
+    )
+    return paper
