@@ -51,7 +51,7 @@ class DowntimeKit(BackgroundBuild):
 
     home = models.ForeignKey(CareHome, on_delete=models.PROTECT, related_name="downtime_kits")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="downtime_kits")
-    reason = models.CharField(max_length=8, choices=KitReason.choices, default=KitReason.CHANGE)
+    reason = models.CharField(max_length=8, choices=KitReason, default=KitReason.CHANGE)
     changes = models.PositiveIntegerField(
         default=0, help_text="Prescription changes this build takes in."
     )
@@ -59,7 +59,7 @@ class DowntimeKit(BackgroundBuild):
     due_at = models.DateTimeField(help_text="When a waiting kit is queued.")
     start = models.DateField(null=True, blank=True, help_text="First day; set when queued.")
     days = models.PositiveSmallIntegerField(default=DOWNTIME_DAYS)
-    status = models.CharField(max_length=8, choices=KitStatus.choices, default=KitStatus.WAITING)
+    status = models.CharField(max_length=8, choices=KitStatus, default=KitStatus.WAITING)
     progress = models.PositiveSmallIntegerField(default=0)
     step = models.CharField(max_length=120, blank=True)
     file = models.FileField(upload_to=kit_path, blank=True, max_length=200)
