@@ -8,6 +8,7 @@ from .forms import SignInForm
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("sw.js", views.service_worker, name="service_worker"),
     path(
         "login/",
         auth_views.LoginView.as_view(
