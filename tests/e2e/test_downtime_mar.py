@@ -65,6 +65,8 @@ def test_the_round_page_reloads_without_a_connection_and_is_cleared_on_sign_out(
     expect(tablet.get_by_text("Edith Clarke").first).to_be_visible()
 
     tablet.context.set_offline(False)
+    tablet.reload()  # back online: a fresh page to sign out from
+    expect(tablet.get_by_text("Edith Clarke").first).to_be_visible()
     sign_out(tablet)
     tablet.wait_for_function(
         "caches.open('emar-round-v1').then(c => c.keys()).then(k => k.length === 0)"
