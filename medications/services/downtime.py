@@ -103,7 +103,8 @@ def _queue(kit_id: int, now: dt.datetime) -> bool:
     it (the next sweep takes it)."""
     with transaction.atomic():
         kit = (
-            DowntimeKit.objects.select_for_update(skip_locked=True)
+            # Only the kit's row (not its home's): a change holding it is skipped till next time.
+            DowntimeKit.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("home")
             .filter(pk=kit_id, status=KitStatus.WAITING, due_at__lte=now)
             .first()

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from pypdf import PdfReader
 
@@ -84,6 +85,43 @@ def test_a_change_that_rolls_back_counts_nothing(unit_a, clock):
         services.downtime_kit_mark(units=[unit_a])
         raise RuntimeError("the change failed")
     assert not kits(unit_a).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_changes_and_a_sweep_at_the_same_moment_count_each_change_once(postgres, home_a, unit_a):
+    """Two prescription changes and a sweep race on the unit's waiting kit: whatever the order,
+    every change is counted on exactly one kit."""
+    services.downtime_kit_mark(units=[unit_a], due_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def run(call):
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                call()
+        except BaseException as e:  # reported below
+            errors.append(e)
+        finally:
+            connection.close()
+
+    from unittest import mock
+
+    with mock.patch("emar.jobs.build_enqueue"):
+        calls = [
+            lambda: services.downtime_kit_mark(units=[unit_a]),
+            lambda: services.downtime_kit_mark(units=[unit_a]),
+            services.downtime_kits_sweep,
+        ]
+        threads = [threading.Thread(target=run, args=(c,)) for c in calls]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    assert sum(k.changes for k in kits(unit_a)) == 3
+    assert kits(unit_a).filter(status="waiting").count() <= 1
 
 
 def test_a_change_of_the_home_rounds_marks_every_unit(home_a, unit_a, manager_a, clock):
