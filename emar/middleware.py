@@ -51,7 +51,15 @@ class TwoFactorMiddleware:
     """R-SEC-2: until a manager, provider admin or inspector has entered a one-time code in
     this session, every page sends them to set up or enter it (signing out still works)."""
 
-    ALLOWED = ("two_factor", "logout", "healthz", "healthz_web", "login", "pin_switch")
+    ALLOWED = (
+        "two_factor",
+        "logout",
+        "healthz",
+        "healthz_web",
+        "login",
+        "pin_switch",
+        "service_worker",
+    )
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -214,6 +222,7 @@ class PasswordChangeRequiredMiddleware:
         "pin_switch",
         "healthz",
         "notification_badge",
+        "service_worker",
     )
 
     def __init__(self, get_response) -> None:

@@ -25,3 +25,20 @@ def render_pdf(template: str, context: dict) -> bytes:
 
     html = render_to_string(template, context)
     return HTML(string=html, base_url="http://emar.invalid/", url_fetcher=_fetch_static).write_pdf()
+
+
+def render_pdf_parts(parts: list[tuple[str, dict]]) -> bytes:
+    """Several print templates as one PDF, each part keeping its own page size and orientation
+    (the downtime kit: the MAR in landscape, then the CD register in portrait)."""
+    from weasyprint import HTML
+
+    documents = [
+        HTML(
+            string=render_to_string(template, context),
+            base_url="http://emar.invalid/",
+            url_fetcher=_fetch_static,
+        ).render()
+        for template, context in parts
+    ]
+    pages = [page for document in documents for page in document.pages]
+    return documents[0].copy(pages).write_pdf()

@@ -59,6 +59,7 @@ class Perm(StrEnum):
     MANAGE_API_TOKENS = "manage_api_tokens"
     VIEW_HOME_DASHBOARD = "view_home_dashboard"
     VIEW_PROVIDER_DASHBOARD = "view_provider_dashboard"
+    RUN_PAPER_ROUND = "run_paper_round"
 
 
 MATRIX: dict[Perm, frozenset[str]] = {
@@ -85,6 +86,7 @@ MATRIX: dict[Perm, frozenset[str]] = {
     Perm.MANAGE_API_TOKENS: MANAGERS,
     Perm.VIEW_HOME_DASHBOARD: SENIORS,
     Perm.VIEW_PROVIDER_DASHBOARD: frozenset({ADMIN}),
+    Perm.RUN_PAPER_ROUND: MANAGERS,
 }
 
 PERM_DESCRIPTIONS: dict[Perm, str] = {
@@ -111,6 +113,7 @@ PERM_DESCRIPTIONS: dict[Perm, str] = {
     Perm.MANAGE_API_TOKENS: "List and revoke the API tokens of the home's staff (R-FHIR-4)",
     Perm.VIEW_HOME_DASHBOARD: "See today's medicines dashboard of the home (R-DASH-1)",
     Perm.VIEW_PROVIDER_DASHBOARD: "See every home of the provider on one dashboard (R-DASH-2)",
+    Perm.RUN_PAPER_ROUND: "Switch a unit to a paper round and back; back-enter it (R-OFF-4)",
 }
 
 

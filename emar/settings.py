@@ -287,6 +287,7 @@ CELERY_TASK_ROUTES = {
     "audits.tasks.evidence_pack_build": {"queue": "reports"},
     "audits.tasks.monthly_audits_prepare": {"queue": "reports"},
     "medications.tasks.mar_print_build": {"queue": "reports"},
+    "medications.tasks.downtime_kit_build": {"queue": "reports"},
 }
 # R-RUN-5: a heartbeat older than this makes /healthz answer 503 naming the worker or beat;
 # for this long after the web process starts, missing heartbeats say "starting" (200).
@@ -295,6 +296,9 @@ JOBS_STARTUP_GRACE_MINUTES = env_int("JOBS_STARTUP_GRACE_MINUTES", 3, minimum=0)
 # A background build (report, evidence pack, MAR print) with no progress for this long has lost
 # its worker: it is retried once, then marked failed.
 BUILD_STALE_MINUTES = env_int("BUILD_STALE_MINUTES", 10, minimum=2)
+# R-OFF-4: a unit's downtime kit is rebuilt this long after the first of a run of prescription
+# changes (one build for the run), and from local midnight every day.
+DOWNTIME_KIT_DEBOUNCE_MINUTES = env_int("DOWNTIME_KIT_DEBOUNCE_MINUTES", 5, minimum=1)
 
 
 # The beat schedule lives in code (README "Background jobs"); later features add entries.
@@ -316,6 +320,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "emar.tasks.builds_stale_sweep",
         "schedule": crontab(minute="*/2"),
         "options": {"expires": 110},
+    },
+    # R-OFF-4: queue the downtime kits whose changes have settled, and each unit's daily kit.
+    "downtime-kits-sweep": {
+        "task": "medications.tasks.downtime_kits_sweep",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
     },
     "training-expiry-alerts": {
         "task": "training.tasks.training_expiry_alerts",

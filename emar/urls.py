@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
     path("healthz/web", views.healthz_web, name="healthz_web"),
+    path("sw.js", views.service_worker, name="service_worker"),
     path(
         "login/",
         auth_views.LoginView.as_view(

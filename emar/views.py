@@ -361,3 +361,21 @@ def pin_set(request):
         {"form": form, "allowed": not permissions.needs_two_factor(request.user)},
         status=status,
     )
+
+
+@require_GET
+def service_worker(request):
+    """The service worker (static/emar/sw.js) from the site's root, so that its scope may be
+    the whole site (R-OFF-1 groundwork): a static file's address could only control /static/.
+    Public like any script; it holds no data, and revalidated on every load so an update
+    reaches the tablets."""
+    from django.contrib.staticfiles import finders
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    found = finders.find("emar/sw.js")
+    with open(found, "rb") if found else staticfiles_storage.open("emar/sw.js") as f:
+        body = f.read()
+    response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = "/"
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -14,7 +14,7 @@ from residents.models import Absence, AbsenceKind, Allergy, Resident, ResidentSt
 from training.services import check_administration
 
 from . import selectors
-from .models import Administration, Outcome, PrescriptionLine, ScheduledDose
+from .models import Administration, Outcome, PaperRound, PrescriptionLine, ScheduledDose
 
 room_key = room_order  # natural order of any room label ("2" before "10", "A1", "Room 3")
 
@@ -324,3 +324,21 @@ def round_screen(
         gate=sorted(set(gate)),
         last_sites=last_sites(sorted(site_lines)) if site_lines else {},
     )
+
+
+def paper_round_rows(paper_round: PaperRound, now: dt.datetime) -> list[DoseState]:
+    """The back-entry screen (R-OFF-4): one row per dose of the paper period (due from the
+    switch to paper until the switch back, or now), with its record if one was made."""
+    end = paper_round.ended_at or now
+    doses = (
+        ScheduledDose.objects.filter(
+            unit_id=paper_round.unit_id,
+            due_at__gte=paper_round.started_at,
+            due_at__lte=end,
+            cancelled_at__isnull=True,
+        )
+        .select_related("resident", "line", "line__medicine", "home")
+        .prefetch_related(doses_with_records())
+        .order_by("due_at", "resident__full_name", "pk")
+    )
+    return [dose_state(d, now) for d in doses]

@@ -80,3 +80,19 @@ def mar_print_build(print_id: int, attempt: int | None = None) -> str:
     from .services import mar_print_build as build
 
     return build(print_id=print_id, attempt=attempt).status
+
+
+@shared_task(**RETRY, soft_time_limit=45, time_limit=55)
+def downtime_kits_sweep() -> dict[str, int]:
+    """Every minute: queue the downtime kits whose changes have settled, and the daily ones."""
+    from .services import downtime_kits_sweep as sweep
+
+    return sweep()
+
+
+@shared_task(**RETRY, soft_time_limit=1500, time_limit=1700)
+def downtime_kit_build(kit_id: int, attempt: int | None = None) -> str:
+    """On the reports queue: draw a unit's downtime MAR and CD register pages (R-OFF-4)."""
+    from .services import downtime_kit_build as build
+
+    return build(kit_id=kit_id, attempt=attempt).status

@@ -4,7 +4,7 @@ stock, the CD register and temperatures (R-STK-1..6, R-CD-1..3)."""
 
 from django.urls import path
 
-from .views import chart, pharmacy, prescriptions, prints, rounds, stock
+from .views import chart, paper, pharmacy, prescriptions, prints, rounds, stock
 
 app_name = "medications"
 
@@ -70,6 +70,28 @@ urlpatterns = [
         "homes/<int:home_id>/units/<int:unit_id>/mar.pdf",
         prints.unit_mar_pdf,
         name="unit_mar_pdf",
+    ),
+    # The unit's downtime kit: MAR of the next three days and CD register pages (R-OFF-4)
+    path(
+        "homes/<int:home_id>/units/<int:unit_id>/downtime-mar.pdf",
+        prints.downtime_mar,
+        name="downtime_mar",
+    ),
+    # Paper rounds and their back-entry (R-OFF-4)
+    path(
+        "homes/<int:home_id>/units/<int:unit_id>/paper-round/",
+        paper.paper_round,
+        name="paper_round",
+    ),
+    path(
+        "homes/<int:home_id>/units/<int:unit_id>/paper-round/start/",
+        paper.paper_round_begin,
+        name="paper_round_start",
+    ),
+    path(
+        "homes/<int:home_id>/units/<int:unit_id>/paper-round/end/",
+        paper.paper_round_finish,
+        name="paper_round_end",
     ),
     # A unit's or the whole home's MAR charts, built in the background (R-MAR-12, H-10)
     path("homes/<int:home_id>/mar-prints/", prints.mar_prints, name="mar_prints"),

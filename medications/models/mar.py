@@ -22,6 +22,9 @@ from .prescriptions import PrescriptionLine
 
 __all__ = [
     "BODY_SITES",
+    "LATE_REASONS",
+    "LATE_REASON_NETWORK",
+    "LATE_REASON_PAPER",
     "Administration",
     "Adviser",
     "Effectiveness",
@@ -29,6 +32,19 @@ __all__ = [
     "PrnFollowUp",
     "ScheduledDose",
 ]
+
+
+# A late entry's reason is free text; these are offered as choices (R-MAR-3). A dose given
+# during a network outage, or on a paper round, is entered once back with one of the first two
+# (R-OFF-3, R-OFF-4), so audits can tell them from doses recorded late for other reasons.
+LATE_REASON_NETWORK = "Network outage: recorded on paper, entered once back"
+LATE_REASON_PAPER = "Paper round: entered from the paper MAR"
+LATE_REASONS = (
+    LATE_REASON_NETWORK,
+    LATE_REASON_PAPER,
+    "Recorded after the round by the person who gave it",
+    "Resident was away from the unit at the time",
+)
 
 
 class ScheduledDose(models.Model):

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from emar import permissions
 from emar import selectors as core_selectors
-from emar.models import CareHome, User
+from emar.models import CareHome, Unit, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, idempotent, notify
 from residents.models import Allergy, AllergyStatus, Resident
@@ -38,6 +38,7 @@ from ..models import (
     validate_not_a_container,
 )
 from ..selectors import allergy_matches, current_version
+from .downtime import downtime_kit_mark
 from .homely import homely_authorisations_in_force
 from .mar import doses_sync
 
@@ -478,9 +479,17 @@ def _require_all(fields: dict[str, Any], required, *, what: str, code: str) -> N
         )
 
 
-def _doses_resync(home: CareHome) -> None:
+def _doses_resync(home: CareHome, line: PrescriptionLine | None = None) -> None:
     """After a prescription change commits, bring today's and tomorrow's scheduled doses in
-    line, so rounds and reminders see it at once (the beat job does it every 10 minutes too)."""
+    line, so rounds and reminders see it at once (the beat job does it every 10 minutes too).
+    The change also marks the downtime kit of the line's unit (of every unit of the home when
+    the home's rounds or windows changed) in the change's own transaction (R-OFF-4)."""
+    if line is not None:
+        downtime_kit_mark(
+            units=Resident.objects.filter(pk=line.resident_id).values_list("unit_id", flat=True)
+        )
+    else:
+        downtime_kit_mark(units=Unit.objects.filter(home=home).values_list("pk", flat=True))
 
     def sync() -> None:
         today = home.local_today()
@@ -596,7 +605,7 @@ def line_check(
         before={"status": LineStatus.AWAITING_CHECK},
         after={"status": LineStatus.ACTIVE, "entered_by": line.entered_by_id},
     )
-    _doses_resync(line.home)
+    _doses_resync(line.home, line)
     return line
 
 
@@ -655,7 +664,7 @@ def line_stop(
             "authorised_by": line.stop_authorised_by,
         },
     )
-    _doses_resync(line.home)
+    _doses_resync(line.home, line)
     return line
 
 
@@ -735,7 +744,7 @@ def schedule_version_check(*, version: ScheduleVersion, by: User) -> ScheduleVer
         obj=version,
         after={"line": version.line_id, "effective_from": version.effective_from},
     )
-    _doses_resync(version.line.home)
+    _doses_resync(version.line.home, version.line)
     return version
 
 
@@ -827,7 +836,7 @@ def variable_dose_set(
             "note": note,
         },
     )
-    _doses_resync(line.home)
+    _doses_resync(line.home, line)
     return entry
 
 
@@ -876,7 +885,7 @@ def variable_dose_check(*, entry: VariableDose, by: User) -> VariableDose:
         obj=entry,
         after={"line": entry.line_id, "day": entry.day, "entered_by": entry.entered_by_id},
     )
-    _doses_resync(entry.line.home)
+    _doses_resync(entry.line.home, entry.line)
     return entry
 
 
@@ -991,7 +1000,7 @@ def covert_plan_record(
         obj=plan,
         after={"line": line.pk, **fields},
     )
-    _doses_resync(line.home)
+    _doses_resync(line.home, line)
     return plan
 
 
@@ -1055,5 +1064,5 @@ def self_admin_assess(
             "review_date": review_date,
         },
     )
-    _doses_resync(line.home)
+    _doses_resync(line.home, line)
     return assessment

@@ -1,6 +1,6 @@
 from django import template
 
-from medications.models import BODY_SITES
+from medications.models import BODY_SITES, LATE_REASONS
 from medications.services import next_site as _next_site
 
 register = template.Library()
@@ -19,3 +19,8 @@ def next_site(last):
 @register.simple_tag
 def body_sites():
     return BODY_SITES
+
+
+@register.simple_tag
+def late_reasons():
+    return LATE_REASONS

@@ -20,7 +20,7 @@ from emar.permissions import Perm, requires, scoped_get
 
 from ..chart import CYCLE_DAYS, MAX_DAYS, cycle_start
 from ..models import MarPrint
-from ..services import PrintError
+from ..services import PrintError, downtime_kit_latest
 from ..services import mar_print_request as request_print
 from .chart import PeriodError, period_from
 
@@ -165,3 +165,28 @@ def mar_print_retry(request, print_id: int):
     return redirect(
         reverse("medications:mar_prints", args=[mar_print.home_id]) + f"#print-{mar_print.pk}"
     )
+
+
+@require_GET
+@requires(Perm.VIEW_MAR)
+def downtime_mar(request, home: CareHome, unit_id: int):
+    """The unit's latest downtime kit (R-OFF-4, H-10): the MAR of the next three days and the
+    CD register pages, built in the background, served only through this check."""
+    unit = get_object_or_404(Unit, home=home, pk=unit_id)
+    kit = downtime_kit_latest(unit=unit)
+    if kit is None:
+        return HttpResponse(
+            f"The downtime MAR of {unit.name} has not been built yet: it is built within "
+            f"{settings.DOWNTIME_KIT_DEBOUNCE_MINUTES} minutes of a prescription change and "
+            "every night. Until then, print the unit's MAR charts from the MAR prints page.",
+            status=404,
+            content_type="text/plain; charset=utf-8",
+        )
+    response = FileResponse(
+        kit.file.open("rb"),
+        as_attachment=True,
+        filename=f"downtime-mar-{slugify(unit.name)}-{kit.start:%Y-%m-%d}.pdf",
+    )
+    response["Content-Type"] = "application/pdf"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS
+from django.db.models import OuterRef, Subquery
 from django.http import HttpResponseBadRequest, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -30,7 +31,13 @@ from residents.selectors import allergies_active
 
 from .. import rounds, selectors, services
 from ..forms.rounds import CorrectionForm, DoseForm, FollowUpForm, PrnForm, new_key
-from ..models import Administration, PrescriptionLine, PrnProtocol, ScheduledDose
+from ..models import (
+    Administration,
+    PaperRound,
+    PrescriptionLine,
+    PrnProtocol,
+    ScheduledDose,
+)
 
 
 def _int(value: str | None) -> int | None:
@@ -59,7 +66,13 @@ def round_url(dose_or_unit, *, round_id=None, day: dt.date | None = None) -> str
 @require_safe
 @requires(Perm.RECORD_DOSE)
 def round_view(request, home):
-    units = list(Unit.objects.filter(home=home).order_by("name"))
+    # A unit on a paper round says so (R-OFF-4), in the same query as the units.
+    open_paper = PaperRound.objects.filter(unit=OuterRef("pk"), ended_at__isnull=True)
+    units = list(
+        Unit.objects.filter(home=home)
+        .annotate(paper_since=Subquery(open_paper.values("started_at")[:1]))
+        .order_by("name")
+    )
     all_rounds = list(Round.objects.filter(home=home).order_by("time"))
     if not units:
         return render(request, "medications/round.html", {"home": home, "screen": None})
@@ -110,7 +123,13 @@ def round_view(request, home):
     return render(
         request,
         "medications/round.html",
-        {"home": home, "screen": screen, "new_key": new_key, "today": home.local_today()},
+        {
+            "home": home,
+            "screen": screen,
+            "new_key": new_key,
+            "today": home.local_today(),
+            "paper_since": unit.paper_since,
+        },
     )
 
 
@@ -208,7 +227,8 @@ def dose_record(request, dose_id: int):
         return response
     if status == 200:
         messages.success(request, f"Recorded: {dose.line.medicine.name} for {dose.resident}.")
-        return redirect(round_url(dose))
+        # The back-entry screen of a paper round posts here too, and is returned to (R-OFF-4).
+        return redirect(_next_url(request, round_url(dose)))
     return render(
         request, "medications/dose.html", _row_context(request, dose, form), status=status
     )

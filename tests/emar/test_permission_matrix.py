@@ -21,12 +21,14 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from emar.permissions import MATRIX
 
-# Pages anyone may open (R-SEC-1: the login page and the health check, plus password reset).
+# Pages anyone may open (R-SEC-1: the login page and the health check, plus password reset,
+# and the service worker's script, R-OFF-1).
 PUBLIC = {
     "login",
     "pin_switch",
     "healthz",
     "healthz_web",
+    "service_worker",
     "password_reset",
     "password_reset_done",
     "password_reset_confirm",

@@ -20,6 +20,7 @@ REMINDERS = {
     "emar.tasks.builds_stale_sweep",
     "medications.tasks.dose_reminders_sweep",
     "medications.tasks.doses_sync_all",
+    "medications.tasks.downtime_kits_sweep",
     "medications.tasks.prn_follow_up_alerts",
     "medications.tasks.medicines_daily_alerts",
     "training.tasks.training_expiry_alerts",
@@ -29,6 +30,7 @@ REPORTS = {
     "audits.tasks.evidence_pack_build",
     "audits.tasks.monthly_audits_prepare",
     "medications.tasks.mar_print_build",
+    "medications.tasks.downtime_kit_build",
 }
 
 
