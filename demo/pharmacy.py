@@ -106,14 +106,6 @@ def seed(ctx: DemoContext) -> None:
             )
         )
         rx.prescription_import_many(pharmacy=pharmacy, items=items)
-    now = timezone.now()
-    if pharmacy.account.api_tokens.filter(revoked_at__isnull=True, expires_at__gt=now).exists():
-        ctx.notes.append(
-            f"Pharmacy import (R-FHIR-5): {PHARMACY} already has a token; make another with\n"
-            f"  python manage.py api_token --pharmacy {shlex.quote(PHARMACY)}"
-        )
-        return
-    _, secret = services.api_token_create(user=pharmacy.account, label="Demo pharmacy")
     target = residents.first()
     body = {
         "resourceType": "MedicationRequest",
@@ -150,10 +142,21 @@ def seed(ctx: DemoContext) -> None:
             }
         ],
     }
+    now = timezone.now()
+    if pharmacy.account.api_tokens.filter(revoked_at__isnull=True, expires_at__gt=now).exists():
+        # A token's secret is shown once: a second run says how to make another.
+        secret = "$TOKEN"
+        intro = (
+            f"Pharmacy import (R-FHIR-5): {PHARMACY} already has a token; make another with\n"
+            f"  TOKEN=$(python manage.py api_token --pharmacy {shlex.quote(PHARMACY)}"
+            " 2>/dev/null)\n"
+        )
+    else:
+        _, secret = services.api_token_create(user=pharmacy.account, label="Demo pharmacy")
+        intro = f"Pharmacy import (R-FHIR-5): {PHARMACY}'s token (shown once): {secret}\n"
     ctx.notes.append(
-        f"Pharmacy import (R-FHIR-5): {PHARMACY}'s token (shown once): {secret}\n"
-        f"  curl -X POST http://127.0.0.1:8000/fhir/r4/MedicationRequest \\\n"
-        f"    -H 'Authorization: Bearer {secret}' -H 'Content-Type: application/fhir+json' \\\n"
+        intro + f"  curl -X POST http://127.0.0.1:8000/fhir/r4/MedicationRequest \\\n"
+        f'    -H "Authorization: Bearer {secret}" -H "Content-Type: application/fhir+json" \\\n'
         f"    -d {shlex.quote(json.dumps(body))}\n"
         "  then sign in as senior: Prescriptions to check → lines from the pharmacy."
     )

@@ -131,10 +131,13 @@ def test_screens_fit_and_show_the_badge(
         expect(page.get_by_role("heading", name="Units")).to_be_visible()
         _check(page, "home", width)
         # The units and rounds are links to those rounds.
-        page.get_by_role("link", name="Morning 08:00").click()
+        rounds = page.locator("section[aria-labelledby=rounds-h]")
+        rounds.get_by_role("link", name="Morning 08:00").click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Morning round")
         page.goto(f"{base}/")
-        page.get_by_role("link", name="Oak", exact=True).click()
+        page.locator("section[aria-labelledby=units-h]").get_by_role(
+            "link", name="Oak", exact=True
+        ).click()
         expect(page.get_by_role("heading", level=1)).to_contain_text("Oak")
         expect(page).to_have_url(re.compile(rf"/round/\?unit={unit.pk}$"))
 

@@ -25,7 +25,7 @@ def test_the_demo_pharmacy_has_lines_waiting_and_a_working_curl(db, client):
     kinds = {row.kind for row in services.pharmacy_import_review(resident)}
     assert {"changed", "new"} <= kinds
     curl = printed[printed.index("curl -X POST") :]
-    token = re.search(r"Bearer (emar_\S+?)'", curl).group(1)
+    token = re.search(r"Bearer (emar_[^\s'\"]+)", curl).group(1)
     body = shlex.split(curl.split("-d ", 1)[1].splitlines()[0])[0]
     response = client.post(
         "/fhir/r4/MedicationRequest",

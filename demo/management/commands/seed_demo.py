@@ -14,7 +14,7 @@ from demo import (
 from demo.organisation import DEFAULT_PASSWORD, LOGINS, DemoContext
 
 # Each subject's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = (organisation, training, residents, prescriptions, mar, stock, audits, pharmacy, away)
+STEPS = (organisation, training, residents, prescriptions, mar, stock, pharmacy, away, audits)
 
 
 class Command(BaseCommand):
