@@ -16,6 +16,7 @@ from emar.models import (
     User,
     auto_retry_constraint,
     idempotency_unique,
+    text_max_length,
 )
 
 __all__ = ["DOWNTIME_DAYS", "DowntimeKit", "KitReason", "KitStatus", "PaperRound"]
@@ -75,6 +76,7 @@ class DowntimeKit(BackgroundBuild):
     class Meta:
         ordering = ["-created_at", "-pk"]
         constraints = [
+            *text_max_length("error"),
             models.UniqueConstraint(
                 fields=["unit"], condition=Q(status="waiting"), name="downtime_kit_one_waiting"
             ),
