@@ -453,6 +453,10 @@ class Absence(IdempotentRecord):
     returned_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    ended_by_leaving = models.BooleanField(
+        default=False,
+        help_text="Closed because the resident left the home while away (R-RES-5), not a return.",
+    )
     reconciliation = models.OneToOneField(
         Reconciliation,
         null=True,

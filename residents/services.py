@@ -468,6 +468,21 @@ def resident_leave(
         raise DomainError("The date cannot be in the future.", code="date_future")
     if on < resident.admitted_on:
         raise DomainError("The date is before the admission.", code="date_before_admission")
+    absence = resident.absences.select_for_update().filter(returned_at__isnull=True).first()
+    if absence is not None:
+        # Away when they left (died in hospital, discharged from there): the stay ends with the
+        # leaving, so a later readmission does not find them still away (R-RES-6).
+        started_on = absence.started_at.astimezone(resident.home.tz).date()
+        if on < started_on:
+            raise DomainError(
+                f"{resident} went away on {started_on:%d/%m/%Y}; the leaving date cannot be "
+                "before that.",
+                code="date_before_absence",
+            )
+        left_at = dt.datetime.combine(on, dt.time.min, tzinfo=resident.home.tz)
+        absence.returned_at = max(absence.started_at, left_at)
+        absence.returned_by, absence.ended_by_leaving = by, True
+        absence.save(update_fields=["returned_at", "returned_by", "ended_by_leaving"])
     resident.status, resident.left_on, resident.left_note = status, on, note
     resident.save(update_fields=["status", "left_on", "left_note"])
     audit_append(
@@ -476,7 +491,12 @@ def resident_leave(
         action=f"resident.{status}",
         obj=resident,
         before={"status": ResidentStatus.RESIDENT},
-        after={"status": status, "on": on, "note": note},
+        after={
+            "status": status,
+            "on": on,
+            "note": note,
+            **({"absence_ended": absence.pk} if absence is not None else {}),
+        },
     )
     return resident
 

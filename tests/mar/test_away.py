@@ -305,6 +305,44 @@ def test_a_discharged_resident_is_readmitted_to_the_same_record_with_lines_held(
     assert due_times(home_a, back) == ["20:00"]
 
 
+def test_dying_in_hospital_ends_the_stay_so_nothing_is_coded_away_afterwards(
+    in_hospital, home_a, unit_a, senior_a, resident_a, clock
+):
+    clock("09:00", DAY + dt.timedelta(days=1))
+    with pytest.raises(DomainError, match="cannot be before that") as err:
+        resident_services.resident_leave(
+            resident=resident_a,
+            by=senior_a,
+            status=ResidentStatus.DISCHARGED,
+            on=DAY - dt.timedelta(days=1),
+        )
+    assert err.value.code == "date_before_absence"
+    in_hospital.refresh_from_db()
+    assert in_hospital.is_open
+
+    resident_services.resident_leave(
+        resident=resident_a,
+        by=senior_a,
+        status=ResidentStatus.DISCHARGED,
+        on=DAY + dt.timedelta(days=1),
+    )
+    in_hospital.refresh_from_db()
+    assert (in_hospital.is_open, in_hospital.ended_by_leaving) == (False, True)
+    assert in_hospital.returned_at == at_local(home_a, DAY + dt.timedelta(days=1), "00:00")
+    assert not Reconciliation.objects.filter(absence=in_hospital).exists()
+
+    # Readmitted later: not away, so the job codes none of their doses H.
+    clock("09:00", DAY + dt.timedelta(days=3))
+    resident_services.resident_readmit(
+        resident=resident_a,
+        by=senior_a,
+        admitted_on=DAY + dt.timedelta(days=3),
+        unit=unit_a,
+        room="7",
+    )
+    assert not Absence.objects.filter(resident=resident_a, returned_at__isnull=True).exists()
+
+
 def test_readmitting_a_current_resident_is_refused(resident_a, unit_a, senior_a, clock):
     clock("09:00")
     with pytest.raises(DomainError) as err:
