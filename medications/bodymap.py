@@ -43,10 +43,11 @@ class Site:
 
 
 def _pair(part: str, view: str, left_x: int, right_x: int, y: int, w: int, h: int, label: str):
-    """A left and right region of one part in one view; `label` has "{side}" for Left/Right."""
+    """A left and right region of one part in one view (codes `left_<part>`, `right_<part>`);
+    `label` has "{side}" for Left/Right."""
     return [
-        Site(f"left_{part}_{view}", label.format(side="Left"), view, left_x, y, w, h),
-        Site(f"right_{part}_{view}", label.format(side="Right"), view, right_x, y, w, h),
+        Site(f"left_{part}", label.format(side="Left"), view, left_x, y, w, h),
+        Site(f"right_{part}", label.format(side="Right"), view, right_x, y, w, h),
     ]
 
 
@@ -76,13 +77,13 @@ def _figure(view: str) -> list[Site]:
     # Arms: upper arm, forearm, hand; 48 wide at each side of the trunk.
     arm = lr(0, 172)
     sites += _pair(
-        "upper_arm", view, arm[0], arm[1], body_y, 48, 90, f"{{side}} upper arm ({view})"
+        f"upper_arm_{view}", view, arm[0], arm[1], body_y, 48, 90, f"{{side}} upper arm ({view})"
     )
     sites += _pair(
-        "forearm", view, arm[0], arm[1], body_y + 92, 48, 80, f"{{side}} forearm ({view})"
+        f"forearm_{view}", view, arm[0], arm[1], body_y + 92, 48, 80, f"{{side}} forearm ({view})"
     )
     sites += _pair(
-        "hand",
+        f"hand_{view}",
         view,
         arm[0],
         arm[1],
@@ -106,9 +107,11 @@ def _figure(view: str) -> list[Site]:
     # Legs: thigh, lower leg, foot; 58 wide each.
     leg = lr(50, 112)
     leg_y = body_y + 194
-    sites += _pair("thigh", view, leg[0], leg[1], leg_y, 58, 100, f"{{side}} thigh ({view})")
     sites += _pair(
-        "lower_leg",
+        f"thigh_{view}", view, leg[0], leg[1], leg_y, 58, 100, f"{{side}} thigh ({view})"
+    )
+    sites += _pair(
+        "shin" if front else "calf",
         view,
         leg[0],
         leg[1],
@@ -118,7 +121,7 @@ def _figure(view: str) -> list[Site]:
         "{side} shin" if front else "{side} calf",
     )
     sites += _pair(
-        "foot",
+        "foot" if front else "heel",
         view,
         leg[0],
         leg[1],
