@@ -353,3 +353,32 @@ def test_the_prn_page_of_a_cream_shows_the_map(client, clock, qualified, make_li
     assert refused.status_code == 422 and "not a site prescribed" in refused.content.decode()
     assert client.post(url, {**data, "sites": ["left_buttock"]}).status_code == 302
     assert AppliedSite.objects.get().site == "left_buttock"
+
+
+# --- the MAR print --------------------------------------------------------------------------
+
+
+def test_the_mar_pdf_prints_the_creams_body_map_with_its_sites_and_instructions(
+    client, clock, qualified, cream, paracetamol, carer_a, resident_a
+):
+    import io
+    import os
+
+    from pypdf import PdfReader
+
+    clock("12:00")
+    client.force_login(carer_a)
+    response = client.get(reverse("medications:resident_mar_pdf", args=[resident_a.pk]))
+    assert response.status_code == 200
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    if folder := os.environ.get("BODY_MAP_PDF_DIR"):  # to look at the page (pdftoppm)
+        with open(os.path.join(folder, "body_map_mar.pdf"), "wb") as out:
+            out.write(content)
+    pages = [p.extract_text() for p in PdfReader(io.BytesIO(content)).pages]
+    topical = [p for p in pages if "where to apply" in p]
+    assert len(topical) == 1  # its own page, after the grid
+    text = topical[0]
+    assert "Clotrimazole 1% cream" in text
+    assert "Left forearm (front)" in text and "Thin layer, avoid the graze" in text
+    assert "Right forearm (front)" in text and "Thin layer on the red patch" in text
+    assert "Paracetamol" not in text  # tablets have no body map
