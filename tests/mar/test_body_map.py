@@ -382,3 +382,10 @@ def test_the_mar_pdf_prints_the_creams_body_map_with_its_sites_and_instructions(
     assert "Left forearm (front)" in text and "Thin layer, avoid the graze" in text
     assert "Right forearm (front)" in text and "Thin layer on the red patch" in text
     assert "Paracetamol" not in text  # tablets have no body map
+
+
+def test_the_line_page_shows_the_creams_map_and_sites(client, cream, carer_a):
+    client.force_login(carer_a)
+    page = client.get(reverse("medications:line_detail", args=[cream.pk])).content.decode()
+    assert "Body map: where to apply it" in page
+    assert "Left forearm (front)</b> — Thin layer, avoid the graze" in page
