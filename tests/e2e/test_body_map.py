@@ -60,7 +60,7 @@ def test_apply_a_cream_on_the_body_map(
     right = row.get_by_label("Right forearm (front)")
     expect(left).to_be_checked()
     expect(right).to_be_checked()
-    expect(row.get_by_text("Thin layer on the rash").first).to_be_visible()
+    expect(row.get_by_text("Thin layer on the rash", exact=True).first).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     # Every site of the drawing is a finger-sized target (44 px) on the tablet.
     sizes = row.locator(".bm-region rect").evaluate_all(
