@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 from django.db import transaction
 
@@ -48,7 +49,7 @@ def seed(ctx: DemoContext) -> None:
         resident=person,
         medicine=medicine,
         by=senior,
-        dose=1,
+        dose=Decimal(1),
         dose_unit="application",
         route="topical",
         prescriber="Dr N. Shah",
