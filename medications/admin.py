@@ -5,7 +5,9 @@ from django.contrib import admin
 
 from .models import (
     Administration,
+    AppliedSite,
     HomelyRemedy,
+    LineSite,
     Medicine,
     PrescriptionLine,
     ScheduledDose,
@@ -66,6 +68,24 @@ class AdministrationAdmin(ReadOnly):
     list_display = ("line", "resident", "outcome", "code", "administered_at", "recorded_by")
     list_filter = ("outcome", "home")
     list_select_related = ("line__medicine", "resident", "code", "recorded_by")
+
+
+@admin.register(LineSite)
+class LineSiteAdmin(ReadOnly):
+    """A topical line's body map sites (R-MAR-17)."""
+
+    list_display = ("line", "site", "instructions")
+    list_select_related = ("line__medicine",)
+    raw_id_fields = ("line",)
+
+
+@admin.register(AppliedSite)
+class AppliedSiteAdmin(ReadOnly):
+    """Where one application of a topical line went (R-MAR-17)."""
+
+    list_display = ("administration", "site")
+    list_select_related = ("administration__line__medicine",)
+    raw_id_fields = ("administration",)
 
 
 @admin.register(ScheduledDose)

@@ -4,11 +4,15 @@ the chart pages, the background MAR prints, the evidence pack and `manage.py pri
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from emar.models import CareHome, Unit
 from residents.models import Resident, room_order
 
+from . import bodymap
 from .chart import CYCLE_DAYS, MarChart, mar_chart
+from .models import LineSite, PrescriptionLine
+from .selectors import body_map_sites
 
 PRINT_TEMPLATE = "medications/print/mar_chart.html"
 
@@ -23,7 +27,39 @@ def print_context(
         "codes": codes,
         "title": title,
         "printed_at": home.local_now(),
+        "topical_maps": topical_maps(charts),
         **grid_widths(days),
+    }
+
+
+@dataclass
+class TopicalMap:
+    """A topical line's page of the printed MAR: the body map with its sites (R-MAR-17)."""
+
+    line: PrescriptionLine
+    sites: list[LineSite]
+    regions: list[bodymap.Region]
+
+
+def topical_maps(charts: list[MarChart]) -> dict[int, list[TopicalMap]]:
+    """Resident id -> the body maps of their creams, ointments and gels on the chart (one
+    query for the whole print)."""
+    lines: dict[int, list[PrescriptionLine]] = {}
+    for chart in charts:
+        for row in chart.rows:
+            if row.first and bodymap.uses_body_map(row.line):
+                lines.setdefault(chart.resident.pk, []).append(row.line)
+    sites = body_map_sites([ln.pk for group in lines.values() for ln in group])
+    return {
+        resident_id: [
+            TopicalMap(
+                line=ln,
+                sites=sites[ln.pk],
+                regions=bodymap.regions({s.site: s.instructions for s in sites[ln.pk]}),
+            )
+            for ln in group
+        ]
+        for resident_id, group in lines.items()
     }
 
 

@@ -23,6 +23,7 @@ from .models import (
     CovertPlan,
     LineAllergyMatch,
     LineRestart,
+    LineSite,
     LineStatus,
     Medicine,
     PrescriptionLine,
@@ -582,3 +583,11 @@ def scheduled_dose_fields(d: DueDose, home: CareHome, rounds: list[Round]) -> di
         "self_administered": d.self_administered,
         "covert": d.covert,
     }
+
+
+def body_map_sites(line_ids: list[int]) -> dict[int, list[LineSite]]:
+    """The body map sites each topical line prescribes, in the line's order (R-MAR-17)."""
+    result: dict[int, list[LineSite]] = {pk: [] for pk in line_ids}
+    for site in LineSite.objects.filter(line_id__in=line_ids).order_by("line", "position", "pk"):
+        result[site.line_id].append(site)
+    return result

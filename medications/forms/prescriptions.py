@@ -11,6 +11,7 @@ from django import forms
 from emar.forms import Form, IdempotencyKeyMixin
 from emar.models import CareHome, Round
 
+from .. import bodymap
 from .. import schedule as sched
 from ..models import (
     AuthoriserRole,
@@ -23,7 +24,7 @@ from ..models import (
     RxSource,
 )
 from ..selectors import medicines_search
-from ..services import ScheduleInput, lines_held
+from ..services import ScheduleInput, SiteInput, lines_held
 
 DATE = forms.DateInput(attrs={"type": "date"})
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
@@ -282,7 +283,48 @@ class LineForm(IdempotencyKeyMixin, ScheduleFields):
         kwargs["is_prn"] = bool(data.get("is_prn"))
         kwargs["schedule"] = None if kwargs["is_prn"] else self.schedule_input()
         kwargs["idempotency_key"] = data.get("idempotency_key")
+        kwargs["sites"] = data.get("sites", [])
         return kwargs
+
+    # R-MAR-17: the body map's sites are drawn by the page (the diagram and a checkbox and an
+    # instructions field per site, templates/medications/partials/body_map_line_form.html),
+    # not by crispy, and read here.
+    def _posted_sites(self) -> tuple[list[str], dict[str, str]]:
+        if not self.is_bound:
+            return [], {}
+        codes = [c for c in self.data.getlist("sites") if c]
+        notes = {s.code: self.data.get(f"site_{s.code}", "") for s in bodymap.SITES}
+        return codes, notes
+
+    def clean(self):
+        cleaned = super().clean()
+        codes, notes = self._posted_sites()
+        unknown = [c for c in codes if c not in bodymap.BY_CODE]
+        if unknown:
+            self.add_error(
+                None,
+                f"{unknown[0][:40]!r} is not a site on the body map: choose the sites on the "
+                "diagram.",
+            )
+        too_long = [c for c, text in notes.items() if len(text) > 200]
+        if too_long:
+            self.add_error(
+                None,
+                f"The instructions for {bodymap.label(too_long[0])} are longer than 200 "
+                "characters.",
+            )
+        cleaned["sites"] = [SiteInput(c, notes.get(c, "")) for c in codes if c in bodymap.BY_CODE]
+        return cleaned
+
+    def body_map_rows(self) -> list[dict]:
+        codes, notes = self._posted_sites()
+        return [
+            {"site": s, "checked": s.code in codes, "instructions": notes.get(s.code, "")}
+            for s in bodymap.SITES
+        ]
+
+    def body_map_regions(self) -> list[bodymap.Region]:
+        return bodymap.regions({}, set(self._posted_sites()[0]))
 
 
 class ScheduleChangeForm(IdempotencyKeyMixin, ScheduleFields):

@@ -12,6 +12,7 @@ from emar.forms import Form
 from emar.models import NonAdministrationCode, User
 from emar.witness import WitnessRefused, witness_authenticate
 
+from ..bodymap import SITE_CHOICES
 from ..models import BODY_SITES, Adviser, Effectiveness, Outcome
 
 
@@ -148,6 +149,12 @@ class DoseForm(SecondSeniorMixin, WitnessMixin):
         choices=[("", "—"), *[(s, s) for s in BODY_SITES]], required=False
     )
     old_patch_removed = forms.BooleanField(required=False, label="Old patch removed")
+    sites = forms.MultipleChoiceField(  # R-MAR-17: the body map's sites applied
+        choices=SITE_CHOICES,
+        required=False,
+        label="Sites applied",
+        error_messages={"invalid_choice": "%(value)s is not a site on the body map."},
+    )
     covert = forms.BooleanField(required=False, label="Given covertly (plan attached)")
 
     def __init__(self, *args, home, **kwargs) -> None:
@@ -185,11 +192,18 @@ class PrnForm(PrnOverrideMixin, SecondSeniorMixin, WitnessMixin):
         label="Where it was applied",
     )
     old_patch_removed = forms.BooleanField(required=False, label="Old patch removed")
+    sites = forms.MultipleChoiceField(  # R-MAR-17: the body map's sites applied
+        choices=SITE_CHOICES,
+        required=False,
+        label="Sites applied",
+        error_messages={"invalid_choice": "%(value)s is not a site on the body map."},
+    )
 
     def __init__(self, *args, home, line=None, last_site=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.home = home
         # Fields the page leaves out for this line still report their errors (R-REL-1).
+        self.fields["sites"].widget = forms.MultipleHiddenInput()  # drawn as the body map
         if line is not None and not line.needs_site:
             self.hide("body_site")
         if line is not None and line.is_patch and last_site:

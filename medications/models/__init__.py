@@ -4,8 +4,10 @@ prescriptions: catalogue, prescription lines, schedules, PRN protocols, covert a
 self-administration plans (R-RX-*). mar: scheduled doses and administration records (R-MAR-*).
 homely: homely remedies, their authorisations and doses (R-MAR-11). stock: stock ledgers, the CD
 register, storage and temperatures (R-STK-*, R-CD-*). prints: background MAR prints (R-MAR-12).
+bodymap: the body map sites of topical lines and of their applications (R-MAR-17).
 """
 
+from .bodymap import *  # noqa: F403
 from .downtime import *  # noqa: F403
 from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403

@@ -18,6 +18,7 @@ from emar.models import (
 )
 from residents.models import Resident
 
+from ..bodymap import PATCH_SITE_LABELS
 from .prescriptions import PrescriptionLine
 
 __all__ = [
@@ -336,15 +337,5 @@ class PrnFollowUp(models.Model):
         return f"{self.get_effectiveness_display()} ({self.administration_id})"
 
 
-BODY_SITES: tuple[str, ...] = (
-    "Left upper arm",
-    "Right upper arm",
-    "Left upper chest",
-    "Right upper chest",
-    "Left upper back",
-    "Right upper back",
-    "Left thigh",
-    "Right thigh",
-    "Left side (flank)",
-    "Right side (flank)",
-)
+# R-MAR-10: the patch sites, from the one list of body sites (medications/bodymap.py).
+BODY_SITES: tuple[str, ...] = PATCH_SITE_LABELS

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeGuard
@@ -45,6 +46,11 @@ from ..selectors import (
     allergy_matches,
     has_covert_plan,
     scheduled_dose_fields,
+)
+from .bodymap import (
+    application_sites_check,
+    application_sites_record,
+    correction_sites_copy,
 )
 from .stock import homely_stock_on_give, stock_on_administration, stock_on_correction
 
@@ -671,8 +677,9 @@ def administration_record(
     body_site: str = "",
     old_patch_removed: bool | None = None,
     covert: bool = False,
+    sites: Sequence[str] | None = None,
 ) -> Administration:
-    """Record one outcome for a scheduled dose, or a PRN dose for a line (R-MAR-2..16).
+    """Record one outcome for a scheduled dose, or a PRN dose for a line (R-MAR-2..17).
 
     The same idempotency key again returns the first record (a double tap, a retry after a
     dropped connection). A second outcome for the same dose is refused by the database's
@@ -744,6 +751,8 @@ def administration_record(
                 adviser_name=prn_adviser_name,
                 advised_at=prn_advised_at,
             )
+        # R-MAR-17: a cream's sites on the body map (medications/services/bodymap.py).
+        sites, body_site = application_sites_check(line=line, sites=sites, body_site=body_site)
         quantity, quantity_reason, confirmed = _check_given(
             line=line,
             dose=dose,
@@ -762,7 +771,7 @@ def administration_record(
     else:
         _check_not_given(home=home, code=code, note=note)
         quantity, witness, covert, body_site, old_patch_removed = None, None, False, "", None
-        quantity_reason = ""
+        quantity_reason, sites = "", None
     final = not (code is not None and code.retry_later)
     follows = _void_to_follow(dose) if dose is not None and final else None
     record = Administration(
@@ -810,12 +819,13 @@ def administration_record(
             raise _already_recorded(dose) from None
         raise
     stock_on_administration(record=record)  # same transaction (R-STK-1, R-STK-2, R-CD-2)
+    applied = application_sites_record(record=record, sites=sites or [])
     audit_append(
         home=home,
         actor=by,
         action=f"mar.{'prn' if line.is_prn else 'dose'}.{outcome}",
         record=record,
-        after=_snapshot(record),
+        after=_snapshot(record) | ({"sites": applied} if applied else {}),
     )
     if code is not None and code.category == CodeCategory.REFUSED:
         _refusals_check(line=line, home=home)
@@ -1050,6 +1060,7 @@ def administration_correct(
         covert=original.covert if outcome == Outcome.GIVEN else False,
     )
     stock_on_correction(original=original, record=record)  # the difference (R-STK-1)
+    correction_sites_copy(original=original, record=record)  # R-MAR-17
     audit_append(
         home=home,
         actor=by,

@@ -7,6 +7,7 @@ senior, any other change is a stop plus a new line.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -38,6 +39,7 @@ from ..models import (
     validate_not_a_container,
 )
 from ..selectors import allergy_matches, current_version
+from .bodymap import SiteInput, line_sites_store, line_sites_validate
 from .downtime import downtime_kit_mark
 from .homely import homely_authorisations_in_force
 from .mar import doses_sync
@@ -297,6 +299,7 @@ def line_create(
     prn_min_interval_minutes: int | None = None,
     prn_max_doses_24h: int | None = None,
     idempotency_key: UUID | None = None,
+    sites: Sequence[SiteInput] = (),
 ) -> PrescriptionLine:
     """Enter a line (R-RX-2). It stays "awaiting check" until a second senior checks it
     (R-RX-4). An allergy match blocks unless a senior gives a reason to override (R-RX-5)."""
@@ -331,6 +334,7 @@ def line_create(
         prn_min_interval_minutes=prn_min_interval_minutes,
         prn_max_doses_24h=prn_max_doses_24h,
         idempotency_key=idempotency_key,
+        sites=sites,
     )
 
 
@@ -361,6 +365,7 @@ def line_insert(
     prn_max_doses_24h: int | None = None,
     idempotency_key: UUID | None = None,
     allergy_match_blocks: bool = True,
+    sites: Sequence[SiteInput] = (),
 ) -> PrescriptionLine:
     """The rules of a new line awaiting check (R-RX-2, R-RX-3, R-RX-5, R-RX-6), for callers
     that have already decided who may enter it: `line_create` (a senior's role) and the
@@ -406,6 +411,12 @@ def line_insert(
             "doses and the most doses in 24 hours.",
             code="prn_limits_required",
         )
+    # R-MAR-17: a cream's sites on the body map, checked with the line (R-RX-4).
+    sites = line_sites_validate(
+        route=route,
+        is_patch=PrescriptionLine(route=route, dose_unit=dose_unit).is_patch,
+        sites=sites,
+    )
     matches = allergy_matches(medicine, _active_allergies(resident))
     override = allergy_override_reason.strip()
     if not allergy_match_blocks:
@@ -456,6 +467,9 @@ def line_insert(
             line=line, by=by, requested_from=_local_midnight(start_date, home), anchor=start_date
         ).save()
     after = _line_snapshot(line)
+    if sites:
+        line_sites_store(line=line, sites=sites)
+        after["sites"] = [{"site": s.site, "instructions": s.instructions} for s in sites]
     if matches:
         after["allergy_override"] = {
             "substances": [a.substance for a in matches],

@@ -209,6 +209,7 @@ def dose_record(request, dose_id: int):
                     body_site=data["body_site"],
                     old_patch_removed=data["old_patch_removed"] or None,
                     covert=data["covert"],
+                    sites=data["sites"],
                 )
             except DomainError as e:
                 form.add_error(None, e)
@@ -307,6 +308,7 @@ def prn_give(request, line_id: int):
                         witness=witness,
                         body_site=data["body_site"],
                         old_patch_removed=data["old_patch_removed"] or None,
+                        sites=data["sites"],
                     )
                 except DomainError as e:
                     form.add_error(None, e)
@@ -346,6 +348,7 @@ def prn_give(request, line_id: int):
             "form": form,
             "next": _next_url(request, fallback),
             "last_site": last_site,
+            "posted_sites": request.POST.getlist("sites") if request.method == "POST" else None,
             **checks,
         },
         status=status,

@@ -17,6 +17,8 @@ CLINICAL = {
     "medications.Administration",
     "medications.ScheduledDose",
     "medications.StockMovement",
+    "medications.LineSite",
+    "medications.AppliedSite",
     "training.TrainingRecord",
     "training.CompetencyAssessment",
     "training.CompetencySuspension",
