@@ -20,6 +20,7 @@ from emar.models import CareHome, CodeCategory, NonAdministrationCode, Role, Rou
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, notify
 from residents.models import AllergyStatus, ResidentStatus
+from residents.selectors import allergies_recorded
 from training.services import gate_administration, gate_administration_all, gate_witness
 
 from .. import schedule as sched
@@ -421,7 +422,7 @@ def _check_allergy(
 ) -> User | None:
     """R-MAR-16, R-RX-11: a line matching a recorded allergy is given only with a second,
     authenticated senior's confirmation. Returns who confirmed (None when no match)."""
-    allergies = list(line.resident.allergies.filter(removed_at__isnull=True))
+    allergies = allergies_recorded(line.resident)  # the row re-rendered after reuses it
     matches = allergy_matches(line.medicine, allergies) if allergies else []
     if not matches:
         return None
@@ -636,6 +637,11 @@ def _void_to_follow(dose: ScheduledDose) -> Administration | None:
     """R-MAR-4: after a record was voided ("recorded in error") the dose is open again. Its
     first record still holds the dose's one-outcome slot, so the new record continues that
     chain: it points at the void, and the one-to-one rule on `corrects` lets only one do so."""
+    loaded = getattr(dose, "_prefetched_objects_cache", {}).get("administrations")
+    if loaded is not None and not any(r.final for r in loaded):
+        # Read with the dose, no record closes it: no void to follow. One recorded meanwhile
+        # is met by the one-outcome rule at the insert (issue 15: no query when no void).
+        return None
     root = Administration.objects.filter(dose=dose, final=True, corrects__isnull=True).first()
     head = root
     while head is not None:
@@ -809,12 +815,13 @@ def administration_record(
         if dose is not None:
             raise _already_recorded(dose) from None
         raise
-    stock_on_administration(record=record)  # same transaction (R-STK-1, R-STK-2, R-CD-2)
+    moved = stock_on_administration(record=record)  # same transaction (R-STK-1, R-CD-2)
     audit_append(
         home=home,
         actor=by,
         action=f"mar.{'prn' if line.is_prn else 'dose'}.{outcome}",
         record=record,
+        written={"stock_movements": [moved.movement] if moved.movement else []},
         after=_snapshot(record),
     )
     if code is not None and code.category == CodeCategory.REFUSED:
