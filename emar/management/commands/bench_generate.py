@@ -289,6 +289,8 @@ def history(home, carers: dict[int, int], days: int) -> tuple[int, int]:
             [*params, days, home.pk, today],
         )
         doses = cursor.rowcount
+        # Statistics for the new rows, or the planner may loop over them (table thought empty)
+        cursor.execute(f"ANALYZE {dose_table}")
         refused = NonAdministrationCode.objects.get(
             home=home, code="R", category=CodeCategory.REFUSED
         )
@@ -315,8 +317,8 @@ def history(home, carers: dict[int, int], days: int) -> tuple[int, int]:
         cursor.execute(  # names from the models; every value is a parameter
             f"INSERT INTO {records_table} ({', '.join(cols)}) "  # noqa: S608
             f"SELECT {', '.join(values)} FROM {dose_table} d "
-            "WHERE d.home_id = %s AND d.window_closes < %s AND d.cancelled_at IS NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {records_table} a WHERE a.dose_id = d.id)",
+            # the home is new: none of its doses has a record yet
+            "WHERE d.home_id = %s AND d.window_closes < %s AND d.cancelled_at IS NULL",
             [*defaults, home.pk, now],
         )
         records = cursor.rowcount
