@@ -10,7 +10,7 @@ from typing import TypeGuard
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -103,14 +103,19 @@ def doses_sync(
     existing_qs = ScheduledDose.objects.filter(home=home, local_date__range=(start, end))
     if unit is not None:
         existing_qs = existing_qs.filter(Q(unit=unit) | Q(resident__unit=unit))
-    existing_qs = existing_qs.annotate(
-        recorded=Exists(Administration.objects.filter(dose=OuterRef("pk")))
-    )
     existing = {(s.line_id, s.due_at): s for s in existing_qs}
+    # Only doses still ahead may change: which of them has a record, by the dose index. (An
+    # EXISTS per row was run as a hashed scan of every record in the database: issue 15.)
+    ahead = [s.pk for s in existing.values() if s.due_at >= now]
+    recorded = (
+        set(Administration.objects.filter(dose_id__in=ahead).values_list("dose_id", flat=True))
+        if ahead
+        else set()
+    )
 
     cancel, restore, update = [], [], []
     for key, s in existing.items():
-        if s.recorded or s.due_at < now:
+        if s.due_at < now or s.pk in recorded:
             continue
         d = wanted.get(key)
         if d is None:
