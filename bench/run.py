@@ -17,6 +17,7 @@ QUICK = [
     ["bench/recording.py", "--per-client", "40", "--homes", "10"],
     ["bench/round.py", "--doses", "120", "--history-days", "14", "--skip-http"],
     ["bench/sweep.py", "--homes", "10", "--history-days", "7", "--runs", "3"],
+    ["bench/scale.py", "--homes", "3", "--days", "30", "--runs", "7"],
 ]
 
 

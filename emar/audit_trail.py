@@ -25,7 +25,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -33,7 +33,7 @@ from uuid import UUID
 from django.apps import apps
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import BigIntegerField, Min
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -145,6 +145,9 @@ def _field_value(field: models.Field, instance: models.Model) -> Any:
         return value.name or None
     value = field.to_python(value)
     if isinstance(value, Decimal):
+        if isinstance(field, models.DecimalField) and field.decimal_places is not None:
+            # as the database stores it: numeric(p, s) rounds half away from zero
+            value = value.quantize(Decimal(1).scaleb(-field.decimal_places), ROUND_HALF_UP)
         return format(value.normalize(), "f")
     if isinstance(value, dt.datetime):
         if timezone.is_aware(value):
@@ -167,15 +170,19 @@ def _row(instance: models.Model) -> dict:
     }
 
 
-def record_digest(instance: models.Model) -> str:
+def record_digest(
+    instance: models.Model, written: dict[str, list[models.Model]] | None = None
+) -> str:
     """SHA-256 of a canonical serialisation of the row's concrete fields, as saved.
 
     A model may name reverse relations whose rows are part of the record
     (`audit_digest_includes`, e.g. the stock movements an administration made): they are
-    digested with it, in primary-key order."""
+    digested with it, in primary-key order. `written` gives those rows when the caller has
+    just saved them (no read back); otherwise they are read through the relation."""
     payload = _row(instance)
     for name in getattr(type(instance), "audit_digest_includes", ()):
-        related = sorted(getattr(instance, name).all(), key=lambda r: r.pk)
+        rows = written[name] if written is not None else getattr(instance, name).all()
+        related = sorted(rows, key=lambda r: r.pk)
         payload[name] = [_row(r) for r in related]
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
@@ -204,12 +211,18 @@ def audit_append(
     before: Any = None,
     after: Any = None,
     record: models.Model | None = None,
+    written: dict[str, list[models.Model]] | None = None,
 ) -> AuditEvent:
     """Append one link to the home's chain: who, when, what, before and after (R-SEC-4).
 
     `record` is the clinical row this link records (an administration, a stock movement...),
     already saved: its digest is sealed into the link, so `verify_audit_trail` notices the row
     being changed afterwards (H-9). It is also the link's object unless `obj` says otherwise.
+    By default the row is read back so the digest sees what the database stored. A caller
+    that has just written the row and every row its digest includes, in this transaction, may
+    pass those rows as `written` (by `audit_digest_includes` name): the digest is then taken
+    from them as the database stores them (decimals rounded to their places, times in UTC),
+    saving the read back (issue 15).
 
     Everything that does not need the chain head is computed first; the head row is locked
     last, so appends for one home are serialised for as short a time as possible and other
@@ -220,7 +233,12 @@ def audit_append(
         if record.pk is None:
             raise ValueError("audit_append(record=...) needs a saved row")
         obj = record if obj is None else obj
-    digest = record_digest(_as_saved(record)) if record is not None else ""
+    if record is None:
+        digest = ""
+    elif written is not None:
+        digest = record_digest(record, written)
+    else:
+        digest = record_digest(_as_saved(record))
     object_type = obj._meta.label if obj is not None else ""
     object_id = str(obj.pk) if obj is not None else ""
     before, after = _canonical(before), _canonical(after)
@@ -249,7 +267,7 @@ def audit_append(
         before=before,
         after=after,
     )
-    event = AuditEvent.objects.create(
+    event = AuditEvent(
         home_id=home_id,
         seq=seq,
         at=at,
@@ -265,8 +283,31 @@ def audit_append(
         record_digest=digest,
     )
     chain.last_seq, chain.last_hash = seq, seal
-    chain.save(update_fields=["last_seq", "last_hash"])
+    if connection.vendor == "postgresql":
+        _link_and_head(event, chain)
+    else:
+        event.save(force_insert=True)
+        chain.save(update_fields=["last_seq", "last_hash"])
     return event
+
+
+def _link_and_head(event: AuditEvent, chain: AuditChain) -> None:
+    """Insert the link and move the head in one statement (PostgreSQL: a data-modifying CTE),
+    so the locked head is held for one round trip, not two (issue 15)."""
+    fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    # table and column names come from the models; every value is a parameter
+    sql = (
+        f"WITH link AS (INSERT INTO {AuditEvent._meta.db_table} ({columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id) "
+        f"UPDATE {AuditChain._meta.db_table} SET last_seq = %s, last_hash = %s "
+        "WHERE id = %s RETURNING (SELECT id FROM link)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, chain.last_seq, chain.last_hash, chain.pk])
+        event.pk = cursor.fetchone()[0]
+    event._state.adding, event._state.db = False, connection.alias
 
 
 def audit_legacy_seal(*, event_model: type[models.Model], chain_model: type[models.Model]) -> int:

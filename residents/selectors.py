@@ -143,6 +143,18 @@ def reconciliation_report(
     return rows
 
 
+def allergies_recorded(resident: Resident) -> list[Allergy]:
+    """The resident's allergies in force (unordered), read once per request: the recording
+    service's allergy check (R-MAR-16) and the row it re-renders share one read (issue 15).
+    A write to an allergy forgets it (residents' app signals)."""
+    from emar.request_cache import memo
+
+    return memo(
+        ("allergies", resident.pk),
+        lambda: list(resident.allergies.filter(removed_at__isnull=True)),
+    )
+
+
 def allergies_active(resident: Resident) -> list[Allergy]:
     """The allergies the banner shows on every recording screen (R-MAR-16)."""
     return list(resident.allergies.filter(removed_at__isnull=True).order_by("substance"))

@@ -11,7 +11,7 @@ from typing import TypeGuard
 from uuid import UUID
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from emar.models import CareHome, CodeCategory, NonAdministrationCode, Role, Rou
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append, notify
 from residents.models import AllergyStatus, ResidentStatus
+from residents.selectors import allergies_recorded
 from training.services import gate_administration, gate_administration_all, gate_witness
 
 from .. import schedule as sched
@@ -108,14 +109,19 @@ def doses_sync(
     existing_qs = ScheduledDose.objects.filter(home=home, local_date__range=(start, end))
     if unit is not None:
         existing_qs = existing_qs.filter(Q(unit=unit) | Q(resident__unit=unit))
-    existing_qs = existing_qs.annotate(
-        recorded=Exists(Administration.objects.filter(dose=OuterRef("pk")))
-    )
     existing = {(s.line_id, s.due_at): s for s in existing_qs}
+    # Only doses still ahead may change: which of them has a record, by the dose index. (An
+    # EXISTS per row was run as a hashed scan of every record in the database: issue 15.)
+    ahead = [s.pk for s in existing.values() if s.due_at >= now]
+    recorded = (
+        set(Administration.objects.filter(dose_id__in=ahead).values_list("dose_id", flat=True))
+        if ahead
+        else set()
+    )
 
     cancel, restore, update = [], [], []
     for key, s in existing.items():
-        if s.recorded or s.due_at < now:
+        if s.due_at < now or s.pk in recorded:
             continue
         d = wanted.get(key)
         if d is None:
@@ -427,7 +433,7 @@ def _check_allergy(
 ) -> User | None:
     """R-MAR-16, R-RX-11: a line matching a recorded allergy is given only with a second,
     authenticated senior's confirmation. Returns who confirmed (None when no match)."""
-    allergies = list(line.resident.allergies.filter(removed_at__isnull=True))
+    allergies = allergies_recorded(line.resident)  # the row re-rendered after reuses it
     matches = allergy_matches(line.medicine, allergies) if allergies else []
     if not matches:
         return None
@@ -642,6 +648,11 @@ def _void_to_follow(dose: ScheduledDose) -> Administration | None:
     """R-MAR-4: after a record was voided ("recorded in error") the dose is open again. Its
     first record still holds the dose's one-outcome slot, so the new record continues that
     chain: it points at the void, and the one-to-one rule on `corrects` lets only one do so."""
+    loaded = getattr(dose, "_prefetched_objects_cache", {}).get("administrations")
+    if loaded is not None and not any(r.final for r in loaded):
+        # Read with the dose, no record closes it: no void to follow. One recorded meanwhile
+        # is met by the one-outcome rule at the insert (issue 15: no query when no void).
+        return None
     root = Administration.objects.filter(dose=dose, final=True, corrects__isnull=True).first()
     head = root
     while head is not None:
@@ -818,13 +829,14 @@ def administration_record(
         if dose is not None:
             raise _already_recorded(dose) from None
         raise
-    stock_on_administration(record=record)  # same transaction (R-STK-1, R-STK-2, R-CD-2)
+    moved = stock_on_administration(record=record)  # same transaction (R-STK-1, R-STK-2, R-CD-2)
     applied = application_sites_record(record=record, sites=sites or [])
     audit_append(
         home=home,
         actor=by,
         action=f"mar.{'prn' if line.is_prn else 'dose'}.{outcome}",
         record=record,
+        written={"stock_movements": [moved.movement] if moved.movement else []},
         after=_snapshot(record) | ({"sites": applied} if applied else {}),
     )
     if code is not None and code.category == CodeCategory.REFUSED:

@@ -27,7 +27,7 @@ from emar import selectors as core_selectors
 from emar.models import Round, Unit
 from emar.permissions import Perm, requires
 from emar.services import DomainError
-from residents.selectors import allergies_active
+from residents.selectors import allergies_active, allergies_recorded
 
 from .. import rounds, selectors, services
 from ..forms.rounds import CorrectionForm, DoseForm, FollowUpForm, PrnForm, new_key
@@ -149,7 +149,7 @@ def _row_context(request, dose: ScheduledDose, form=None, records=None) -> dict:
         home=dose.home,
         viewer=request.user,
         now=now,
-        allergies={dose.resident_id: list(dose.resident.allergies.filter(removed_at__isnull=True))},
+        allergies={dose.resident_id: allergies_recorded(dose.resident)},
     )
     return {
         "ds": ds,
