@@ -17,6 +17,7 @@ CLINICAL = {
     "medications.Administration",
     "medications.ScheduledDose",
     "medications.StockMovement",
+    "medications.OfflineDiscard",
     "training.TrainingRecord",
     "training.CompetencyAssessment",
     "training.CompetencySuspension",
