@@ -310,7 +310,8 @@
           (entry.outcome === "given" ? "given" : "not given") + " at " + clock(entry.tappedAt) + ").",
           "offline-waiting");
       } else {
-        markRow(row, "Not sent: " + entry.message, "text-danger fw-semibold");
+        markRow(row, "Saved on this tablet but not sent: choose what to do at the top of the page.",
+          "text-danger fw-semibold");
       }
     });
     // R-OFF-3: offline, a controlled drug (or a row needing a second person) offers nothing.
