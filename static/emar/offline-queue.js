@@ -359,6 +359,7 @@
       Array.prototype.forEach.call(box.querySelectorAll("input"), function (i) {
         if (typed[i.id]) { i.value = typed[i.id]; }
       });
+      box.hidden = !box.childElementCount;
       paintRows(entries);
     }).catch(function () { /* no IndexedDB (a private window): the page works as before */ });
   }
