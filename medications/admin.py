@@ -9,6 +9,7 @@ from .models import (
     HomelyRemedy,
     LineSite,
     Medicine,
+    OfflineDiscard,
     PrescriptionLine,
     ScheduledDose,
     StockMovement,
@@ -100,6 +101,15 @@ class StockMovementAdmin(ReadOnly):
     list_display = ("line", "seq", "kind", "change", "balance_after", "at", "by", "witness")
     list_filter = ("kind", "home")
     list_select_related = ("line__medicine", "by", "witness")
+
+
+@admin.register(OfflineDiscard)
+class OfflineDiscardAdmin(ReadOnly):
+    """Queued records refused by the server and discarded with a reason (R-OFF-2)."""
+
+    list_display = ("dose", "outcome", "tapped_at", "discarded_by", "discarded_at", "reason")
+    list_filter = ("home",)
+    list_select_related = ("dose__line__medicine", "discarded_by")
 
 
 @admin.register(HomelyRemedy)

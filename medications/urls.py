@@ -4,7 +4,7 @@ stock, the CD register and temperatures (R-STK-1..6, R-CD-1..3)."""
 
 from django.urls import path
 
-from .views import chart, paper, pharmacy, prescriptions, prints, rounds, stock
+from .views import chart, offline, paper, pharmacy, prescriptions, prints, rounds, stock
 
 app_name = "medications"
 
@@ -55,6 +55,12 @@ urlpatterns = [
     path("homes/<int:home_id>/round/", rounds.round_view, name="round"),
     path("doses/<int:dose_id>/", rounds.dose_page, name="dose"),
     path("doses/<int:dose_id>/record/", rounds.dose_record, name="dose_record"),
+    # a refused record queued on a tablet offline, discarded with a reason (R-OFF-2)
+    path(
+        "doses/<int:dose_id>/offline-discard/",
+        offline.dose_offline_discard,
+        name="dose_offline_discard",
+    ),
     path("lines/<int:line_id>/prn/", rounds.prn_give, name="prn_give"),
     path(
         "administrations/<int:administration_id>/follow-up/",

@@ -13,7 +13,7 @@ from emar.models import NonAdministrationCode, User
 from emar.witness import WitnessRefused, witness_authenticate
 
 from ..bodymap import SITE_CHOICES
-from ..models import BODY_SITES, Adviser, Effectiveness, Outcome
+from ..models import BODY_SITES, LATE_REASON_QUEUED, Adviser, Effectiveness, Outcome
 
 
 def authenticate_on_device(
@@ -156,14 +156,28 @@ class DoseForm(SecondSeniorMixin, WitnessMixin):
         error_messages={"invalid_choice": "%(value)s is not a site on the body map."},
     )
     covert = forms.BooleanField(required=False, label="Given covertly (plan attached)")
+    # A record saved on the tablet without a connection (R-OFF-1): the time of the tap, and who
+    # tapped; sent later, it is still checked by every rule, as a late entry once its window
+    # has closed (static/emar/offline-queue.js).
+    queued_at = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    queued_by = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, home, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.home = home
         self.fields["code"].queryset = NonAdministrationCode.objects.filter(home=home, active=True)
 
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("queued_at") is not None and not (data.get("late_reason") or "").strip():
+            data["late_reason"] = LATE_REASON_QUEUED  # kept only if it arrives late
+        return data
+
     def administered_at(self) -> dt.datetime | None:
-        """The time given as the most recent past moment with that clock time (R-MAR-3)."""
+        """The time given as the most recent past moment with that clock time (R-MAR-3), or
+        the tap's time of a record queued offline (R-OFF-1)."""
+        if (queued := self.cleaned_data.get("queued_at")) is not None:
+            return queued
         t = self.cleaned_data.get("given_time")
         if t is None:
             return None

@@ -19,7 +19,7 @@ from emar.permissions import Perm, requires
 from .. import rounds
 from ..forms.rounds import new_key
 from ..models import LATE_REASON_PAPER, PaperRound
-from ..services import PaperRoundError, paper_round_end, paper_round_start
+from ..services import PaperRoundError, downtime_kit_latest, paper_round_end, paper_round_start
 
 
 class PaperRoundForm(IdempotencyKeyMixin, Form):
@@ -56,6 +56,8 @@ def _page(request, home: CareHome, unit: Unit, *, form=None, status: int = 200, 
         "new_key": new_key,
         "late_reason": LATE_REASON_PAPER,
         "here": request.get_full_path(),
+        # When each unit's downtime kit was last built, for the manager (R-OFF-4, H-10).
+        "kits": [(u, downtime_kit_latest(unit=u)) for u in home.units.order_by("name")],
     }
     return render(request, "medications/paper_round.html", context, status=status)
 

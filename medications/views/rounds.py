@@ -188,6 +188,11 @@ def dose_record(request, dose_id: int):
     else:
         witness = form.clean_witness(request)
         second = form.second_senior_confirm(request)
+        if form.cleaned_data["queued_by"] not in (None, request.user.pk):
+            # R-OFF-5: a record queued on the tablet is sent only by the person who made it.
+            form.add_error(
+                None, "Saved on this tablet by someone else: it is sent when they sign in."
+            )
         if form.errors:
             status = 400
         else:

@@ -5,10 +5,11 @@
 // the person last opened, so a reload without a connection still shows them. Nothing else is
 // kept, and the pages are cleared on sign-out, on the sign-in page (idle logout and a user
 // switch both pass through it) and when the server answers a page with the sign-in page.
-// Recording offline (the queue) is not here yet: without a connection the forms fail as before.
+// Recording offline (the queue of R-OFF-1/2) is static/emar/offline-queue.js: it lives in the
+// page and IndexedDB, which this worker never clears.
 "use strict";
 
-var STATIC_CACHE = "emar-static-v1";
+var STATIC_CACHE = "emar-static-v2";
 var ROUND_CACHE = "emar-round-v1";
 var ROUND_PAGE = /^\/homes\/\d+\/round\/$/;
 var DOWNTIME_MAR = /^\/homes\/\d+\/units\/\d+\/downtime-mar\.pdf$/;
@@ -61,13 +62,20 @@ function networkFirst(request) {
   });
 }
 
-function cacheFirst(request) {
+// The kept copy at once (it works offline), refreshed from the network for the next load, so
+// a new release's files (unhashed in the embedded run) reach the tablet.
+function staleWhileRevalidate(request) {
   return caches.open(STATIC_CACHE).then(function (cache) {
     return cache.match(request).then(function (kept) {
-      return kept || fetch(request).then(function (response) {
+      var fresh = fetch(request).then(function (response) {
         if (response.ok) { cache.put(request, response.clone()); }
         return response;
       });
+      if (kept) {
+        fresh.catch(function () { /* offline: the kept copy serves */ });
+        return kept;
+      }
+      return fresh;
     });
   });
 }
@@ -82,7 +90,7 @@ self.addEventListener("fetch", function (event) {
   }
   if (request.method !== "GET") { return; }
   if (url.pathname.indexOf("/static/") === 0) {
-    event.respondWith(cacheFirst(request));
+    event.respondWith(staleWhileRevalidate(request));
   } else if (ROUND_PAGE.test(url.pathname) && request.mode === "navigate") {
     event.respondWith(networkFirst(request));
   } else if (DOWNTIME_MAR.test(url.pathname)) {

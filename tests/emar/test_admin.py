@@ -19,6 +19,7 @@ CLINICAL = {
     "medications.StockMovement",
     "medications.LineSite",
     "medications.AppliedSite",
+    "medications.OfflineDiscard",
     "training.TrainingRecord",
     "training.CompetencyAssessment",
     "training.CompetencySuspension",

@@ -223,6 +223,8 @@ KEY_PERMISSIONS = {
     # record a dose (R-MAR-1): every member of staff, never an inspector
     "medications:round": {"carer", "senior", "manager", "admin"},
     "medications:dose_record": {"carer", "senior", "manager", "admin"},
+    # a refused record queued offline is discarded by its author, with a reason (R-OFF-2)
+    "medications:dose_offline_discard": {"carer", "senior", "manager", "admin"},
     # check a transcribed line (R-RX-4): seniors and above
     "medications:line_check": {"senior", "manager", "admin"},
     "medications:awaiting_check": {"senior", "manager", "admin"},
