@@ -7,6 +7,8 @@ from .models import (
     Administration,
     HomelyRemedy,
     Medicine,
+    OpenedSupply,
+    OpenedSupplyEnd,
     PrescriptionLine,
     ScheduledDose,
     StockMovement,
@@ -23,6 +25,7 @@ class MedicineAdmin(admin.ModelAdmin):
         "cd_register",
         "storage",
         "category",
+        "in_use_days",
         "active",
     )
     list_filter = ("cd_schedule", "cd_register", "storage", "category", "code_to_confirm", "active")
@@ -80,6 +83,20 @@ class StockMovementAdmin(ReadOnly):
     list_display = ("line", "seq", "kind", "change", "balance_after", "at", "by", "witness")
     list_filter = ("kind", "home")
     list_select_related = ("line__medicine", "by", "witness")
+
+
+@admin.register(OpenedSupply)
+class OpenedSupplyAdmin(ReadOnly):
+    list_display = ("line", "resident", "opened_on", "in_use_expiry", "opened_by", "batch")
+    list_filter = ("home",)
+    list_select_related = ("line__medicine", "resident", "opened_by")
+
+
+@admin.register(OpenedSupplyEnd)
+class OpenedSupplyEndAdmin(ReadOnly):
+    list_display = ("opening", "kind", "at", "by")
+    list_filter = ("kind", "home")
+    list_select_related = ("by",)
 
 
 @admin.register(HomelyRemedy)

@@ -17,6 +17,8 @@ CLINICAL = {
     "medications.Administration",
     "medications.ScheduledDose",
     "medications.StockMovement",
+    "medications.OpenedSupply",
+    "medications.OpenedSupplyEnd",
     "training.TrainingRecord",
     "training.CompetencyAssessment",
     "training.CompetencySuspension",
