@@ -4,6 +4,7 @@ from demo import (
     audits,
     away,
     mar,
+    opened,
     organisation,
     pharmacy,
     prescriptions,
@@ -14,7 +15,19 @@ from demo import (
 from demo.organisation import DEFAULT_PASSWORD, LOGINS, DemoContext
 
 # Each subject's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = (organisation, training, residents, prescriptions, mar, stock, pharmacy, away, audits)
+STEPS = (
+    organisation,
+    training,
+    residents,
+    prescriptions,
+    mar,
+    opened,
+    stock,
+    pharmacy,
+    away,
+    opened,
+    audits,
+)
 
 
 class Command(BaseCommand):
