@@ -46,5 +46,5 @@ def seed(ctx: DemoContext) -> None:
     )
     ctx.notes.append(
         f"{drops.resident.full_name}'s {drops.medicine.name} were opened "
-        f"{opening.opened_on:%-d %b}: use until {opening.in_use_expiry:%-d %b} (expiring this week)."
+        f"{opening.opened_on:%-d %b}: use until {opening.in_use_expiry:%-d %b} (this week)."
     )

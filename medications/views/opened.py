@@ -89,7 +89,14 @@ def supply_open(request, line_id: int):
         form.add_error(None, e)
         return _form_page(request, line, form, 422)
     until = f", use until {opening.in_use_expiry:%-d %b %Y}" if opening.in_use_expiry else ""
-    messages.success(request, f"{line.medicine.name} recorded opened{until}.")
+    if opening.expired_on(line.home.local_today()):
+        messages.warning(
+            request,
+            f"{line.medicine.name} recorded opened{until}: already past its in-use expiry. "
+            "Do not use this pack.",
+        )
+    else:
+        messages.success(request, f"{line.medicine.name} recorded opened{until}.")
     return _back(request, line)
 
 
