@@ -284,3 +284,12 @@ def test_the_demo_has_an_opened_eye_drop_expiring_this_week(demo_db):
     ]
     assert found
     assert all(Decimal(0) <= o.days_left(o.home.local_today()) < 7 for o in found)
+
+
+def test_the_checklist_cannot_say_in_use_expiry_is_kept_when_a_pack_is_past_it():
+    from audits.consistency import contradictions
+
+    metrics = {"stock": {"opened": {"past_expiry": 1, "without_date": 2}}}
+    found = contradictions(metrics, {"storage-dates": ("yes", "")})
+    assert [(c.question, c.blocks) for c in found] == [("storage-dates", True)]
+    assert contradictions(metrics, {"storage-dates": ("no", "one bottle found")}) == []
