@@ -102,6 +102,14 @@ RULES: tuple[Rule, ...] = (
         "room temperature excursions: {n}",
         EXPLAIN,
     ),
+    # R-STK-7: a pack in use past its in-use expiry makes "within their in-use expiry" untrue.
+    # Lines with no date opened in eMAR are not mapped: the date may be on the label.
+    Rule(
+        "storage-dates",
+        ("stock", "opened", "past_expiry"),
+        "opened products in use past their in-use expiry: {n}",
+        REFUSE,
+    ),
 )
 
 

@@ -18,8 +18,8 @@ here writes. The definitions, shown on the screens as hints:
   CD-register medicine, and how many of them are still open.
 - *Stock alerts*: live lines out of stock, or with fewer than 7 days left at the last week's
   scheduled use (`medications.services.stock.stock_levels`, as the round screen shows them);
-  unresolved stock discrepancies. eMAR does not record when a medicine is opened (R-STK-7 is
-  not built), so there are no in-use expiry alerts.
+  unresolved stock discrepancies. The home dashboard adds opened packs past their in-use expiry
+  or reaching it this week (R-STK-7, `medications.services.opened.opened_expiring`).
 - *Temperature excursions*: today's readings out of range (fridge outside 2 to 8 °C, room above
   25 °C, R-STK-6), and active fridges and rooms with no reading yet today.
 - *Training*: the training matrix's cells expired or expiring within 30 days.
@@ -42,6 +42,7 @@ from django.utils import timezone
 from emar.models import CareHome, Round, Unit
 from medications.models import Administration, LineStatus, PrescriptionLine, ScheduledDose
 from medications.models.stock import StockDiscrepancy, StorageLocation, TemperatureReading
+from medications.services.opened import opened_expiring
 from medications.services.stock import stock_levels
 from residents.models import ResidentStatus
 from training import selectors as training_selectors
@@ -93,6 +94,8 @@ class HomeFigures:
     excursions: list[TemperatureReading] = field(default_factory=list)
     unlogged: list[StorageLocation] = field(default_factory=list)
     training: list[training_selectors.ExpiryItem] = field(default_factory=list)
+    opened_expiring: list = field(default_factory=list)  # home dashboard only (R-STK-7)
+    opened_past: int = 0
     actions_open: int = 0
     actions_overdue: int = 0
     # provider dashboard only
@@ -372,6 +375,11 @@ def figures(
     for item in training_selectors.expiring(homes, today=days):
         out[item.home_id].training.append(item)
     _actions(homes, days, out)
+    if detail:
+        for home in homes:
+            fig = out[home.pk]
+            fig.opened_expiring = opened_expiring(home=home, today=fig.today)
+            fig.opened_past = sum(1 for o in fig.opened_expiring if o.expired_on(fig.today))
     return out
 
 

@@ -29,6 +29,9 @@ residents with refusals). The definitions, which the report prints in its notes:
   and how many were given past a duplicate-ingredient or allergy warning on a second senior's
   override.
 - *CD without witness*: in-force given records of a CD-register medicine with no witness.
+- *Opened products* (R-STK-7): live lines of liquids, creams, drops and inhalers as at the end
+  of the month (or now); with a date opened (a pack in use recorded), without one, and those
+  whose pack in use was past its in-use expiry on that day.
 - Stock and CD discrepancies, temperature excursions and incidents count those raised in the
   month; lines awaiting check, unknown allergy status and overdue reviews and plans are as at
   the end of the month (or now, for the current month); training compliance is the training
@@ -71,6 +74,7 @@ from medications.models import (
     StockDiscrepancy,
     TemperatureReading,
 )
+from medications.services.opened import opened_counts
 from residents import selectors as resident_selectors
 from residents.models import Absence, AllergyStatus, Resident, ResidentStatus
 from training.selectors import training_matrix
@@ -359,6 +363,8 @@ def compute(home: CareHome, month: dt.date, *, now: dt.datetime | None = None) -
     )
 
     stock = _stock_metrics(home, month, start, end)
+    # R-STK-7: the checklist asks about opening dates; these are the records behind it.
+    stock["opened"] = opened_counts(home=home, day=day)
     residents = Resident.objects.filter(home=home, status=ResidentStatus.RESIDENT)
     reviews = resident_selectors.reviews_overdue(home, day)
     plans = medication_selectors.overdue_plans(home, day)

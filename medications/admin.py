@@ -10,6 +10,8 @@ from .models import (
     LineSite,
     Medicine,
     OfflineDiscard,
+    OpenedSupply,
+    OpenedSupplyEnd,
     PrescriptionLine,
     ScheduledDose,
     StockMovement,
@@ -26,6 +28,7 @@ class MedicineAdmin(admin.ModelAdmin):
         "cd_register",
         "storage",
         "category",
+        "in_use_days",
         "active",
     )
     list_filter = ("cd_schedule", "cd_register", "storage", "category", "code_to_confirm", "active")
@@ -110,6 +113,20 @@ class OfflineDiscardAdmin(ReadOnly):
     list_display = ("dose", "outcome", "tapped_at", "discarded_by", "discarded_at", "reason")
     list_filter = ("home",)
     list_select_related = ("dose__line__medicine", "discarded_by")
+
+
+@admin.register(OpenedSupply)
+class OpenedSupplyAdmin(ReadOnly):
+    list_display = ("line", "resident", "opened_on", "in_use_expiry", "opened_by", "batch")
+    list_filter = ("home",)
+    list_select_related = ("line__medicine", "resident", "opened_by")
+
+
+@admin.register(OpenedSupplyEnd)
+class OpenedSupplyEndAdmin(ReadOnly):
+    list_display = ("opening", "kind", "at", "by")
+    list_filter = ("kind", "home")
+    list_select_related = ("by",)
 
 
 @admin.register(HomelyRemedy)

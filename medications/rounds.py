@@ -36,6 +36,7 @@ class DoseState:
     stock_level: object = None  # set by round_screen for every row at once (R-STK-2)
     blocked: str = ""  # why the viewer may not record this dose, and who can help (R-MAR-13)
     allergy: str = ""  # the recorded allergies this line matches (R-MAR-16)
+    opened_state: object = None  # set by round_screen for every row at once (R-STK-7)
 
     @property
     def stock(self):
@@ -48,6 +49,18 @@ class DoseState:
                 self.dose.line_id, False
             )
         return self.stock_level or None
+
+    @property
+    def opened(self):
+        """The line's opened pack and its in-use expiry (R-STK-7); None when its opening is
+        not recorded. One query when not preset (a single row)."""
+        if self.opened_state is None:
+            from .services import opened_states
+
+            today = self.dose.home.local_today()
+            line = self.dose.line
+            self.opened_state = opened_states(lines=[line], today=today)[line.pk] or False
+        return self.opened_state or None
 
     @property
     def label(self) -> str:
@@ -308,8 +321,15 @@ def round_screen(
         line_ids=sorted({d.dose.line_id for row in rows for d in row.doses}),
         today=now.astimezone(home.tz).date(),
     )
+    from .services import opened_states
+
+    opened = opened_states(
+        lines=list({d.dose.line_id: d.dose.line for row in rows for d in row.doses}.values()),
+        today=now.astimezone(home.tz).date(),
+    )
     for d in (d for row in rows for d in row.doses):
         d.stock_level = levels.get(d.dose.line_id, False)
+        d.opened_state = opened.get(d.dose.line_id) or False
     return RoundScreen(
         home=home,
         unit=unit,

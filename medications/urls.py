@@ -4,7 +4,7 @@ stock, the CD register and temperatures (R-STK-1..6, R-CD-1..3)."""
 
 from django.urls import path
 
-from .views import chart, offline, paper, pharmacy, prescriptions, prints, rounds, stock
+from .views import chart, offline, opened, paper, pharmacy, prescriptions, prints, rounds, stock
 
 app_name = "medications"
 
@@ -124,6 +124,10 @@ urlpatterns = [
     path("stock/lines/<int:line_id>/check/", stock.stock_check, name="stock_check"),
     path("stock/lines/<int:line_id>/transfer/", stock.stock_transfer, name="stock_transfer"),
     path("stock/movements/<int:movement_id>/correct/", stock.stock_correct, name="stock_correct"),
+    # Opened medicines and their in-use expiry (R-STK-7)
+    path("homes/<int:home_id>/stock/opened/", opened.opened_list, name="opened_list"),
+    path("stock/lines/<int:line_id>/opened/", opened.supply_open, name="supply_open"),
+    path("stock/lines/<int:line_id>/opened/end/", opened.supply_end, name="supply_end"),
     path("homes/<int:home_id>/cd-register/", stock.cd_register_index, name="cd_register_index"),
     path(
         "residents/<int:resident_id>/cd-register/<int:medicine_id>/",

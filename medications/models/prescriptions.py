@@ -99,6 +99,18 @@ class Medicine(models.Model):
     )
     category = models.CharField(max_length=20, choices=Category.choices, default=Category.ORAL)
     active = models.BooleanField(default=True)
+    # R-STK-7: shelf life once opened, from the product information (or the form's published
+    # default, medications/shelf_life.py); blank: the form's default applies.
+    in_use_days = models.PositiveSmallIntegerField(
+        "shelf life once opened (days)",
+        null=True,
+        blank=True,
+        help_text="From the product information, e.g. 28 for eye drops. Blank: the default for "
+        "the form.",
+    )
+    in_use_basis = models.CharField(
+        "source of the shelf life once opened", max_length=300, blank=True
+    )
 
     class Meta:
         ordering = ["name"]
@@ -107,6 +119,10 @@ class Medicine(models.Model):
                 fields=["dmd_code"], condition=~Q(dmd_code=""), name="medicine_dmd_code_unique"
             ),
             models.CheckConstraint(condition=~Q(name=""), name="medicine_name_not_blank"),
+            models.CheckConstraint(
+                condition=Q(in_use_days__isnull=True) | Q(in_use_days__gt=0),
+                name="medicine_in_use_days_positive",
+            ),
         ]
 
     def __str__(self) -> str:

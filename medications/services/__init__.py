@@ -11,6 +11,7 @@ from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
 from .offline import *  # noqa: F403
+from .opened import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prints import *  # noqa: F403
 from .stock import *  # noqa: F403

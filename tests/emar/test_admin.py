@@ -20,6 +20,8 @@ CLINICAL = {
     "medications.LineSite",
     "medications.AppliedSite",
     "medications.OfflineDiscard",
+    "medications.OpenedSupply",
+    "medications.OpenedSupplyEnd",
     "training.TrainingRecord",
     "training.CompetencyAssessment",
     "training.CompetencySuspension",

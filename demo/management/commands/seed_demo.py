@@ -5,6 +5,7 @@ from demo import (
     away,
     bodymap,
     mar,
+    opened,
     organisation,
     pharmacy,
     prescriptions,
@@ -25,6 +26,7 @@ STEPS = (
     stock,
     pharmacy,
     away,
+    opened,
     audits,
 )
 
