@@ -23,7 +23,7 @@ def fill_shelf_life(apps, schema_editor):
     shelf_life.py cites the guidance) where the product has none of its own."""
     from medications.shelf_life import DEFAULTS, default_basis, opening_kind
 
-    Medicine = apps.get_model("medications", "0020_offline_discard")
+    Medicine = apps.get_model("medications", "Medicine")
     for medicine in Medicine.objects.filter(in_use_days__isnull=True):
         if medicine.name in PRODUCT_DAYS:
             days, basis = PRODUCT_DAYS[medicine.name]
