@@ -11,4 +11,5 @@ from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prints import *  # noqa: F403
+from .scanning import *  # noqa: F403
 from .stock import *  # noqa: F403
