@@ -16,21 +16,17 @@ from emar.services import DomainError
 from medications import services
 from medications.models import Administration, DoseScan, ProductBarcode, StockMovement
 from medications.services import ScanError
-from tests.mar.conftest import (  # noqa: F401
-    clock,
-    dose_at,
-    key,
-    make_line,
-    paracetamol,
-    qualified,
-    resident_a,
-)
+from tests.mar import conftest as mar
+from tests.mar.conftest import dose_at, key
 from tests.medications.factories import medicine
 
 AML5 = "5012345000015"  # a GTIN-13 (EAN-13) with a good check digit
 AML10 = "5012345000022"
 UNKNOWN = "5012345000039"
 GS = "\x1d"
+
+# The MAR's fixtures: a resident at home A, live lines, qualified staff, a frozen clock.
+clock, make_line, qualified, resident_a = mar.clock, mar.make_line, mar.qualified, mar.resident_a
 
 
 def datamatrix(gtin13: str, *, expiry: str = "281231", batch: str = "B123", serial: str = "S9"):
@@ -176,7 +172,7 @@ def test_a_wrong_link_is_retired_by_a_new_entry(clock, aml5, senior_a, senior2_a
     assert first.medicine.name == "Amlodipine 10mg tablets"  # the old entry is kept as it was
 
 
-# --- At the round ----------------------------------------------------------------------------------
+# --- At the round -------------------------------------------------------------------------------
 
 
 def give(dose, by, **kw):
