@@ -4,7 +4,7 @@ stock, the CD register and temperatures (R-STK-1..6, R-CD-1..3)."""
 
 from django.urls import path
 
-from .views import chart, paper, pharmacy, prescriptions, prints, rounds, stock
+from .views import chart, paper, pharmacy, prescriptions, prints, rounds, scanning, stock
 
 app_name = "medications"
 
@@ -56,6 +56,8 @@ urlpatterns = [
     path("doses/<int:dose_id>/", rounds.dose_page, name="dose"),
     path("doses/<int:dose_id>/record/", rounds.dose_record, name="dose_record"),
     path("lines/<int:line_id>/prn/", rounds.prn_give, name="prn_give"),
+    path("lines/<int:line_id>/scan-check/", scanning.scan_check, name="scan_check"),
+    path("homes/<int:home_id>/scan-decode/", scanning.scan_decode, name="scan_decode"),
     path(
         "administrations/<int:administration_id>/follow-up/",
         rounds.prn_follow_up,

@@ -209,6 +209,7 @@ def dose_record(request, dose_id: int):
                     body_site=data["body_site"],
                     old_patch_removed=data["old_patch_removed"] or None,
                     covert=data["covert"],
+                    **form.scan_kwargs(),
                 )
             except DomainError as e:
                 form.add_error(None, e)
@@ -307,6 +308,7 @@ def prn_give(request, line_id: int):
                         witness=witness,
                         body_site=data["body_site"],
                         old_patch_removed=data["old_patch_removed"] or None,
+                        **form.scan_kwargs(),
                     )
                 except DomainError as e:
                     form.add_error(None, e)

@@ -166,6 +166,11 @@ def _done(request, line: PrescriptionLine, message: str):
     return redirect(reverse("medications:stock_line", args=[line.pk]))
 
 
+def _receive(data: dict):
+    """With a scanned pack, the receipt also links the barcode (R-SCAN-1)."""
+    return services.stock_receive_scanned if data["scan"].strip() else services.stock_receive
+
+
 @require_POST
 @requires(Perm.MANAGE_STOCK)
 def stock_receive(request, line_id: int):
@@ -174,7 +179,7 @@ def stock_receive(request, line_id: int):
     status = _run(
         form,
         request,
-        lambda d, witness: services.stock_receive(
+        lambda d, witness: _receive(d)(
             line=line,
             by=request.user,
             quantity=d["quantity"],
@@ -186,6 +191,7 @@ def stock_receive(request, line_id: int):
             carried_forward=d["carried_forward"],
             note=d["note"],
             idempotency_key=d["idempotency_key"],
+            **({"code": d["scan"]} if d["scan"].strip() else {}),
         ),
     )
     if status == 200:
