@@ -5,9 +5,11 @@ from django.contrib import admin
 
 from .models import (
     Administration,
+    DoseScan,
     HomelyRemedy,
     Medicine,
     PrescriptionLine,
+    ProductBarcode,
     ScheduledDose,
     StockMovement,
 )
@@ -80,6 +82,21 @@ class StockMovementAdmin(ReadOnly):
     list_display = ("line", "seq", "kind", "change", "balance_after", "at", "by", "witness")
     list_filter = ("kind", "home")
     list_select_related = ("line__medicine", "by", "witness")
+
+
+@admin.register(ProductBarcode)
+class ProductBarcodeAdmin(ReadOnly):
+    """R-SCAN-1: a wrong link is retired by a new entry (`barcode_relink`), never edited."""
+
+    list_display = ("gtin", "medicine", "linked_by", "linked_at", "replaces")
+    search_fields = ("gtin", "medicine__name")
+    list_select_related = ("medicine", "linked_by", "replaces")
+
+
+@admin.register(DoseScan)
+class DoseScanAdmin(ReadOnly):
+    list_display = ("administration", "gtin", "batch", "expiry", "expired", "no_scan_reason")
+    list_select_related = ("administration__line__medicine",)
 
 
 @admin.register(HomelyRemedy)

@@ -17,6 +17,8 @@ CLINICAL = {
     "medications.Administration",
     "medications.ScheduledDose",
     "medications.StockMovement",
+    "medications.ProductBarcode",
+    "medications.DoseScan",
     "training.TrainingRecord",
     "training.CompetencyAssessment",
     "training.CompetencySuspension",
