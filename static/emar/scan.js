@@ -30,9 +30,12 @@
     var input = box.querySelector("[data-scan-input]");
     var code = input.value;
     if (!code.trim()) { show(box, "", ""); return; }
+    // Checked already (Enter, then the change as focus leaves): the page stays still, so the
+    // tap on "Given" lands where it was aimed.
+    if (box.dataset.scanChecked === code) { return; }
+    box.dataset.scanChecked = code;
     var url = box.dataset.scanCheck;
     url += (url.indexOf("?") < 0 ? "?" : "&") + "code=" + encodeURIComponent(code);
-    show(box, "", "Checking…");
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.json(); })
       .then(function (data) {
@@ -43,7 +46,10 @@
           fill(box.dataset.scanExpiry, data.expiry);
         }
       })
-      .catch(function () { show(box, "warning", "Could not check the scan now: it is checked when you save."); });
+      .catch(function () {
+        delete box.dataset.scanChecked;
+        show(box, "warning", "Could not check the scan now: it is checked when you save.");
+      });
   }
 
   document.addEventListener("keydown", function (e) {
