@@ -58,7 +58,9 @@ def scan_decode(request, home):
         with Image.open(io.BytesIO(frame.read())) as image:
             if image.width * image.height > MAX_FRAME_PIXELS:
                 return _error("That picture is too large.", 413)
-            found = zxingcpp.read_barcodes(image.convert("L"), formats=_FORMATS)
+            found = zxingcpp.read_barcodes(
+                image.convert("L"), formats=_FORMATS, text_mode=zxingcpp.TextMode.Plain
+            )
     except (UnidentifiedImageError, OSError, ValueError):
         return _error("That is not a picture the camera took.")
     if not found:

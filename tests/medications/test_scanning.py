@@ -338,3 +338,33 @@ def test_the_home_setting_is_saved_by_the_manager(client, home_a, manager_a):
     assert home_a.scanning == Scanning.REQUIRED
     bad = client.post(reverse("home_scanning_save", args=[home_a.pk]), {"scanning": "maybe"})
     assert bad.status_code == 400
+
+
+def _png_of(text: str, fmt) -> bytes:
+    import io
+
+    import zxingcpp
+    from PIL import Image, ImageOps
+
+    pixels = memoryview(zxingcpp.create_barcode(text, fmt).to_image(scale=5))
+    image = Image.frombytes("L", (pixels.shape[1], pixels.shape[0]), bytes(pixels))
+    out = io.BytesIO()
+    ImageOps.expand(image, border=30, fill=255).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_camera_frame_is_decoded_on_the_server(client, home_a, carer_a):
+    import zxingcpp
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(carer_a)
+    url = reverse("medications:scan_decode", args=[home_a.pk])
+    code = f"010{AML5}17281231" + f"10B123{GS}21S9"
+    frame = SimpleUploadedFile("f.png", _png_of(code, zxingcpp.BarcodeFormat.DataMatrix))
+    text = client.post(url, {"frame": frame}).json()["text"]
+    assert services.scan_parse(code=text).gtin == "0" + AML5
+    ean = SimpleUploadedFile("e.png", _png_of(AML5, zxingcpp.BarcodeFormat.EAN13))
+    assert client.post(url, {"frame": ean}).json()["text"] == AML5
+    junk = SimpleUploadedFile("x.png", b"not a picture")
+    assert client.post(url, {"frame": junk}).status_code == 400
+    assert client.post(url, {}).status_code == 400
