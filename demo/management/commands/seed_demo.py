@@ -8,13 +8,25 @@ from demo import (
     pharmacy,
     prescriptions,
     residents,
+    scanning,
     stock,
     training,
 )
 from demo.organisation import DEFAULT_PASSWORD, LOGINS, DemoContext
 
 # Each subject's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = (organisation, training, residents, prescriptions, mar, stock, pharmacy, away, audits)
+STEPS = (
+    organisation,
+    training,
+    residents,
+    prescriptions,
+    mar,
+    stock,
+    scanning,
+    pharmacy,
+    away,
+    audits,
+)
 
 
 class Command(BaseCommand):
