@@ -116,6 +116,7 @@ urlpatterns = [
     ),
     path("stock/lines/<int:line_id>/", stock.stock_line, name="stock_line"),
     path("stock/lines/<int:line_id>/receive/", stock.stock_receive, name="stock_receive"),
+    path("stock/lines/<int:line_id>/barcode-link/", stock.barcode_relink, name="barcode_relink"),
     path("stock/lines/<int:line_id>/dispose/", stock.stock_dispose, name="stock_dispose"),
     path("stock/lines/<int:line_id>/check/", stock.stock_check, name="stock_check"),
     path("stock/lines/<int:line_id>/transfer/", stock.stock_transfer, name="stock_transfer"),

@@ -54,6 +54,15 @@ class ReceiveForm(IdempotencyKeyMixin, WitnessMixin):
         return _local_datetime(home, self.cleaned_data.get("received_on"))
 
 
+class RelinkForm(Form):
+    """A wrong barcode link retired by a new entry (R-SCAN-1): the senior says why."""
+
+    gtin = forms.RegexField(regex=r"^[0-9]{8,14}$", max_length=14, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        max_length=300, label="Why the earlier link was wrong (checked against the pack)"
+    )
+
+
 class DisposeForm(IdempotencyKeyMixin, WitnessMixin):
     past_dates = ("on",)
     kind = forms.ChoiceField(

@@ -229,6 +229,7 @@ KEY_PERMISSIONS = {
     "medications:scan_check": {"carer", "senior", "manager", "admin"},
     "medications:scan_decode": {"carer", "senior", "manager", "admin"},
     "home_scanning_save": {"manager", "admin"},
+    "medications:barcode_relink": {"senior", "manager", "admin"},
     # check a transcribed line (R-RX-4): seniors and above
     "medications:line_check": {"senior", "manager", "admin"},
     "medications:awaiting_check": {"senior", "manager", "admin"},

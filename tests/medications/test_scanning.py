@@ -368,3 +368,24 @@ def test_a_camera_frame_is_decoded_on_the_server(client, home_a, carer_a):
     junk = SimpleUploadedFile("x.png", b"not a picture")
     assert client.post(url, {"frame": junk}).status_code == 400
     assert client.post(url, {}).status_code == 400
+
+
+def test_a_senior_corrects_a_wrong_link_from_the_refused_receipt(client, clock, aml5, senior_a):
+    clock("09:00")
+    wrong = ProductBarcode.objects.create(
+        gtin="0" + AML5, medicine=medicine("Amlodipine 10mg tablets"), linked_by=senior_a
+    )
+    client.force_login(senior_a)
+    refused = client.post(
+        reverse("medications:stock_receive", args=[aml5.pk]),
+        {"idempotency_key": str(key()), "scan": AML5, "quantity": "28", "pharmacy": "Boots"},
+    )
+    assert refused.status_code == 422
+    assert "Correct the barcode link" in refused.content.decode()
+    url = reverse("medications:barcode_relink", args=[aml5.pk])
+    assert client.post(url, {"gtin": "0" + AML5, "reason": ""}).status_code == 400
+    done = client.post(url, {"gtin": "0" + AML5, "reason": "The pack says 5mg"})
+    assert done.status_code == 302
+    current = services.barcode_current(gtin="0" + AML5)
+    assert current.medicine == aml5.medicine and current.replaces == wrong
+    assert current.linked_by == senior_a and current.reason == "The pack says 5mg"
