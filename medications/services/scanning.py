@@ -418,10 +418,9 @@ def scan_verdict(*, line: PrescriptionLine, code: str, purpose: str) -> ScanVerd
     expiry = f" Expiry {scan.expiry:%d/%m/%Y}." if scan.expiry else ""
     batch = f" Batch {scan.batch}." if scan.batch else ""
     if scan.expired(line.home.local_today()):
+        action = "do not book it in" if purpose == "receipt" else "do not use it; tell a senior"
         return ScanVerdict(
-            "warning",
-            f"This pack expired on {scan.expiry:%d/%m/%Y}: do not use it; tell a senior.",
-            scan,
+            "warning", f"This pack expired on {scan.expiry:%d/%m/%Y}: {action}.", scan
         )
     if link is None:
         if purpose == "receipt":
