@@ -69,6 +69,13 @@ class Provider(models.Model):
         return self.name
 
 
+class Scanning(models.TextChoices):
+    """A home's choice for pack barcodes at the round (R-SCAN-1)."""
+
+    OPTIONAL = "optional", "Optional: staff may scan packs at the round"
+    REQUIRED = "required", "Required: 'Given' needs a matching scan or a recorded reason"
+
+
 class CareHome(models.Model):
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="homes")
     name = models.CharField(max_length=200, unique=True)
@@ -80,6 +87,12 @@ class CareHome(models.Model):
     )
     time_sensitive_tolerance_minutes = models.PositiveSmallIntegerField(default=15)
     nursing = models.BooleanField(default=False, help_text="Care home with nursing.")
+    scanning = models.CharField(
+        "barcode scanning at the round",
+        max_length=8,
+        choices=Scanning,
+        default=Scanning.OPTIONAL,
+    )
 
     class Meta:
         ordering = ["name"]

@@ -35,6 +35,7 @@ from .models import (
     Provider,
     Role,
     Round,
+    Scanning,
     Shift,
     Unit,
     User,
@@ -557,6 +558,29 @@ def home_settings_update(
     home.save(update_fields=["dose_window_minutes", "timezone"])
     audit_append(home=home, actor=by, action="home.settings", obj=home, before=before, after=after)
     _schedule_changed(home)
+    return home
+
+
+@transaction.atomic
+def home_scanning_set(*, home: CareHome, scanning: str, by: User) -> CareHome:
+    """Barcode scanning at the round optional or required (R-SCAN-1): with "required", "Given"
+    needs a matching scan of the pack or a recorded reason (medications' scanning service)."""
+    if scanning not in Scanning.values:
+        raise DomainError("Choose optional or required.", code="bad_scanning")
+    home = _lock_home(home)
+    if home.scanning == scanning:
+        return home
+    before = {"scanning": home.scanning}
+    home.scanning = scanning
+    home.save(update_fields=["scanning"])
+    audit_append(
+        home=home,
+        actor=by,
+        action="home.scanning",
+        obj=home,
+        before=before,
+        after={"scanning": scanning},
+    )
     return home
 
 

@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth.validators import UnicodeUsernameValidator
 
 from .forms import Form, IdempotencyKeyMixin
-from .models import CodeCategory, Role
+from .models import CodeCategory, Role, Scanning
 from .services import DOSE_WINDOW_RANGE
 
 STAFF_ROLE_CHOICES = [
@@ -71,6 +71,15 @@ class HomeSettingsForm(Form):
         help_text="Between {} and {} minutes; 60 is usual.".format(*DOSE_WINDOW_RANGE),
     )
     timezone = forms.ChoiceField(choices=timezone_choices, help_text="Usually Europe/London.")
+
+
+class ScanningForm(Form):
+    scanning = forms.ChoiceField(
+        choices=Scanning.choices,
+        widget=forms.RadioSelect,
+        label="Barcode scanning at the round",
+        help_text="Scanning checks that the pack in hand is the medicine on the line (R-SCAN-1).",
+    )
 
 
 class CodeForm(IdempotencyKeyMixin):

@@ -15,7 +15,14 @@ from . import permissions, selectors, services
 from .forms import InspectorGrantForm
 from .models import NonAdministrationCode, Round
 from .permissions import Perm, requires
-from .staff_forms import CodeForm, HomeSettingsForm, PersonAddForm, RoleForm, RoundForm
+from .staff_forms import (
+    CodeForm,
+    HomeSettingsForm,
+    PersonAddForm,
+    RoleForm,
+    RoundForm,
+    ScanningForm,
+)
 
 # --- Staff (R-ORG-6) -----------------------------------------------------------------------------
 
@@ -158,6 +165,8 @@ def settings_page(request, home, *, status: int = 200, error: str = "", **forms)
             initial={"dose_window_minutes": home.dose_window_minutes, "timezone": home.timezone}
         ),
         "round_form": forms.get("round_form") or RoundForm(),
+        "scanning_form": forms.get("scanning_form")
+        or ScanningForm(initial={"scanning": home.scanning}),
         "code_form": forms.get("code_form") or CodeForm(),
         "error": error,
     }
@@ -188,6 +197,23 @@ def home_settings_save(request, home):
             messages.success(request, "Dose window and timezone saved.")
             return redirect("home_settings", home_id=home.pk)
     return settings_page(request, home, status=400, settings_form=form)
+
+
+@require_POST
+@requires(Perm.CONFIGURE_HOME)
+def home_scanning_save(request, home):
+    form = ScanningForm(request.POST)
+    if form.is_valid():
+        try:
+            services.home_scanning_set(
+                home=home, scanning=form.cleaned_data["scanning"], by=request.user
+            )
+        except services.DomainError as e:
+            form.add_error(None, e)
+        else:
+            messages.success(request, "Barcode scanning setting saved.")
+            return redirect("home_settings", home_id=home.pk)
+    return settings_page(request, home, status=400, scanning_form=form)
 
 
 def _round_save(request, home, round: Round | None):

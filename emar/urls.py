@@ -72,6 +72,11 @@ urlpatterns = [
         staff_views.home_settings_save,
         name="home_settings_save",
     ),
+    path(
+        "homes/<int:home_id>/settings/scanning/",
+        staff_views.home_scanning_save,
+        name="home_scanning_save",
+    ),
     path("homes/<int:home_id>/settings/rounds/add/", staff_views.round_add, name="round_add"),
     path(
         "homes/<int:home_id>/settings/rounds/<int:round_id>/",

@@ -6,6 +6,7 @@ from django.contrib import admin
 from .models import (
     Administration,
     AppliedSite,
+    DoseScan,
     HomelyRemedy,
     LineSite,
     Medicine,
@@ -13,6 +14,7 @@ from .models import (
     OpenedSupply,
     OpenedSupplyEnd,
     PrescriptionLine,
+    ProductBarcode,
     ScheduledDose,
     StockMovement,
 )
@@ -127,6 +129,21 @@ class OpenedSupplyEndAdmin(ReadOnly):
     list_display = ("opening", "kind", "at", "by")
     list_filter = ("kind", "home")
     list_select_related = ("by",)
+
+
+@admin.register(ProductBarcode)
+class ProductBarcodeAdmin(ReadOnly):
+    """R-SCAN-1: a wrong link is retired by a new entry (`barcode_relink`), never edited."""
+
+    list_display = ("gtin", "medicine", "linked_by", "linked_at", "replaces")
+    search_fields = ("gtin", "medicine__name")
+    list_select_related = ("medicine", "linked_by", "replaces")
+
+
+@admin.register(DoseScan)
+class DoseScanAdmin(ReadOnly):
+    list_display = ("administration", "gtin", "batch", "expiry", "expired", "no_scan_reason")
+    list_select_related = ("administration__line__medicine",)
 
 
 @admin.register(HomelyRemedy)

@@ -4,7 +4,18 @@ stock, the CD register and temperatures (R-STK-1..6, R-CD-1..3)."""
 
 from django.urls import path
 
-from .views import chart, offline, opened, paper, pharmacy, prescriptions, prints, rounds, stock
+from .views import (
+    chart,
+    offline,
+    opened,
+    paper,
+    pharmacy,
+    prescriptions,
+    prints,
+    rounds,
+    scanning,
+    stock,
+)
 
 app_name = "medications"
 
@@ -62,6 +73,8 @@ urlpatterns = [
         name="dose_offline_discard",
     ),
     path("lines/<int:line_id>/prn/", rounds.prn_give, name="prn_give"),
+    path("lines/<int:line_id>/scan-check/", scanning.scan_check, name="scan_check"),
+    path("homes/<int:home_id>/scan-decode/", scanning.scan_decode, name="scan_decode"),
     path(
         "administrations/<int:administration_id>/follow-up/",
         rounds.prn_follow_up,
@@ -120,6 +133,7 @@ urlpatterns = [
     ),
     path("stock/lines/<int:line_id>/", stock.stock_line, name="stock_line"),
     path("stock/lines/<int:line_id>/receive/", stock.stock_receive, name="stock_receive"),
+    path("stock/lines/<int:line_id>/barcode-link/", stock.barcode_relink, name="barcode_relink"),
     path("stock/lines/<int:line_id>/dispose/", stock.stock_dispose, name="stock_dispose"),
     path("stock/lines/<int:line_id>/check/", stock.stock_check, name="stock_check"),
     path("stock/lines/<int:line_id>/transfer/", stock.stock_transfer, name="stock_transfer"),

@@ -128,7 +128,22 @@ class WitnessMixin(Form):
 RECORD_OUTCOMES = [(Outcome.GIVEN, "Given"), (Outcome.NOT_GIVEN, "Not given")]
 
 
-class DoseForm(SecondSeniorMixin, WitnessMixin):
+class ScanMixin(Form):
+    """The pack's barcode, checked against the line's product before "Given" (R-SCAN-1)."""
+
+    scan = forms.CharField(required=False, max_length=200, label="Scan the pack")
+    no_scan_reason = forms.CharField(
+        required=False, max_length=300, label="No scan: why (checked by eye)"
+    )
+
+    def scan_kwargs(self) -> dict[str, str]:
+        return {
+            "scan": self.cleaned_data.get("scan", ""),
+            "no_scan_reason": self.cleaned_data.get("no_scan_reason", ""),
+        }
+
+
+class DoseForm(ScanMixin, SecondSeniorMixin, WitnessMixin):
     """One outcome for one scheduled dose."""
 
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
@@ -188,7 +203,7 @@ def new_key() -> str:
     return str(uuid.uuid4())
 
 
-class PrnForm(PrnOverrideMixin, SecondSeniorMixin, WitnessMixin):
+class PrnForm(ScanMixin, PrnOverrideMixin, SecondSeniorMixin, WitnessMixin):
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
     prn_reason = forms.CharField(label="Why is it needed now?", max_length=500)
     quantity = forms.DecimalField(max_digits=8, decimal_places=3)

@@ -35,6 +35,9 @@ def _local_datetime(home, day: dt.date | None) -> dt.datetime | None:
 
 class ReceiveForm(IdempotencyKeyMixin, WitnessMixin):
     past_dates = ("received_on",)
+    # R-SCAN-1: the pack's barcode fills batch and expiry and links its GTIN to the product;
+    # drawn by templates/medications/_scan_field.html, not by crispy.
+    scan = forms.CharField(required=False, max_length=200, label="Scan the pack")
     carried_forward = forms.BooleanField(
         required=False, label="Carried forward from the last cycle (not a new delivery)"
     )
@@ -49,6 +52,15 @@ class ReceiveForm(IdempotencyKeyMixin, WitnessMixin):
 
     def at(self, home) -> dt.datetime | None:
         return _local_datetime(home, self.cleaned_data.get("received_on"))
+
+
+class RelinkForm(Form):
+    """A wrong barcode link retired by a new entry (R-SCAN-1): the senior says why."""
+
+    gtin = forms.RegexField(regex=r"^[0-9]{8,14}$", max_length=14, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        max_length=300, label="Why the earlier link was wrong (checked against the pack)"
+    )
 
 
 class DisposeForm(IdempotencyKeyMixin, WitnessMixin):

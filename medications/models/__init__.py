@@ -18,4 +18,5 @@ from .opened import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prescriptions import validate_not_a_container  # noqa: F401  (migrations name it)
 from .prints import *  # noqa: F403
+from .scanning import *  # noqa: F403
 from .stock import *  # noqa: F403

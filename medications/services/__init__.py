@@ -14,4 +14,5 @@ from .offline import *  # noqa: F403
 from .opened import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prints import *  # noqa: F403
+from .scanning import *  # noqa: F403
 from .stock import *  # noqa: F403

@@ -53,6 +53,7 @@ from .bodymap import (
     application_sites_record,
     correction_sites_copy,
 )
+from .scanning import dose_scan_record, scan_check_dose
 from .stock import homely_stock_on_give, stock_on_administration, stock_on_correction
 
 __all__ = [
@@ -689,6 +690,8 @@ def administration_record(
     old_patch_removed: bool | None = None,
     covert: bool = False,
     sites: Sequence[str] | None = None,
+    scan: str = "",
+    no_scan_reason: str = "",
 ) -> Administration:
     """Record one outcome for a scheduled dose, or a PRN dose for a line (R-MAR-2..17).
 
@@ -698,7 +701,7 @@ def administration_record(
     (R-MAR-5). Every rule is checked here, for every path (round screen, resident page, API):
     time bounds (R-MAR-3, R-MAR-14), the training gate for any outcome (R-MAR-13), quantity
     (R-MAR-15), PRN limits and overrides (R-MAR-8), witness (R-MAR-9), allergy confirmation
-    (R-MAR-16).
+    (R-MAR-16), the pack's barcode against the line's product (R-SCAN-1, `scan_check_dose`).
     """
     if dose is not None:
         line = dose.line
@@ -747,6 +750,7 @@ def administration_record(
         )
     override = None
     confirmed = None
+    pack = None
     if outcome == Outcome.GIVEN:
         if line.is_prn:
             override = _check_prn(
@@ -779,6 +783,14 @@ def administration_record(
             at=at,
         )
         code = None
+        pack = scan_check_dose(
+            line=line,
+            home=home,
+            code=scan,
+            no_scan_reason=no_scan_reason,
+            today=at.astimezone(home.tz).date(),
+            late=late,
+        )
     else:
         _check_not_given(home=home, code=code, note=note)
         quantity, witness, covert, body_site, old_patch_removed = None, None, False, "", None
@@ -831,13 +843,17 @@ def administration_record(
         raise
     moved = stock_on_administration(record=record)  # same transaction (R-STK-1, R-STK-2, R-CD-2)
     applied = application_sites_record(record=record, sites=sites or [])
+    if pack is not None:
+        dose_scan_record(record=record, check=pack)
     audit_append(
         home=home,
         actor=by,
         action=f"mar.{'prn' if line.is_prn else 'dose'}.{outcome}",
         record=record,
         written={"stock_movements": [moved.movement] if moved.movement else []},
-        after=_snapshot(record) | ({"sites": applied} if applied else {}),
+        after=_snapshot(record)
+        | ({"sites": applied} if applied else {})
+        | (pack.audit() if pack is not None else {}),
     )
     if code is not None and code.category == CodeCategory.REFUSED:
         _refusals_check(line=line, home=home)

@@ -215,6 +215,7 @@ def dose_record(request, dose_id: int):
                     old_patch_removed=data["old_patch_removed"] or None,
                     covert=data["covert"],
                     sites=data["sites"],
+                    **form.scan_kwargs(),
                 )
             except DomainError as e:
                 form.add_error(None, e)
@@ -314,6 +315,7 @@ def prn_give(request, line_id: int):
                         body_site=data["body_site"],
                         old_patch_removed=data["old_patch_removed"] or None,
                         sites=data["sites"],
+                        **form.scan_kwargs(),
                     )
                 except DomainError as e:
                     form.add_error(None, e)

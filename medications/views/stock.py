@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -29,6 +30,7 @@ from ..forms.stock import (
     HomelyReceiveForm,
     LocationForm,
     ReceiveForm,
+    RelinkForm,
     TemperatureForm,
     TransferForm,
 )
@@ -93,6 +95,7 @@ def _line_page(
         "dispose_form": forms.get("dispose_form") or DisposeForm(),
         "check_form": forms.get("check_form") or CheckForm(),
         "transfer_form": forms.get("transfer_form") or TransferForm(line=line),
+        "relink_form": forms.get("relink_form"),
         "open_form": next(iter(forms), ""),
     }
     return render(request, "medications/stock/line.html", context, status=status)
@@ -166,6 +169,11 @@ def _done(request, line: PrescriptionLine, message: str):
     return redirect(reverse("medications:stock_line", args=[line.pk]))
 
 
+def _receive(data: dict):
+    """With a scanned pack, the receipt also links the barcode (R-SCAN-1)."""
+    return services.stock_receive_scanned if data["scan"].strip() else services.stock_receive
+
+
 @require_POST
 @requires(Perm.MANAGE_STOCK)
 def stock_receive(request, line_id: int):
@@ -174,7 +182,7 @@ def stock_receive(request, line_id: int):
     status = _run(
         form,
         request,
-        lambda d, witness: services.stock_receive(
+        lambda d, witness: _receive(d)(
             line=line,
             by=request.user,
             quantity=d["quantity"],
@@ -186,11 +194,41 @@ def stock_receive(request, line_id: int):
             carried_forward=d["carried_forward"],
             note=d["note"],
             idempotency_key=d["idempotency_key"],
+            **({"code": d["scan"]} if d["scan"].strip() else {}),
         ),
     )
     if status == 200:
         return _done(request, line, "Stock booked in.")
-    return _line_page(request, line, status=status, receive_form=form)
+    relink = None
+    if form.has_error(NON_FIELD_ERRORS, "scan_wrong_product"):  # offer to correct the link
+        relink = RelinkForm(
+            initial={"gtin": services.scan_parse(code=form.cleaned_data["scan"]).gtin}
+        )
+    return _line_page(request, line, status=status, receive_form=form, relink_form=relink)
+
+
+@require_POST
+@requires(Perm.MANAGE_STOCK)
+def barcode_relink(request, line_id: int):
+    """R-SCAN-1: the pack is this line's product; the barcode's earlier link was wrong."""
+    line = _line(request, Perm.MANAGE_STOCK, line_id)
+    form = RelinkForm(request.POST)
+    if form.is_valid():
+        try:
+            services.barcode_relink(
+                gtin=form.cleaned_data["gtin"],
+                product=line.medicine,
+                by=request.user,
+                home=line.home,
+                reason=form.cleaned_data["reason"],
+            )
+        except DomainError as e:
+            form.add_error(None, e)
+        else:
+            return _done(
+                request, line, f"The barcode is now linked to {line.medicine.name}: scan it again."
+            )
+    return _line_page(request, line, status=400, receive_form=ReceiveForm(), relink_form=form)
 
 
 @require_POST

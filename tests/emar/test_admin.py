@@ -22,6 +22,8 @@ CLINICAL = {
     "medications.OfflineDiscard",
     "medications.OpenedSupply",
     "medications.OpenedSupplyEnd",
+    "medications.ProductBarcode",
+    "medications.DoseScan",
     "training.TrainingRecord",
     "training.CompetencyAssessment",
     "training.CompetencySuspension",

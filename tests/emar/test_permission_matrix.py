@@ -91,6 +91,8 @@ ALLOWED_STATUS: dict[str, int | dict[str, int]] = {
     # checked by a second person: senior_a transcribed them (R-RX-4), so cannot check them
     "medications:schedule_check": {"senior": 400, "*": 302},
     "medications:variable_dose_check": {"senior": 422, "*": 302},
+    # the scan field's instant check answers 400 to an empty scan (R-SCAN-1)
+    "medications:scan_check": 400,
 }
 
 
@@ -225,6 +227,11 @@ KEY_PERMISSIONS = {
     "medications:dose_record": {"carer", "senior", "manager", "admin"},
     # a refused record queued offline is discarded by its author, with a reason (R-OFF-2)
     "medications:dose_offline_discard": {"carer", "senior", "manager", "admin"},
+    # check a scanned pack (R-SCAN-1): whoever records doses; the home's setting: the manager
+    "medications:scan_check": {"carer", "senior", "manager", "admin"},
+    "medications:scan_decode": {"carer", "senior", "manager", "admin"},
+    "home_scanning_save": {"manager", "admin"},
+    "medications:barcode_relink": {"senior", "manager", "admin"},
     # check a transcribed line (R-RX-4): seniors and above
     "medications:line_check": {"senior", "manager", "admin"},
     "medications:awaiting_check": {"senior", "manager", "admin"},

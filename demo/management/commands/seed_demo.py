@@ -10,6 +10,7 @@ from demo import (
     pharmacy,
     prescriptions,
     residents,
+    scanning,
     stock,
     training,
 )
@@ -24,6 +25,7 @@ STEPS = (
     mar,
     bodymap,
     stock,
+    scanning,
     pharmacy,
     away,
     opened,
