@@ -6,6 +6,7 @@ homely: homely remedies, their authorisations and doses (R-MAR-11). stock: stock
 register, storage and temperatures (R-STK-*, R-CD-*). prints: background MAR prints (R-MAR-12).
 """
 
+from .documents import *  # noqa: F403
 from .downtime import *  # noqa: F403
 from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403
