@@ -87,8 +87,12 @@ def upload(resident, by, content: bytes = PDF, name: str = "letter.pdf", **kwarg
 
 @pytest.mark.parametrize(
     ("name", "content", "content_type"),
-    [("letter.pdf", PDF, "application/pdf"), ("scan.png", PNG, "image/png")]
-    + [("photo.jpg", JPEG, "image/jpeg"), ("photo.jpeg", JPEG, "image/jpeg")],
+    [
+        ("letter.pdf", PDF, "application/pdf"),
+        ("scan.png", PNG, "image/png"),
+        ("photo.jpg", JPEG, "image/jpeg"),
+        ("photo.jpeg", JPEG, "image/jpeg"),
+    ],
 )
 def test_a_senior_uploads_a_pdf_or_an_image(
     client, senior_a, resident_a, media, name, content, content_type

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from emar.models import CareHome, Unit, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from emar.models import CareHome, Unit, User
 from residents import documents, services
 from residents.models import AllergyStatus
 from tests.residents.factories import resident
