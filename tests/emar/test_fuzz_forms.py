@@ -91,6 +91,10 @@ MUST_REACH = {
     "allergy_remove",
     "reconciliation_complete",
     "membership_end",
+    # a resident's documents (R-RES-7): the upload, a withdrawal, a link to a line
+    "resident_documents",
+    "document_withdraw",
+    "line_documents",
 }
 
 

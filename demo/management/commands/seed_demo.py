@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand
 from demo import (
     audits,
     away,
+    documents,
     mar,
     organisation,
     pharmacy,
@@ -14,7 +15,19 @@ from demo import (
 from demo.organisation import DEFAULT_PASSWORD, LOGINS, DemoContext
 
 # Each subject's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = (organisation, training, residents, prescriptions, mar, stock, pharmacy, away, audits)
+STEPS = (
+    organisation,
+    training,
+    residents,
+    prescriptions,
+    mar,
+    stock,
+    pharmacy,
+    away,
+    documents,
+    documents,
+    audits,
+)
 
 
 class Command(BaseCommand):
