@@ -80,16 +80,15 @@ def resident_documents(request, resident_id: int):
     except ValueError:
         length = 0
     if length > limit + _FORM_OVERHEAD:
-        # Nothing of the body has been read; the connection is closed after the answer.
-        response = _documents_page(
+        # Nothing of the body has been read: the server drops the rest (WSGI servers close
+        # a connection whose body was not read; a hop-by-hop header is theirs to set).
+        return _documents_page(
             request,
             resident,
             error=f"The file is larger than {size_text(limit)}: nothing was uploaded. "
             "Scan it at a lower resolution or split it, and upload that.",
             status=413,
         )
-        response["Connection"] = "close"
-        return response
     return _upload(request, resident)
 
 

@@ -268,6 +268,7 @@ class DocumentForm(IdempotencyKeyMixin):
     reconciliation = forms.ModelChoiceField(
         queryset=Reconciliation.objects.none(),
         required=False,
+        empty_label="Not a source of a reconciliation",
         label="Source of a reconciliation",
         help_text="Leave empty unless the document is a source of one of these.",
     )

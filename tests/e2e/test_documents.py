@@ -12,6 +12,7 @@ from residents import services
 from residents.models import ResidentDocument
 from tests.e2e.conftest import screenshot
 from tests.factories import TEST_PASSWORD
+from tests.medications.factories import line
 from tests.residents.factories import resident
 from tests.training.factories import pdf_bytes
 
@@ -19,9 +20,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_upload_a_discharge_letter_see_it_listed_and_open_it(
-    live_server, tablet, home_a, unit_a, senior_a
+    live_server, tablet, home_a, unit_a, senior_a, senior2_a
 ):
     edith = resident(unit_a, senior_a, full_name="Edith Clarke", room="12")
+    paracetamol = line(edith, senior_a, checker=senior2_a)
     rec = services.reconciliation_start(
         resident=edith,
         by=senior_a,
@@ -60,6 +62,7 @@ def test_upload_a_discharge_letter_see_it_listed_and_open_it(
     page.goto(base + reverse("medications:resident_profile", args=[edith.pk]))
     opened = page.get_by_role("link", name="Discharge letter, Royal Infirmary")
     expect(opened).to_be_visible()
+    screenshot(page, "documents-on-profile")
     with page.expect_response(lambda r: "/documents/" in r.url) as answer:
         opened.click()
     response = answer.value
@@ -67,3 +70,13 @@ def test_upload_a_discharge_letter_see_it_listed_and_open_it(
     assert response.headers["content-type"] == "application/pdf"
     assert response.headers["cache-control"] == "private, no-store"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+    # Linked to the line it justifies, and shown with the line's covert plan.
+    page.goto(base + reverse("medications:line_detail", args=[paracetamol.pk]))
+    page.get_by_role("link", name="Link a document").click()
+    page.get_by_label("Document").select_option(index=1)
+    page.get_by_role("button", name="Link").click()
+    expect(page.get_by_text("Discharge letter, Royal Infirmary linked to")).to_be_visible()
+    page.goto(base + reverse("medications:covert_plan", args=[paracetamol.pk]))
+    expect(page.get_by_role("link", name="Discharge letter, Royal Infirmary")).to_be_visible()
+    screenshot(page, "documents-covert-plan")
