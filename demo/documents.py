@@ -22,6 +22,10 @@ from .organisation import DemoContext
 TITLE = "Discharge letter, Royal Infirmary (previous stay)"
 
 
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"  # the British way: 2 Apr 1938
+
+
 def letter_pdf(resident: Resident, *, admitted: dt.date, discharged: dt.date, lines: list) -> bytes:
     """A small, plain discharge letter (no scripts, actions or forms: R-SEC-5)."""
     from weasyprint import HTML
@@ -37,9 +41,9 @@ def letter_pdf(resident: Resident, *, admitted: dt.date, discharged: dt.date, li
       padding: 4px; text-align: left }}</style></head><body>
       <h1>Royal Infirmary: discharge summary</h1>
       <p><strong>Patient:</strong> {escape(resident.full_name)}, born
-      {resident.date_of_birth:%d %b %Y}, NHS number {escape(resident.nhs_number_display)}</p>
-      <p><strong>Admitted:</strong> {admitted:%d %b %Y} after a fall at the care home.
-      <strong>Discharged:</strong> {discharged:%d %b %Y}, back to the care home.</p>
+      {_day(resident.date_of_birth)}, NHS number {escape(resident.nhs_number_display)}</p>
+      <p><strong>Admitted:</strong> {_day(admitted)} after a fall at the care home.
+      <strong>Discharged:</strong> {_day(discharged)}, back to the care home.</p>
       <p>No fracture. Mild dehydration treated. Medicines on discharge:</p>
       <table><tr><th>Medicine</th><th>Dose</th><th>Change</th></tr>{rows}</table>
       <p>Demonstration letter made by the eMAR demo data; not a real patient.</p>
