@@ -527,6 +527,7 @@ ACCESS_SUBJECTS: tuple[tuple[str, str, str], ...] = (
     ("authorisation_id", "medications.HomelyRemedyAuthorisation", "home_id"),
     ("line_id", "medications.PrescriptionLine", "home_id"),
     ("import_id", "medications.PharmacyImport", "line__home_id"),
+    ("document_id", "residents.ResidentDocument", "resident__home_id"),
     ("allergy_id", "residents.Allergy", "resident__home_id"),
     ("discrepancy_id", "residents.Discrepancy", "reconciliation__resident__home_id"),
     ("reconciliation_id", "residents.Reconciliation", "resident__home_id"),
@@ -551,6 +552,9 @@ ACCESS_SECONDARY = frozenset(
         "code_id",
     }
 )
+# Pages whose every successful read is logged, whoever reads them: a resident's documents
+# (R-RES-7; discharge letters, capacity assessments) are logged for staff as for inspectors.
+ACCESS_ALWAYS_LOGGED = frozenset({"resident_document"})
 # Status polls of a building report repeat every two seconds; they show no record.
 ACCESS_NOT_LOGGED = frozenset(
     {"notification_badge", "audit_report_status", "evidence_pack_status", "mar_print_status"}
@@ -611,6 +615,19 @@ def access_log_request(request, response) -> AccessLog | None:
         )
     if request.resolver_match.url_name in ACCESS_NOT_LOGGED:
         return None
+    if request.resolver_match.url_name in ACCESS_ALWAYS_LOGGED:
+        if (subject := access_subject(request.resolver_match.kwargs)) is None:
+            return None
+        action, what = _describe(request, response)
+        return access_log(
+            home=subject[0],
+            user=user,
+            action=action,
+            what=what,
+            path=path,
+            object_type=subject[1],
+            object_id=subject[2],
+        )
     if response.get("Content-Type", "").startswith("image/"):
         return None  # photos on a page: the page is logged, not each image it shows
     homes = permissions.home_ids_for(user)

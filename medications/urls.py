@@ -6,6 +6,7 @@ from django.urls import path
 
 from .views import (
     chart,
+    documents,
     offline,
     opened,
     paper,
@@ -49,6 +50,7 @@ urlpatterns = [
     path("lines/<int:line_id>/stop/", prescriptions.line_stop, name="line_stop"),
     path("lines/<int:line_id>/prn-protocol/", prescriptions.prn_protocol, name="prn_protocol"),
     path("lines/<int:line_id>/covert-plan/", prescriptions.covert_plan, name="covert_plan"),
+    path("lines/<int:line_id>/documents/", documents.line_documents, name="line_documents"),
     path("lines/<int:line_id>/self-admin/", prescriptions.self_admin, name="self_admin"),
     path("lines/<int:line_id>/doses/", prescriptions.variable_doses, name="variable_doses"),
     path("lines/<int:line_id>/schedule/", prescriptions.schedule_change, name="schedule_change"),

@@ -3,7 +3,7 @@ history and write the audit trail (R-RES-5, R-SEC-4)."""
 
 from django.contrib import admin
 
-from .models import Resident
+from .models import Resident, ResidentDocument
 
 
 @admin.register(Resident)
@@ -12,6 +12,26 @@ class ResidentAdmin(admin.ModelAdmin):
     list_filter = ("home", "status", "allergy_status")
     search_fields = ("full_name", "nhs_number")
     exclude = ("photo",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ResidentDocument)
+class ResidentDocumentAdmin(admin.ModelAdmin):
+    """Read-only: documents are uploaded and withdrawn on the resident's screens (R-RES-7); the
+    file is opened only through the permission-checked view, never from the admin."""
+
+    list_display = ("title", "kind", "resident", "content_type", "size", "uploaded_at")
+    list_filter = ("kind",)
+    search_fields = ("title", "resident__full_name")
+    exclude = ("file",)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -11,6 +11,8 @@ from .models import (
     AbsenceKind,
     AllergySeverity,
     AllergyStatus,
+    DocumentKind,
+    Reconciliation,
     ReconciliationReason,
     ReconciliationSource,
     Resident,
@@ -248,3 +250,39 @@ class ReadmitForm(Form):
     def __init__(self, *args, home: CareHome, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["unit"].queryset = Unit.objects.filter(home=home).order_by("name")
+
+
+class DocumentForm(IdempotencyKeyMixin):
+    """Attach a PDF or image to the resident (R-RES-7). The type and size are checked by the
+    service from the content; the browser's `accept` only helps people pick the right file."""
+
+    kind = forms.ChoiceField(label="What is it?", choices=DocumentKind.choices)
+    title = forms.CharField(
+        max_length=200, help_text="e.g. 'Discharge letter, Royal Infirmary, 3 Nov 2026'"
+    )
+    upload = forms.FileField(
+        label="File",
+        help_text="A PDF, or a photo or scan as PNG or JPEG.",
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/png,image/jpeg"}),
+    )
+    reconciliation = forms.ModelChoiceField(
+        queryset=Reconciliation.objects.none(),
+        required=False,
+        empty_label="Not a source of a reconciliation",
+        label="Source of a reconciliation",
+        help_text="Leave empty unless the document is a source of one of these.",
+    )
+
+    def __init__(self, *args, resident: Resident, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["reconciliation"]
+        field.queryset = resident.reconciliations.all()  # type: ignore[attr-defined]
+        field.label_from_instance = lambda rec: (  # type: ignore[attr-defined]
+            f"{rec.get_reason_display()}, {rec.arrived_on:%d %b %Y}"
+        )
+
+
+class DocumentWithdrawForm(Form):
+    reason = forms.CharField(
+        max_length=300, label="Why is it withdrawn?", help_text="e.g. 'Another resident's letter'"
+    )

@@ -505,3 +505,94 @@ class Absence(IdempotentRecord):
 
     def covers(self, at: dt.datetime) -> bool:
         return self.started_at <= at and (self.returned_at is None or at < self.returned_at)
+
+
+class DocumentKind(models.TextChoices):
+    """What a resident's document is (R-RES-7)."""
+
+    DISCHARGE_LETTER = "discharge_letter", "Hospital discharge letter"
+    GP_PRESCRIPTION = "gp_prescription", "GP prescription"
+    CAPACITY_ASSESSMENT = "capacity_assessment", "Mental capacity assessment"
+    COVERT_PLAN = "covert_plan", "Covert administration plan"
+    PHARMACY_LETTER = "pharmacy_letter", "Pharmacy letter"
+    OTHER = "other", "Other"
+
+
+def document_path(instance: ResidentDocument, filename: str) -> str:
+    """An unguessable stored name (R-SEC-5): the file is served only through a
+    permission-checked view, and the name says nothing about the resident or the document."""
+    suffix = PurePath(filename).suffix.lower()[:8]
+    return f"residents/documents/{uuid.uuid4().hex}{suffix}"
+
+
+class ResidentDocument(IdempotentRecord):
+    """A PDF or image attached to a resident: discharge letter, GP prescription, capacity
+    assessment, covert plan, pharmacy letter (R-RES-7, R-SEC-5).
+
+    Never edited: a wrong upload is withdrawn by a `DocumentWithdrawal` with a reason, and the
+    file stays for the record (what staff read and acted on must remain readable)."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(max_length=24, choices=DocumentKind)
+    title = models.CharField(max_length=200)
+    file = models.FileField(upload_to=document_path, max_length=200)
+    original_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField(help_text="Bytes.")
+    sha256 = models.CharField("SHA-256 of the file", max_length=64)
+    reconciliation = models.ForeignKey(
+        Reconciliation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="documents",
+        help_text="The reconciliation this document is a source of (R-RES-3).",
+    )
+    uploaded_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["resident", "-uploaded_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(title=""), name="resident_document_has_title"),
+            models.CheckConstraint(condition=Q(size__gt=0), name="resident_document_not_empty"),
+            models.CheckConstraint(
+                condition=Q(content_type__in=["application/pdf", "image/png", "image/jpeg"]),
+                name="resident_document_pdf_or_image",
+            ),
+            idempotency_unique(),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.title}"
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.content_type == "application/pdf"
+
+    @property
+    def withdrawn(self) -> DocumentWithdrawal | None:
+        try:
+            return self.withdrawal
+        except DocumentWithdrawal.DoesNotExist:
+            return None
+
+
+class DocumentWithdrawal(models.Model):
+    """A document uploaded in error, withdrawn with a reason (R-RES-7). The document and its
+    file stay; lists show it as withdrawn. One per document, whoever presses first."""
+
+    document = models.OneToOneField(
+        ResidentDocument, on_delete=models.PROTECT, related_name="withdrawal"
+    )
+    reason = models.CharField(max_length=300)
+    withdrawn_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    withdrawn_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="document_withdrawal_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} withdrawn"

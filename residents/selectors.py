@@ -106,6 +106,11 @@ def resident_record(resident: Resident) -> dict:
             )[:20]
         ),
         "reviews": reviews,
+        "documents": list(
+            resident.documents.select_related(
+                "uploaded_by", "withdrawal", "withdrawal__withdrawn_by"
+            )
+        ),
         "review_overdue": resident.is_current and resident.review_overdue(today, last),
         "last_review": last,
     }

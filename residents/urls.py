@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import document_views, views
 
 # The resident list and profile are in medications/urls.py (they show prescriptions).
 urlpatterns = [
@@ -49,4 +49,18 @@ urlpatterns = [
         name="discrepancy_resolve",
     ),
     path("residents/<int:resident_id>/reviews/new/", views.review_new, name="review_new"),
+    # Documents (R-RES-7): served only through the checked view, never a media URL (R-SEC-5).
+    path(
+        "residents/<int:resident_id>/documents/",
+        document_views.resident_documents,
+        name="resident_documents",
+    ),
+    path(
+        "documents/<int:document_id>/", document_views.resident_document, name="resident_document"
+    ),
+    path(
+        "documents/<int:document_id>/withdraw/",
+        document_views.document_withdraw,
+        name="document_withdraw",
+    ),
 ]

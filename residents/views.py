@@ -270,6 +270,9 @@ def _reconciliation_page(request, rec, *, form=None, error: str = "", ok=True):
         "rec": rec,
         "resident": rec.resident,
         "discrepancies": rec.discrepancies.select_related("recorded_by", "resolved_by"),
+        "rec_documents": rec.documents.select_related(
+            "uploaded_by", "withdrawal", "withdrawal__withdrawn_by"
+        ),
         "form": form or forms.DiscrepancyForm(),
         "resolve_form": forms.ResolveForm(),
         "can_manage": True,

@@ -40,11 +40,22 @@ def sniff(upload: UploadedFile) -> str | None:
     return None
 
 
-def check_upload(upload: UploadedFile, *, allowed: tuple[str, ...]) -> str:
+def size_text(max_bytes: int) -> str:
+    """A byte limit as people say it: "5 MB", "512 KB"."""
+    if max_bytes >= 1024 * 1024:
+        return f"{max_bytes / (1024 * 1024):g} MB"
+    return f"{max_bytes // 1024} KB"
+
+
+def check_upload(
+    upload: UploadedFile, *, allowed: tuple[str, ...], max_bytes: int = MAX_UPLOAD_BYTES
+) -> str:
     """Return the proven content type, or raise a ValidationError a form can show."""
     names = ", ".join(sorted({SIGNATURES[t][1][0].lstrip(".").upper() for t in allowed}))
-    if upload.size is None or upload.size > MAX_UPLOAD_BYTES:
-        raise ValidationError("The file is larger than 5 MB.", code="upload_too_large")
+    if upload.size is None or upload.size > max_bytes:
+        raise ValidationError(
+            f"The file is larger than {size_text(max_bytes)}.", code="upload_too_large"
+        )
     if upload.size == 0:
         raise ValidationError("The file is empty.", code="upload_empty")
     content_type = sniff(upload)

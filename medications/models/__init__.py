@@ -9,6 +9,7 @@ bodymap: the body map sites of topical lines and of their applications (R-MAR-17
 """
 
 from .bodymap import *  # noqa: F403
+from .documents import *  # noqa: F403
 from .downtime import *  # noqa: F403
 from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403

@@ -6,6 +6,7 @@ or raise; nothing else (models, `Decimal`, `transaction`) is re-exported. Reads 
 
 from .away import *  # noqa: F403
 from .bodymap import *  # noqa: F403
+from .documents import *  # noqa: F403
 from .downtime import *  # noqa: F403
 from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403

@@ -13,6 +13,7 @@ from tests.factories import UserFactory
 CLINICAL = {
     "emar.AuditEvent",
     "residents.Resident",
+    "residents.ResidentDocument",
     "medications.PrescriptionLine",
     "medications.Administration",
     "medications.ScheduledDose",

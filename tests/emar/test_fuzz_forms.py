@@ -25,6 +25,7 @@ from django.urls import Resolver404, resolve, reverse
 from audits import services as audit_services
 from emar.permissions import MATRIX
 from medications import services as med_services
+from residents import documents as residents_documents
 from tests.emar.test_permission_matrix import PUBLIC, ROUTES, _fill, url_params  # noqa: F401
 from tests.mar.conftest import prn_protocol
 from tests.medications.factories import line
@@ -91,6 +92,10 @@ MUST_REACH = {
     "allergy_remove",
     "reconciliation_complete",
     "membership_end",
+    # a resident's documents (R-RES-7): the upload, a withdrawal, a link to a line
+    "resident_documents",
+    "document_withdraw",
+    "line_documents",
 }
 
 
@@ -200,7 +205,15 @@ def _more_pages(home, unit, persona) -> list[tuple[str, str]]:
         review_on=home.local_today() + dt.timedelta(days=365),
         document=SimpleUploadedFile("policy.pdf", PDF),
     )
+    residents_documents.document_upload(
+        resident=person,
+        by=senior,
+        kind="discharge_letter",
+        title="Discharge letter",
+        upload=SimpleUploadedFile("letter.pdf", PDF),
+    )
     return [
+        ("senior", reverse("resident_documents", args=[person.pk])),
         ("manager", reverse("audit_detail", args=[audit.pk])),
         ("manager", reverse("audit_checklist", args=[audit.pk])),
         ("senior", reverse("medications:prn_give", args=[prn.pk])),

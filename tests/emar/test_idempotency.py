@@ -60,6 +60,7 @@ CREATE_FORMS = [
     resident_forms.ReconciliationForm,
     resident_forms.DiscrepancyForm,
     resident_forms.ReviewForm,
+    resident_forms.DocumentForm,
     rx_forms.LineForm,
     rx_forms.ScheduleChangeForm,
     rx_forms.CheckForm,

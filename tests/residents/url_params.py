@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from django.core.files.uploadedfile import SimpleUploadedFile
+
 from emar.models import CareHome, Unit, User
-from residents import services
+from residents import documents, services
 from residents.models import AllergyStatus
 from tests.residents.factories import resident
+from tests.training.factories import PDF
 
 
 def _actor(users: dict[str, User]) -> User:
@@ -29,7 +32,16 @@ def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, in
     )
     # Unresolved, so that an empty "complete" POST is refused (400) rather than completing.
     item = services.discrepancy_add(reconciliation=rec, by=by, description="Dose differs")
+    letter = documents.document_upload(
+        resident=person,
+        by=by,
+        kind="discharge_letter",
+        title="Discharge letter",
+        upload=SimpleUploadedFile("letter.pdf", PDF),
+        reconciliation=rec,
+    )
     return {
+        "document_id": letter.pk,
         "resident_id": person.pk,
         "allergy_id": allergy.pk,
         "reconciliation_id": rec.pk,

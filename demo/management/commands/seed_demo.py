@@ -4,6 +4,7 @@ from demo import (
     audits,
     away,
     bodymap,
+    documents,
     mar,
     opened,
     organisation,
@@ -28,6 +29,7 @@ STEPS = (
     scanning,
     pharmacy,
     away,
+    documents,
     opened,
     audits,
 )
