@@ -10,6 +10,7 @@ from .downtime import *  # noqa: F403
 from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
+from .orders import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prescriptions import validate_not_a_container  # noqa: F401  (migrations name it)
 from .prints import *  # noqa: F403

@@ -9,6 +9,7 @@ from .downtime import *  # noqa: F403
 from .homely import *  # noqa: F403
 from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
+from .orders import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prints import *  # noqa: F403
 from .stock import *  # noqa: F403
