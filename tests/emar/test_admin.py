@@ -17,6 +17,8 @@ CLINICAL = {
     "medications.Administration",
     "medications.ScheduledDose",
     "medications.StockMovement",
+    "medications.MedicineOrder",
+    "medications.DeliveryDiscrepancy",
     "training.TrainingRecord",
     "training.CompetencyAssessment",
     "training.CompetencySuspension",

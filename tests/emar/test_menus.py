@@ -28,6 +28,7 @@ MENU_LINKS = (
     "medications:awaiting_check",
     "medications:stock_overview",
     "medications:stock_reorder",
+    "medications:orders",
     "medications:cd_register_index",
     "medications:temperatures",
     "audit_list",

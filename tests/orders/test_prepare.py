@@ -62,7 +62,7 @@ def _quantities(order) -> dict[str, Decimal]:
 
 def test_quantities_match_a_hand_count(home_a, small_home):
     """At 10:00 on 25 Nov, for the cycle 2 Dec to 29 Dec:
-    paracetamol 2 a day: 20:00 today, then 26 Nov to 29 Dec (34 days × 2) = 69, less 30 = 39;
+    paracetamol 2 a day: 20:00 today, then 26 Nov to 29 Dec (34 days x 2) = 69, less 30 = 39;
     amlodipine 1 a day: 26 Nov to 29 Dec = 34, none in stock = 34;
     ibuprofen PRN: 5 given in the last 28 days, 1 left = 4;
     naproxen is stopped, Fred's amlodipine 10 mg is not checked: neither is ordered."""
@@ -194,7 +194,7 @@ def test_approval_emails_the_pdf_to_the_pharmacy_once(
     message = mail.outbox[0]
     assert message.to == ["orders@boots.test"]
     assert order.number in message.subject
-    name, content, mimetype = message.attachments[0]
+    _name, content, mimetype = message.attachments[0]
     assert mimetype == "application/pdf" and content.startswith(b"%PDF")
     assert services.order_email_send(order_id=order.pk) is False
     assert len(mail.outbox) == 1
