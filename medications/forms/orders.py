@@ -10,12 +10,34 @@ from django import forms
 
 from emar.forms import Form, IdempotencyKeyMixin
 
-from ..models import DeliveryProblem, LineStatus, OrderItem, Pharmacy, PrescriptionLine
+from ..models import (
+    MAX_ORDER_QUANTITY,
+    DeliveryProblem,
+    LineStatus,
+    OrderItem,
+    Pharmacy,
+    PrescriptionLine,
+)
 from .rounds import WitnessMixin
 from .stock import _local_datetime
 
-# Wide enough that 10^9 reaches the service, which answers with the bounds in words.
 QTY = {"max_digits": 15, "decimal_places": 3}
+
+
+def order_quantity(label: str) -> forms.DecimalField:
+    """0 < quantity <= 10000 (R-ORD-1), refused in words; the service checks it again."""
+    return forms.DecimalField(
+        label=label,
+        min_value=Decimal("0.001"),
+        max_value=MAX_ORDER_QUANTITY,
+        error_messages={
+            "min_value": "The quantity must be more than zero.",
+            "max_value": f"The quantity cannot be more than {MAX_ORDER_QUANTITY}.",
+        },
+        **QTY,
+    )
+
+
 DATE = forms.DateInput(attrs={"type": "date"})
 
 
@@ -46,13 +68,13 @@ class ApproveForm(Form):
 
 
 class ItemChangeForm(Form):
-    quantity = forms.DecimalField(label="New quantity", **QTY)
+    quantity = order_quantity("New quantity")
     reason = forms.CharField(label="Reason for the change", max_length=1000)
 
 
 class ItemAddForm(IdempotencyKeyMixin):
     line = forms.ModelChoiceField(queryset=PrescriptionLine.objects.none(), label="Medicine")
-    quantity = forms.DecimalField(label="Quantity", **QTY)
+    quantity = order_quantity("Quantity")
     reason = forms.CharField(label="Reason for adding it", max_length=1000)
 
     def __init__(self, *args, order, **kwargs) -> None:
