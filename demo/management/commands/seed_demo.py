@@ -4,6 +4,7 @@ from demo import (
     audits,
     away,
     mar,
+    orders,
     organisation,
     pharmacy,
     prescriptions,
@@ -14,7 +15,18 @@ from demo import (
 from demo.organisation import DEFAULT_PASSWORD, LOGINS, DemoContext
 
 # Each subject's demo step, in dependency order (STYLE.md: apps depend one way).
-STEPS = (organisation, training, residents, prescriptions, mar, stock, pharmacy, away, audits)
+STEPS = (
+    organisation,
+    training,
+    residents,
+    prescriptions,
+    mar,
+    stock,
+    pharmacy,
+    away,
+    orders,
+    audits,
+)
 
 
 class Command(BaseCommand):
