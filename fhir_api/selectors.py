@@ -9,17 +9,17 @@ from django.db.models import Prefetch, Q, QuerySet
 from emar import permissions
 from emar import selectors as core_selectors
 from emar.models import Role, User
-from medications.services import pharmacy_home_ids, pharmacy_of
 from emar.permissions import Perm
 from medications.models import (
     Administration,
+    Medicine,
     OrderItem,
     OrderStatus,
-    Medicine,
     PrescriptionLine,
     PrnProtocol,
     ScheduleVersion,
 )
+from medications.services import pharmacy_home_ids, pharmacy_of
 from residents.models import Allergy, Resident
 
 STAFF_ROLES = (Role.CARER, Role.SENIOR, Role.MANAGER)
@@ -106,6 +106,11 @@ def supply_requests(user: User) -> QuerySet[OrderItem]:
     if pharmacy is not None:
         qs = qs.filter(Q(order__pharmacy=pharmacy) | Q(order__pharmacy__isnull=True))
     return qs.select_related(
-        "order", "order__home", "order__pharmacy", "order__approved_by", "resident", "medicine",
+        "order",
+        "order__home",
+        "order__pharmacy",
+        "order__approved_by",
+        "resident",
+        "medicine",
         "line",
     ).order_by("order_id", "pk")

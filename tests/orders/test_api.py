@@ -39,7 +39,8 @@ def test_the_pharmacy_reads_its_homes_approved_orders(boots, approved, home_a):
     assert resource["identifier"][0]["value"] == approved.number
     assert resource["quantity"]["value"] == 56
     coding = resource["itemCodeableConcept"]["coding"][0]
-    assert (coding["system"], coding["display"]) == ("https://dmd.nhs.uk", "Paracetamol 500mg tablets")
+    assert coding["system"] == "https://dmd.nhs.uk"
+    assert coding["display"] == "Paracetamol 500mg tablets"
     assert resource["deliverTo"]["display"] == "Edith Clarke"
     assert "Round up to packs" in resource["reasonCode"][0]["text"]
     assert resource["occurrencePeriod"] == {"start": "2026-12-02", "end": "2026-12-29"}

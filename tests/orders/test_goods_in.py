@@ -30,8 +30,8 @@ from .conftest import NEXT_CYCLE
 @pytest.fixture
 def approved(clock, qualified, home_a, resident_a, make_line, senior_a, cycle):
     """An approved order: paracetamol 56 and oxycodone (a register CD) 56."""
-    paracetamol = make_line("Paracetamol 500mg tablets")
-    oxycodone = make_line("Oxycodone 10mg capsules", dose_unit="capsule")
+    make_line("Paracetamol 500mg tablets")
+    make_line("Oxycodone 10mg capsules", dose_unit="capsule")
     clock("10:00")
     order, _ = services.order_prepare(home=home_a, cycle_start=NEXT_CYCLE)
     for item in order.items.all():
