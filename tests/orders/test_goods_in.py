@@ -256,7 +256,8 @@ def test_the_order_pdf_reads_as_an_order(client, approved, carer_a):
     client.force_login(carer_a)
     response = client.get(reverse("medications:order_pdf", args=[order.pk]))
     assert response["Content-Type"] == "application/pdf"
-    text = " ".join(p.extract_text() for p in PdfReader(BytesIO(response.content)).pages)
+    pages = PdfReader(BytesIO(response.content)).pages
+    text = " ".join(" ".join(p.extract_text() for p in pages).split())
     for expected in (
         order.number,
         "Oak House" if "Oak" in order.home.name else order.home.name,
