@@ -91,6 +91,11 @@ MUST_REACH = {
     "allergy_remove",
     "reconciliation_complete",
     "membership_end",
+    # the ordering cycle (R-ORD-1, R-ORD-2): settings, prepare now, goods in, follow-ups
+    "order_cycle",
+    "order_prepare",
+    "goods_in",
+    "delivery_discrepancy_follow_up",
 }
 
 

@@ -4,10 +4,12 @@ delivery that recorded one discrepancy."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from emar.models import CareHome, Unit, User
 from medications import services
+from medications.models import OrderCycle
 from residents.models import AllergyStatus
 from tests.medications.factories import line
 from tests.residents.factories import resident
@@ -17,7 +19,11 @@ def build(*, home: CareHome, unit: Unit, users: dict[str, User]) -> dict[str, in
     senior, manager = users["senior"], users["manager"]
     person = resident(unit, senior, allergy_status=AllergyStatus.NONE_KNOWN, full_name="Ada Ord")
     live = line(person, senior, checker=manager, name="Amlodipine 5mg tablets")
-    order, _ = services.order_prepare(home=home, cycle_start=home.local_today())
+    today = home.local_today()
+    OrderCycle.objects.get_or_create(
+        home=home, defaults={"start_date": today - dt.timedelta(days=10), "lead_days": 7}
+    )
+    order, _ = services.order_prepare(home=home, cycle_start=today)
     item = order.items.filter(line=live).first() or services.order_item_add(
         order=order, line=live, by=senior, quantity=Decimal(28), reason="New line"
     )
