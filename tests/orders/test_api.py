@@ -5,6 +5,7 @@ orders of a home it does not supply."""
 from __future__ import annotations
 
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 
@@ -70,3 +71,17 @@ def test_the_pharmacy_still_reads_nothing_else(boots, resident_a, approved):
 def test_staff_of_another_home_see_none_of_them(client, approved, carer_b, carer_a):
     assert Api(client, token_for(carer_b)).get("SupplyRequest").body["total"] == 0
     assert Api(client, token_for(carer_a)).get("SupplyRequest").body["total"] == 1
+
+
+def test_the_pharmacy_command_sets_where_orders_are_emailed(home_a):
+    from django.core.management import CommandError, call_command
+
+    from medications.models import Pharmacy
+
+    out = StringIO()
+    call_command(
+        "pharmacy", "Boots, Mill Lane", "--home", home_a.name, "--email", "o@b.test", stdout=out
+    )
+    assert Pharmacy.objects.get(name="Boots, Mill Lane").email == "o@b.test"
+    with pytest.raises(CommandError):
+        call_command("pharmacy", "Boots, Mill Lane", "--home", home_a.name, "--email", "nope")
