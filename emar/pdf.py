@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 
 
-def _fetch_static(url: str, *args, **kwargs):
-    """Resolve /static/ URLs from the project's files, never over the network."""
-    from weasyprint import default_url_fetcher
+def _static_fetcher():
+    """Resolve /static/ URLs from the project's files, never over the network (a print
+    stylesheet such as static/emar/order_pdf.css). WeasyPrint 70 fetches through a
+    `URLFetcher`; this one only ever opens local files and data: URLs."""
+    from weasyprint.urls import URLFetcher
 
-    if url.startswith("file://") or url.startswith("data:"):
-        return default_url_fetcher(url, *args, **kwargs)
-    path = url.split(settings.STATIC_URL, 1)[-1] if settings.STATIC_URL in url else None
-    found = finders.find(path) if path else None
-    if not found:
-        raise ValueError(f"PDF resource not available offline: {url}")
-    return default_url_fetcher(f"file://{found}", *args, **kwargs)
+    class StaticFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url.startswith("file://") or url.startswith("data:"):
+                return super().fetch(url, headers)
+            path = url.split(settings.STATIC_URL, 1)[-1] if settings.STATIC_URL in url else None
+            found = finders.find(path) if path else None
+            if not found:
+                raise ValueError(f"PDF resource not available offline: {url}")
+            return super().fetch(Path(str(found)).as_uri(), headers)
+
+    return StaticFetcher(allowed_protocols=("file", "data"))
 
 
 def render_pdf(template: str, context: dict) -> bytes:
     from weasyprint import HTML
 
     html = render_to_string(template, context)
-    return HTML(string=html, base_url="http://emar.invalid/", url_fetcher=_fetch_static).write_pdf()
+    return HTML(
+        string=html, base_url="http://emar.invalid/", url_fetcher=_static_fetcher()
+    ).write_pdf()
 
 
 def render_pdf_parts(parts: list[tuple[str, dict]]) -> bytes:
@@ -36,7 +46,7 @@ def render_pdf_parts(parts: list[tuple[str, dict]]) -> bytes:
         HTML(
             string=render_to_string(template, context),
             base_url="http://emar.invalid/",
-            url_fetcher=_fetch_static,
+            url_fetcher=_static_fetcher(),
         ).render()
         for template, context in parts
     ]

@@ -356,6 +356,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 240},
     },
+    # R-ORD-1: each home's order for its next cycle, on its order date (once per home and cycle).
+    "orders-prepare": {
+        "task": "medications.tasks.orders_prepare",
+        "schedule": crontab(minute=20),
+        "options": {"expires": 3000},
+    },
     "medicines-daily-alerts": {
         "task": "medications.tasks.medicines_daily_alerts",
         "schedule": crontab(hour=7, minute=0),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.utils.html import escape
 from fhir.resources.R4B.allergyintolerance import (
     AllergyIntolerance,
     AllergyIntoleranceReaction,
@@ -30,11 +31,19 @@ from fhir.resources.R4B.quantity import Quantity
 from fhir.resources.R4B.range import Range
 from fhir.resources.R4B.ratio import Ratio
 from fhir.resources.R4B.reference import Reference
+from fhir.resources.R4B.supplyrequest import SupplyRequest
 from fhir.resources.R4B.timing import Timing, TimingRepeat
 
 from emar.models import User
 from medications import schedule as sched
-from medications.models import Administration, LineStatus, Medicine, Outcome, PrescriptionLine
+from medications.models import (
+    Administration,
+    LineStatus,
+    Medicine,
+    OrderItem,
+    Outcome,
+    PrescriptionLine,
+)
 from residents.models import Allergy, AllergySeverity, Resident, ResidentStatus
 
 NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
@@ -346,4 +355,45 @@ def searchset(
             for r in resources
         ]
         or None,
+    )
+
+
+ORDER_SYSTEM = "urn:emar:medicine-order"
+
+
+def supply_request(item: OrderItem) -> SupplyRequest:
+    """One item of an approved medicines order (R-ORD-1): the medicine (dm+d), the quantity,
+    the resident it is for (deliverTo), the home that asks and the pharmacy that supplies, the
+    order number as identifier and the reason as text."""
+    order, line = item.order, item.line
+    reason = item.get_basis_display() + (f": {item.reason}" if item.reason else "")
+    return SupplyRequest(
+        id=str(item.pk),
+        identifier=[
+            Identifier(system=ORDER_SYSTEM, value=order.number),
+            Identifier(system=f"{ORDER_SYSTEM}:item", value=f"{order.number}/{item.pk}"),
+        ],
+        status="active",
+        category=CodeableConcept(text="Medicines order for the 28-day cycle"),
+        itemCodeableConcept=medication_code(item.medicine),
+        quantity=_quantity(item.quantity, line),
+        occurrencePeriod={
+            "start": order.cycle_start.isoformat(),
+            "end": order.cycle_end.isoformat(),
+        },
+        authoredOn=order.approved_at,
+        requester=_ref(
+            "Practitioner", order.approved_by_id, order.approved_by.get_full_name() or None
+        )
+        if order.approved_by_id and order.approved_by
+        else None,
+        supplier=[Reference(display=order.pharmacy.name)] if order.pharmacy else None,
+        reasonCode=[CodeableConcept(text=reason)],
+        deliverTo=_ref("Patient", item.resident_id, item.resident.full_name),
+        text={
+            "status": "generated",
+            "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{escape(order.home.name)}: '
+            f"{escape(item.medicine.name)} x {_num(item.quantity)} for "
+            f"{escape(item.resident.full_name)}</div>",
+        },
     )

@@ -4,7 +4,7 @@ search is a fixed number of queries."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from emar import permissions
 from emar import selectors as core_selectors
@@ -13,10 +13,13 @@ from emar.permissions import Perm
 from medications.models import (
     Administration,
     Medicine,
+    OrderItem,
+    OrderStatus,
     PrescriptionLine,
     PrnProtocol,
     ScheduleVersion,
 )
+from medications.services import pharmacy_home_ids, pharmacy_of
 from residents.models import Allergy, Resident
 
 STAFF_ROLES = (Role.CARER, Role.SENIOR, Role.MANAGER)
@@ -82,3 +85,32 @@ def administrations(user: User) -> QuerySet[Administration]:
         .select_related("line", "code", "witness", "recorded_by", "api_identifier", "corrected_by")
         .order_by("administered_at", "pk")
     )
+
+
+def order_home_ids(user: User) -> list[int]:
+    """Homes whose approved orders a token may read (R-ORD-1): a pharmacy's, the homes it
+    supplies; staff's, the homes where their role may see stock."""
+    pharmacy = pharmacy_of(user)
+    if pharmacy is not None:
+        return pharmacy_home_ids(pharmacy)
+    return permissions.home_ids_for(user, Perm.VIEW_STOCK)
+
+
+def supply_requests(user: User) -> QuerySet[OrderItem]:
+    """The items of approved orders of the caller's homes, one SupplyRequest each (R-ORD-1); a
+    pharmacy sees only the orders sent to it (or to no pharmacy in particular)."""
+    qs = OrderItem.objects.filter(
+        order__status=OrderStatus.APPROVED, order__home_id__in=order_home_ids(user)
+    )
+    pharmacy = pharmacy_of(user)
+    if pharmacy is not None:
+        qs = qs.filter(Q(order__pharmacy=pharmacy) | Q(order__pharmacy__isnull=True))
+    return qs.select_related(
+        "order",
+        "order__home",
+        "order__pharmacy",
+        "order__approved_by",
+        "resident",
+        "medicine",
+        "line",
+    ).order_by("order_id", "pk")

@@ -140,6 +140,7 @@ SEARCHES = {
     "AllergyIntolerance": ["patient"],
     "MedicationRequest": ["patient"],
     "MedicationAdministration": ["patient", "effective-time"],
+    "SupplyRequest": ["home"],
     "Medication": [],
 }
 
@@ -354,6 +355,23 @@ def search_administration(request, user):
     )
 
 
+def search_supply_request(request, user):
+    """Approved medicines orders, one SupplyRequest per item (R-ORD-1). A supplying pharmacy's
+    token reads the orders of the homes it supplies; `home=ID` of any other home is a 403."""
+    _only(request, {"home"})
+    qs = selectors.supply_requests(user)
+    if "home" in request.GET:
+        raw = request.GET["home"]
+        if not raw.isdigit():
+            raise BadRequest("home must be a home's id.")
+        if int(raw) not in selectors.order_home_ids(user):
+            raise services.ApiError(
+                "This token cannot read that home's orders.", code="not_your_home", status=403
+            )
+        qs = qs.filter(order__home_id=int(raw))
+    return _page(request, "SupplyRequest", qs, resources.supply_request, lambda i: i.order.home_id)
+
+
 READS: dict[str, tuple[Callable, Callable, Callable]] = {
     # type: (scoped queryset for the user, builder, home of the object)
     "Patient": (selectors.patients, resources.patient, lambda r: r.home_id),
@@ -366,19 +384,27 @@ READS: dict[str, tuple[Callable, Callable, Callable]] = {
         resources.medication_administration,
         lambda x: x.home_id,
     ),
+    "SupplyRequest": (
+        selectors.supply_requests,
+        resources.supply_request,
+        lambda i: i.order.home_id,
+    ),
 }
+# What a pharmacy's token may read: its homes' approved orders (R-ORD-1).
+PHARMACY_READS = {"SupplyRequest"}
 SEARCH_VIEWS = {
     "Patient": search_patient,
     "Practitioner": search_practitioner,
     "AllergyIntolerance": search_allergy,
     "MedicationRequest": search_request,
     "MedicationAdministration": search_administration,
+    "SupplyRequest": search_supply_request,
 }
 
 
 PHARMACY_ONLY = (
-    "A pharmacy's token can only send prescriptions: POST MedicationRequest, or a transaction "
-    "Bundle of them to the base URL."
+    "A pharmacy's token can only send prescriptions (POST MedicationRequest, or a transaction "
+    "Bundle of them to the base URL) and read its homes' approved orders (GET SupplyRequest)."
 )
 
 
@@ -399,7 +425,8 @@ def resource_type(request, user, kind: str):
                 f"{kind} cannot be created through this API.", status=405, code="not-supported"
             )
         return create_administration(request, user)
-    _refuse_pharmacy(user)
+    if kind not in PHARMACY_READS:
+        _refuse_pharmacy(user)
     if kind not in SEARCH_VIEWS:
         if kind in READS:
             raise BadRequest(
@@ -411,7 +438,8 @@ def resource_type(request, user, kind: str):
 
 @api(methods=("GET",))
 def resource_read(request, user, kind: str, pk: str):
-    _refuse_pharmacy(user)
+    if kind not in PHARMACY_READS:
+        _refuse_pharmacy(user)
     if kind not in READS or not pk.isdigit():
         raise Http404
     queryset, build, home_of = READS[kind]

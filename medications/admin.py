@@ -6,10 +6,12 @@ from django.contrib import admin
 from .models import (
     Administration,
     AppliedSite,
+    DeliveryDiscrepancy,
     DoseScan,
     HomelyRemedy,
     LineSite,
     Medicine,
+    MedicineOrder,
     OfflineDiscard,
     OpenedSupply,
     OpenedSupplyEnd,
@@ -162,3 +164,21 @@ class HomelyRemedyAdmin(admin.ModelAdmin):
     )
     list_filter = ("home", "active")
     autocomplete_fields = ("medicine",)
+
+
+@admin.register(MedicineOrder)
+class MedicineOrderAdmin(ReadOnly):
+    """Orders change only through the review screen (R-ORD-1), audited."""
+
+    list_display = ("number", "home", "cycle_start", "status", "approved_by", "emailed_at")
+    list_filter = ("status", "home")
+    list_select_related = ("home", "approved_by")
+
+
+@admin.register(DeliveryDiscrepancy)
+class DeliveryDiscrepancyAdmin(ReadOnly):
+    """Delivery discrepancies are followed up by new entries, never edited (R-ORD-2)."""
+
+    list_display = ("delivery", "kind", "raised_by", "raised_at")
+    list_filter = ("kind", "home")
+    list_select_related = ("delivery__order", "raised_by")

@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from emar.models import CareHome, Unit
+from emar.pdf import render_pdf
 from residents.models import Resident, room_order
 
 from . import bodymap
@@ -86,3 +87,33 @@ def unit_print_context(home: CareHome, unit: Unit, start: dt.date, days: int) ->
         for r in sorted(residents, key=lambda r: (room_order(r.room), r.full_name))
     ]
     return print_context(charts, home, f"MAR charts — {unit.name}, {home.name}", days)
+
+
+# --- the medicines order for the pharmacy (R-ORD-1) -----------------------------------------------
+
+ORDER_TEMPLATE = "medications/print/order_pdf.html"
+
+
+def order_print_context(order) -> dict:
+    """What the supplying pharmacy reads: the home, each resident's medicines with strength,
+    quantity and reason, the order number, the cycle's dates and who approved it."""
+    items = list(
+        order.items.select_related("resident", "medicine", "line").order_by(
+            "resident__full_name", "medicine__name", "pk"
+        )
+    )
+    residents: dict[int, dict] = {}
+    for item in items:
+        entry = residents.setdefault(item.resident_id, {"resident": item.resident, "items": []})
+        entry["items"].append(item)
+    return {
+        "order": order,
+        "home": order.home,
+        "residents": list(residents.values()),
+        "item_count": len(items),
+        "printed_at": order.home.local_now(),
+    }
+
+
+def order_pdf(order) -> bytes:
+    return render_pdf(ORDER_TEMPLATE, order_print_context(order))

@@ -96,3 +96,20 @@ def downtime_kit_build(kit_id: int, attempt: int | None = None) -> str:
     from .services import downtime_kit_build as build
 
     return build(kit_id=kit_id, attempt=attempt).status
+
+
+@shared_task(**RETRY, soft_time_limit=540, time_limit=580)
+def orders_prepare(now: str | None = None) -> int:
+    """Hourly: each home whose order date has come gets its order for the next cycle, once per
+    home and cycle (R-ORD-1: a unique row per home and cycle start, so a re-run makes nothing)."""
+    from .services import orders_due_prepare
+
+    return orders_due_prepare(now=_at(now))
+
+
+@shared_task(**RETRY, soft_time_limit=120, time_limit=150)
+def order_email_send(order_id: int) -> bool:
+    """Email an approved order's PDF to the supplying pharmacy, at most once (R-ORD-1)."""
+    from .services import order_email_send as send
+
+    return send(order_id=order_id)

@@ -9,6 +9,7 @@ from .views import (
     documents,
     offline,
     opened,
+    orders,
     paper,
     pharmacy,
     prescriptions,
@@ -165,6 +166,26 @@ urlpatterns = [
         "homes/<int:home_id>/temperatures/locations/",
         stock.storage_location_add,
         name="storage_location_add",
+    ),
+    # The ordering cycle and goods in (R-ORD-1, R-ORD-2)
+    path("homes/<int:home_id>/orders/", orders.orders, name="orders"),
+    path("homes/<int:home_id>/orders/cycle/", orders.order_cycle, name="order_cycle"),
+    path("homes/<int:home_id>/orders/prepare/", orders.order_prepare, name="order_prepare"),
+    path("homes/<int:home_id>/orders/chase/", orders.order_chase, name="order_chase"),
+    path("orders/<int:order_id>/", orders.order_detail, name="order"),
+    path("orders/<int:order_id>/items/add/", orders.order_item_add, name="order_item_add"),
+    path("orders/<int:order_id>/approve/", orders.order_approve, name="order_approve"),
+    path("orders/<int:order_id>/order.pdf", orders.order_pdf_download, name="order_pdf"),
+    path("orders/<int:order_id>/goods-in/", orders.goods_in, name="goods_in"),
+    path(
+        "order-items/<int:order_item_id>/change/",
+        orders.order_item_change,
+        name="order_item_change",
+    ),
+    path(
+        "delivery-discrepancies/<int:delivery_discrepancy_id>/follow-up/",
+        orders.discrepancy_follow_up,
+        name="delivery_discrepancy_follow_up",
     ),
     # The pharmacy import (R-RX-12, R-FHIR-5)
     path(

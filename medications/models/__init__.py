@@ -16,6 +16,7 @@ from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
 from .offline import *  # noqa: F403
 from .opened import *  # noqa: F403
+from .orders import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prescriptions import validate_not_a_container  # noqa: F401  (migrations name it)
 from .prints import *  # noqa: F403

@@ -28,6 +28,7 @@ class Pharmacy(models.Model):
     ods_code = models.CharField(
         "ODS code", max_length=10, blank=True, help_text="The pharmacy's NHS ODS code, e.g. FA123."
     )
+    email = models.EmailField(blank=True, help_text="Where approved orders are sent (R-ORD-1).")
     account = models.OneToOneField(User, on_delete=models.PROTECT, related_name="pharmacy")
     homes = models.ManyToManyField(CareHome, related_name="pharmacies", blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -13,6 +13,7 @@ from .imports import *  # noqa: F403
 from .mar import *  # noqa: F403
 from .offline import *  # noqa: F403
 from .opened import *  # noqa: F403
+from .orders import *  # noqa: F403
 from .prescriptions import *  # noqa: F403
 from .prints import *  # noqa: F403
 from .scanning import *  # noqa: F403

@@ -25,6 +25,8 @@ CLINICAL = {
     "medications.OpenedSupplyEnd",
     "medications.ProductBarcode",
     "medications.DoseScan",
+    "medications.MedicineOrder",
+    "medications.DeliveryDiscrepancy",
     "training.TrainingRecord",
     "training.CompetencyAssessment",
     "training.CompetencySuspension",

@@ -96,6 +96,11 @@ MUST_REACH = {
     "resident_documents",
     "document_withdraw",
     "line_documents",
+    # the ordering cycle (R-ORD-1, R-ORD-2): settings, prepare now, goods in, follow-ups
+    "order_cycle",
+    "order_prepare",
+    "goods_in",
+    "delivery_discrepancy_follow_up",
 }
 
 

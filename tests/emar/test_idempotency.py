@@ -22,6 +22,7 @@ from emar.forms import IdempotencyKeyMixin
 from emar.models import AuditEvent, IdempotentRecord
 from emar.services import DomainError
 from medications import services as rx_services
+from medications.forms import orders as order_forms
 from medications.forms import prescriptions as rx_forms
 from medications.forms import stock as stock_forms
 from medications.models import (
@@ -70,6 +71,9 @@ CREATE_FORMS = [
     rx_forms.SelfAdminForm,
     rx_forms.VariableDoseForm,
     rx_forms.HomelyAuthorisationForm,
+    order_forms.ItemAddForm,
+    order_forms.GoodsInForm,
+    order_forms.FollowUpForm,
 ]
 
 

@@ -29,6 +29,7 @@ MENU_LINKS = (
     "medications:stock_overview",
     "medications:stock_reorder",
     "medications:opened_list",
+    "medications:orders",
     "medications:cd_register_index",
     "medications:temperatures",
     "audit_list",

@@ -59,6 +59,7 @@ PARAM_MODULES = (
     "mar.round_url_params",
     "stock.url_params",
     "fhir_api.url_params",
+    "orders.url_params",
 )
 # One person's own records: everyone else gets 404 (tests/emar/test_notifications.py).
 OWN_RECORDS = {"notification_read"}
@@ -252,6 +253,13 @@ KEY_PERMISSIONS = {
     "reports_prn_pdf": {"manager", "inspector", "admin"},
     "training_matrix_csv": {"senior", "manager", "inspector", "admin"},
     "medications:resident_mar_pdf": {"carer", "senior", "manager", "inspector", "admin"},
+    # the ordering cycle (R-ORD-1, R-ORD-2): a senior reviews, approves and books goods in;
+    # the manager sets the cycle; everyone who sees stock sees the orders and the chase list
+    "medications:orders": {"carer", "senior", "manager", "inspector", "admin"},
+    "medications:order_chase": {"carer", "senior", "manager", "inspector", "admin"},
+    "medications:order_approve": {"senior", "manager", "admin"},
+    "medications:goods_in": {"senior", "manager", "admin"},
+    "medications:order_cycle": {"manager", "admin"},
 }
 
 

@@ -7,6 +7,7 @@ from demo import (
     documents,
     mar,
     opened,
+    orders,
     organisation,
     pharmacy,
     prescriptions,
@@ -31,6 +32,7 @@ STEPS = (
     away,
     documents,
     opened,
+    orders,
     audits,
 )
 

@@ -1,4 +1,6 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
 
 from emar.models import CareHome
 from emar.services import DomainError
@@ -16,6 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("name")
         parser.add_argument("--home", action="append", required=True, help="a home it supplies")
         parser.add_argument("--ods", default="", help="the pharmacy's ODS code")
+        parser.add_argument(
+            "--email", default="", help="where approved medicines orders are sent (R-ORD-1)"
+        )
 
     def handle(self, *args, **options) -> None:
         homes = []
@@ -30,5 +35,12 @@ class Command(BaseCommand):
             )
         except DomainError as e:
             raise CommandError(e.message) from None
+        if options["email"]:
+            try:
+                validate_email(options["email"])
+            except ValidationError:
+                raise CommandError(f"{options['email']!r} is not an email address.") from None
+            pharmacy.email = options["email"]
+            pharmacy.save(update_fields=["email"])
         supplied = ", ".join(pharmacy.homes.order_by("name").values_list("name", flat=True))
         self.stdout.write(f"{pharmacy.name} supplies {supplied}.")
