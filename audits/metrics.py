@@ -116,7 +116,7 @@ def month_doses(home: Homes, month: dt.date):
 def in_force(home: Homes):
     """Records not corrected. NOT EXISTS, not `corrected_by__isnull` (a LEFT JOIN ... IS NULL
     that PostgreSQL estimates at one row inside an EXISTS, then loops over: 40 s for a month
-    of one home, 0.2 s this way; issue 15, BENCHMARKS.md)."""
+    of one home, 0.2 s this way; SPEC §11, BENCHMARKS.md)."""
     corrected = Administration.objects.filter(corrects=OuterRef("pk"))
     return Administration.objects.filter(**_in_homes(home)).filter(~Exists(corrected))
 

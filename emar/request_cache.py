@@ -1,4 +1,4 @@
-"""Reads memoised for one request (issue 15, SPEC §11): what the training gate reads about a
+"""Reads memoised for one request (SPEC §11): what the training gate reads about a
 person is read once per request, however many doses, rows or checks ask for it.
 
 Outside a request (a Celery task, a management command, a test calling a service) nothing is

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from emar import permissions
-from emar.models import NonAdministrationCode, User
+from emar.models import NonAdministrationCode, Scanning, User
 from emar.permissions import Perm
 from emar.services import DomainError, audit_append
 from medications.models import Administration, Outcome, PrescriptionLine, ScheduledDose
@@ -351,6 +351,7 @@ def administration_from_fhir(*, by: User, data: AdministrationInput) -> tuple[Ad
         witness=witness,
         prn_reason=data.reason,
         body_site=data.site,
+        no_scan_reason=_api_no_scan_reason(line),
     )
     if not existed:
         ApiIdentifier.objects.get_or_create(
@@ -358,6 +359,16 @@ def administration_from_fhir(*, by: User, data: AdministrationInput) -> tuple[Ad
             defaults={"system": data.identifier_system, "value": data.identifier_value},
         )
     return record, not existed
+
+
+# A record sent by another system (R-FHIR-2) has no pack in this system's hands to scan: in a home
+# that requires scanning (R-SCAN-1) it is stored with this reason, so the MAR shows that the pack
+# check was the sending system's, as a witness sent through the API is (H-5, H-14).
+API_NO_SCAN_REASON = "Recorded through the API: the pack was checked by the sending system"
+
+
+def _api_no_scan_reason(line) -> str:
+    return API_NO_SCAN_REASON if line.home.scanning == Scanning.REQUIRED else ""
 
 
 # --- MedicationRequest in: the pharmacy import (R-FHIR-5, R-RX-12) -----------------------------

@@ -150,7 +150,7 @@ def reconciliation_report(
 
 def allergies_recorded(resident: Resident) -> list[Allergy]:
     """The resident's allergies in force (unordered), read once per request: the recording
-    service's allergy check (R-MAR-16) and the row it re-renders share one read (issue 15).
+    service's allergy check (R-MAR-16) and the row it re-renders share one read (SPEC §11).
     A write to an allergy forgets it (residents' app signals)."""
     from emar.request_cache import memo
 

@@ -128,6 +128,9 @@ class GoodsInForm(IdempotencyKeyMixin, WitnessMixin):
             self.fields[f"expiry_{pk}"] = forms.DateField(
                 required=False, label=f"Expiry: {what}", widget=DATE
             )
+            self.fields[f"scan_{pk}"] = forms.CharField(
+                required=False, max_length=200, label=f"Scan the pack: {what}"
+            )
             self.fields[f"problem_{pk}"] = forms.ChoiceField(
                 choices=PROBLEMS, required=False, label=f"Problem: {what}"
             )
@@ -143,6 +146,7 @@ class GoodsInForm(IdempotencyKeyMixin, WitnessMixin):
                 "quantity": self[f"q_{row.item.pk}"],
                 "batch": self[f"batch_{row.item.pk}"],
                 "expiry": self[f"expiry_{row.item.pk}"],
+                "scan": self[f"scan_{row.item.pk}"],
                 "problem": self[f"problem_{row.item.pk}"],
                 "problem_note": self[f"problem_note_{row.item.pk}"],
             }

@@ -112,7 +112,7 @@ def doses_sync(
         existing_qs = existing_qs.filter(Q(unit=unit) | Q(resident__unit=unit))
     existing = {(s.line_id, s.due_at): s for s in existing_qs}
     # Only doses still ahead may change: which of them has a record, by the dose index. (An
-    # EXISTS per row was run as a hashed scan of every record in the database: issue 15.)
+    # EXISTS per row was run as a hashed scan of every record in the database: SPEC §11.)
     ahead = [s.pk for s in existing.values() if s.due_at >= now]
     recorded = (
         set(Administration.objects.filter(dose_id__in=ahead).values_list("dose_id", flat=True))
@@ -652,7 +652,7 @@ def _void_to_follow(dose: ScheduledDose) -> Administration | None:
     loaded = getattr(dose, "_prefetched_objects_cache", {}).get("administrations")
     if loaded is not None and not any(r.final for r in loaded):
         # Read with the dose, no record closes it: no void to follow. One recorded meanwhile
-        # is met by the one-outcome rule at the insert (issue 15: no query when no void).
+        # is met by the one-outcome rule at the insert (SPEC §11: no query when no void).
         return None
     root = Administration.objects.filter(dose=dose, final=True, corrects__isnull=True).first()
     head = root

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
@@ -54,6 +54,7 @@ from ..models import (
     StockMovement,
 )
 from ..rendering import order_pdf
+from .scanning import scan_for_receipt
 from .stock import stock_forecast, stock_receive
 
 __all__ = [
@@ -495,6 +496,7 @@ class DeliveredLine:
     quantity: Decimal
     batch: str = ""
     expiry: dt.date | None = None
+    scan: str = ""  # the pack's barcode, if scanned (R-SCAN-1)
 
 
 @dataclass(frozen=True)
@@ -506,6 +508,29 @@ class ProblemInput:
 
 def _discrepancy_prefetch() -> Prefetch:
     return Prefetch("follow_ups", queryset=DiscrepancyFollowUp.objects.select_related("by"))
+
+
+def _with_scan(d: DeliveredLine, *, by: User, home: CareHome) -> DeliveredLine:
+    """A scanned pack at goods in (R-SCAN-1, H-14): its GTIN is linked to the item's product
+    the first time, another product's pack refuses the delivery, and its batch and expiry fill
+    what was not typed (typed values must agree with the pack)."""
+    if not d.scan.strip():
+        return d
+    scanned = scan_for_receipt(product=d.item.line.medicine, code=d.scan, by=by, home=home).scan
+    name = f"{d.item.medicine.name} for {d.item.resident.full_name}"
+    batch = d.batch.strip()
+    if batch and scanned.batch and batch != scanned.batch:
+        raise OrderError(
+            f"{name}: the batch typed ({batch}) is not the scanned pack's ({scanned.batch}).",
+            code="scan_batch_differs",
+        )
+    if d.expiry and scanned.expiry and d.expiry != scanned.expiry:
+        raise OrderError(
+            f"{name}: the expiry typed ({d.expiry:%d/%m/%Y}) is not the scanned pack's "
+            f"({scanned.expiry:%d/%m/%Y}).",
+            code="scan_batch_differs",
+        )
+    return replace(d, batch=batch or scanned.batch, expiry=d.expiry or scanned.expiry)
 
 
 @idempotent(Delivery, scope=lambda order, **_: {"order_id": order.pk})
@@ -539,6 +564,7 @@ def delivery_book(
             "Enter what was received, or record what is missing.", code="nothing_booked"
         )
     outstanding = {o.item.pk: o.outstanding for o in order_outstanding(order=locked)}
+    lines = [_with_scan(d, by=by, home=home) for d in lines]
     for d in lines:
         name = f"{d.item.medicine.name} for {d.item.resident.full_name}"
         if d.item.order_id != locked.pk:

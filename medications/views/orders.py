@@ -299,6 +299,7 @@ def goods_in(request, order_id: int):
                     quantity=d[f"q_{pk}"],
                     batch=d.get(f"batch_{pk}", ""),
                     expiry=d.get(f"expiry_{pk}"),
+                    scan=d.get(f"scan_{pk}", ""),
                 )
             )
         if d.get(f"problem_{pk}"):

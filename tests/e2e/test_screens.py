@@ -1,4 +1,4 @@
-"""The screens a newcomer tried (issue #14, R-UX): each is opened in the browser at the tablet
+"""The screens a newcomer tried (R-UX): each is opened in the browser at the tablet
 (1280x800) and at a phone (390x844). On each: nothing scrolls sideways, the notification badge
 is on screen where someone is signed in, and a screenshot is saved as
 tests/e2e/screenshots/<page>-<width>.png (see the README there)."""

@@ -387,3 +387,20 @@ def test_administration_search_is_a_fixed_number_of_queries(
     with CaptureQueriesContext(connection) as large:
         assert api.get("MedicationAdministration", **params).body["total"] == 2
     assert len(large) == len(small)
+
+
+def test_a_home_that_requires_scanning_stores_the_senders_pack_check_as_the_reason(
+    api_as, clock, qualified, carer_a, paracetamol, morning
+):
+    """R-SCAN-1, H-14: another system's record has no pack here to scan; it is stored, and the
+    dose's scan row says whose pack check it was."""
+    from fhir_api.services import API_NO_SCAN_REASON
+
+    home = paracetamol.home
+    home.scanning = "required"
+    home.save(update_fields=["scanning"])
+    clock("08:10")
+    body = administration(paracetamol, at_local(home, DAY, "08:05"))
+    assert api_as(carer_a).post(body).status_code == 201
+    record = Administration.objects.get()
+    assert (record.scan.gtin, record.scan.no_scan_reason) == ("", API_NO_SCAN_REASON)

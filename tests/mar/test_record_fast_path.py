@@ -1,4 +1,4 @@
-"""Recording without reading back (issue 15, SPEC §11) keeps the audit trail's guarantees
+"""Recording without reading back (SPEC §11) keeps the audit trail's guarantees
 (R-SEC-4, H-9): the digest taken from the rows just written is the digest of the rows as the
 database stored them, the link and the head are written together, and the verifier agrees."""
 

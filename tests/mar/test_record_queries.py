@@ -1,4 +1,4 @@
-"""One tap on the round (SPEC §11, issue 15): the recorded row and the round's counts come back
+"""One tap on the round (SPEC §11): the recorded row and the round's counts come back
 in one response, for a fixed number of queries."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.stock.conftest import receive
 # and balance (3), the audit chain (lock, then link and head in one statement: 2); no void
 # check (the dose was read with no record), no digest read-back (taken from the rows just
 # written); the row: the stock badge (2); the round's counts (2). Was 41 plus a whole round
-# page per tap, then 31 (issue 15).
+# page per tap, then 31 (SPEC §11).
 RECORD_QUERIES = 26
 
 

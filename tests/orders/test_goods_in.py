@@ -18,10 +18,12 @@ from medications.models import (
     DeliveryDiscrepancy,
     DeliveryItem,
     DiscrepancyFollowUp,
+    ProductBarcode,
     Stock,
     StockMovement,
 )
 from medications.services import DeliveredLine, OrderError, ProblemInput
+from medications.services.scanning import ScanError
 from tests.mar.conftest import DAY
 
 from .conftest import NEXT_CYCLE
@@ -280,3 +282,79 @@ def test_outsider_gets_404_and_anonymous_is_sent_to_login(client, approved, care
     client.force_login(carer_b)
     assert client.get(url).status_code == 404
     assert client.get(reverse("medications:goods_in", args=[order.pk])).status_code == 404
+
+
+# --- Scanning at goods in (R-SCAN-1, H-14) ---------------------------------------------------
+
+PARACETAMOL_GTIN = "5012345000022"  # a GTIN-13 with a good check digit
+OTHER_GTIN = "5012345000039"
+
+
+def pack(gtin13: str, *, expiry: str = "291231", batch: str = "P77") -> str:
+    """A GS1 DataMatrix element string as a keyboard-wedge scanner types it (GS separators)."""
+    return f"010{gtin13}17{expiry}10{batch}\x1d21S1"
+
+
+def test_a_scan_at_goods_in_fills_batch_and_expiry_and_links_the_barcode(approved, senior_a):
+    order, paracetamol, _ = approved
+    services.delivery_book(
+        order=order,
+        by=senior_a,
+        lines=[DeliveredLine(paracetamol, Decimal(56), scan=pack(PARACETAMOL_GTIN))],
+    )
+    item = DeliveryItem.objects.get()
+    assert (item.batch, item.expiry) == ("P77", dt.date(2029, 12, 31))
+    link = ProductBarcode.objects.get(gtin="0" + PARACETAMOL_GTIN)
+    assert (link.medicine, link.linked_by) == (paracetamol.line.medicine, senior_a)
+
+
+def test_another_products_pack_at_goods_in_refuses_the_delivery_and_writes_nothing(
+    approved, senior_a
+):
+    order, paracetamol, oxycodone = approved
+    services.delivery_book(
+        order=order,
+        by=senior_a,
+        lines=[DeliveredLine(paracetamol, Decimal(1), scan=pack(OTHER_GTIN))],
+    )
+    before = (Delivery.objects.count(), StockMovement.objects.count())
+    with pytest.raises(ScanError) as e:
+        services.delivery_book(
+            order=order,
+            by=senior_a,
+            lines=[DeliveredLine(oxycodone, Decimal(1), scan=pack(OTHER_GTIN))],
+            idempotency_key=uuid.uuid4(),
+        )
+    assert e.value.code == "scan_wrong_product"
+    assert "Paracetamol" in str(e.value)
+    assert (Delivery.objects.count(), StockMovement.objects.count()) == before
+
+
+def test_a_typed_batch_that_differs_from_the_scanned_pack_is_refused(approved, senior_a):
+    order, paracetamol, _ = approved
+    with pytest.raises(OrderError) as e:
+        services.delivery_book(
+            order=order,
+            by=senior_a,
+            lines=[DeliveredLine(paracetamol, Decimal(2), "TYPED", scan=pack(PARACETAMOL_GTIN))],
+        )
+    assert e.value.code == "scan_batch_differs"
+    assert not ProductBarcode.objects.exists()
+
+
+def test_the_goods_in_screen_takes_a_typed_scan(client, approved, senior_a):
+    order, paracetamol, _ = approved
+    client.force_login(senior_a)
+    url = reverse("medications:goods_in", args=[order.pk])
+    page = client.get(url).content.decode()
+    assert f'name="scan_{paracetamol.pk}"' in page
+    response = client.post(
+        url,
+        {
+            f"q_{paracetamol.pk}": "56",
+            f"scan_{paracetamol.pk}": pack(PARACETAMOL_GTIN),
+            "idempotency_key": str(uuid.uuid4()),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert DeliveryItem.objects.get().batch == "P77"

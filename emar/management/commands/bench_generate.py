@@ -1,5 +1,5 @@
 """`manage.py bench_generate`: a large data set for the scale benchmark (SPEC §11 last line,
-issue 15): `--homes` homes of `--residents` residents (units of 30) with `--days` days of
+SPEC §11): `--homes` homes of `--residents` residents (units of 30) with `--days` days of
 recorded history, on PostgreSQL.
 
 Each home is set up through the ORM (the home with its rounds and codes, units, a manager, a
