@@ -1,4 +1,4 @@
-"""Benchmark: flat at 100 homes (SPEC §11 last line, issue 15 goal 4).
+"""Benchmark: flat at 100 homes (SPEC §11 last line).
 
 Builds two PostgreSQL databases with `manage.py bench_generate`: one home, and `--homes` homes,
 each with `--residents` residents and `--days` days of history, then, in each, times server-side

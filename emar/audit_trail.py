@@ -222,7 +222,7 @@ def audit_append(
     that has just written the row and every row its digest includes, in this transaction, may
     pass those rows as `written` (by `audit_digest_includes` name): the digest is then taken
     from them as the database stores them (decimals rounded to their places, times in UTC),
-    saving the read back (issue 15).
+    saving the read back (SPEC §11).
 
     Everything that does not need the chain head is computed first; the head row is locked
     last, so appends for one home are serialised for as short a time as possible and other
@@ -293,7 +293,7 @@ def audit_append(
 
 def _link_and_head(event: AuditEvent, chain: AuditChain) -> None:
     """Insert the link and move the head in one statement (PostgreSQL: a data-modifying CTE),
-    so the locked head is held for one round trip, not two (issue 15)."""
+    so the locked head is held for one round trip, not two (SPEC §11)."""
     fields = [f for f in AuditEvent._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
