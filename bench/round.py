@@ -75,12 +75,7 @@ def generate(
         ScheduleVersion,
     )
     from residents.models import AllergyStatus, Resident
-    from training.models import (
-        CompetencyAssessment,
-        Course,
-        MedicineCategory,
-        TrainingRecord,
-    )
+    from training.bulk import staff_qualified_bulk
 
     now = timezone.now()
     provider = Provider.objects.create(name=f"{prefix.title()} Group")
@@ -98,33 +93,8 @@ def generate(
         [Membership(user=senior, home=home, role=Role.SENIOR)]
         + [Membership(user=c, home=home, role=Role.CARER) for c in carers]
     )
-    course = Course.objects.get(code=Course.SAFE_HANDLING)
-    done = today - dt.timedelta(days=30)
-    TrainingRecord.objects.bulk_create(
-        TrainingRecord(
-            home=home,
-            person=c,
-            course=course,
-            completed_on=done,
-            expires_on=done + dt.timedelta(days=365),
-            recorded_by=senior,
-            recorded_at=now,
-        )
-        for c in carers
-    )
-    CompetencyAssessment.objects.bulk_create(
-        CompetencyAssessment(
-            home=home,
-            person=c,
-            category=cat,
-            assessor=senior,
-            assessed_on=done,
-            outcome="competent",
-            expires_on=done + dt.timedelta(days=365),
-            recorded_at=now,
-        )
-        for c in carers
-        for cat in MedicineCategory.values
+    staff_qualified_bulk(
+        home=home, people=carers, by=senior, done=today - dt.timedelta(days=30), now=now
     )
     medicines = list(
         Medicine.objects.filter(form__icontains="tablet", cd_register=False, active=True)[:8]

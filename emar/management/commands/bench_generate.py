@@ -1,5 +1,5 @@
-"""`manage.py bench_generate`: a large data set for the scale benchmark (SPEC §11 last line,
-SPEC §11): `--homes` homes of `--residents` residents (units of 30) with `--days` days of
+"""`manage.py bench_generate`: a large data set for the scale benchmark (SPEC §11, its last
+line): `--homes` homes of `--residents` residents (units of 30) with `--days` days of
 recorded history, on PostgreSQL.
 
 Each home is set up through the ORM (the home with its rounds and codes, units, a manager, a
@@ -91,7 +91,7 @@ def home_setup(n: int, residents: int, days: int, prefix: str, password: str):
         StockMovement,
     )
     from residents.models import AllergyStatus, Resident
-    from training.models import CompetencyAssessment, Course, MedicineCategory, TrainingRecord
+    from training.bulk import staff_qualified_bulk
 
     now = timezone.now()
     provider, _ = Provider.objects.get_or_create(name=f"{prefix.title()} Group")
@@ -117,33 +117,8 @@ def home_setup(n: int, residents: int, days: int, prefix: str, password: str):
         + [Membership(user=c, home=home, role=Role.CARER) for c in carers]
     )
     staff = [senior, *carers]
-    course = Course.objects.get(code=Course.SAFE_HANDLING)
-    done = today - dt.timedelta(days=30)
-    TrainingRecord.objects.bulk_create(
-        TrainingRecord(
-            home=home,
-            person=p,
-            course=course,
-            completed_on=done,
-            expires_on=done + dt.timedelta(days=365),
-            recorded_by=manager,
-            recorded_at=now,
-        )
-        for p in staff
-    )
-    CompetencyAssessment.objects.bulk_create(
-        CompetencyAssessment(
-            home=home,
-            person=p,
-            category=cat,
-            assessor=manager,
-            assessed_on=done,
-            outcome="competent",
-            expires_on=done + dt.timedelta(days=365),
-            recorded_at=now,
-        )
-        for p in staff
-        for cat in MedicineCategory.values
+    staff_qualified_bulk(
+        home=home, people=staff, by=manager, done=today - dt.timedelta(days=30), now=now
     )
     on_shift = now - dt.timedelta(hours=2)
     Shift.objects.bulk_create(
