@@ -64,7 +64,7 @@ def test_a_carer_scanning_the_wrong_pack_is_blocked(
         f"&date={slot.date().isoformat()}"
     )
     row = tablet.locator(".dose-row")
-    row.get_by_text("Check the pack’s barcode").click()
+    row.get_by_text("Scan the pack…").click()
     scan = row.get_by_label("Scan the pack")
     scan.fill(WRONG_PACK)
     scan.press("Enter")  # the scanner's Enter checks at once, and records nothing
