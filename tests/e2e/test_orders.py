@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from medications import services
-from medications.models import DeliveryDiscrepancy, OrderCycle, Pharmacy, Stock
+from medications.models import DeliveryDiscrepancy, OrderCycle, Pharmacy, ProductBarcode, Stock
 from tests.e2e.conftest import SCREENSHOTS, screenshot
 from tests.factories import TEST_PASSWORD
 from tests.medications.factories import line, times
@@ -113,8 +113,14 @@ def test_a_senior_approves_the_order_downloads_its_pdf_and_books_goods_in(
     paracetamol = "Paracetamol 500mg tablets for Edith Clarke"
     quantity = order.items.get(medicine__name="Paracetamol 500mg tablets").quantity
     tablet.get_by_label(f"Quantity received: {paracetamol}").fill(f"{quantity.normalize():f}")
-    tablet.get_by_label(f"Batch: {paracetamol}").fill("B2231")
-    tablet.get_by_label(f"Expiry: {paracetamol}").fill((today + dt.timedelta(days=500)).isoformat())
+    # A keyboard-wedge scanner types the pack's GS1 string and Enter (R-SCAN-1): the batch and
+    # expiry fill themselves, and the barcode is linked to paracetamol when the delivery is booked.
+    expiry = today + dt.timedelta(days=500)
+    scan = tablet.get_by_label(f"Scan the pack: {paracetamol}")
+    scan.fill(f"010501234500004617{expiry:%y%m%d}10B2231\x1d21S1")
+    scan.press("Enter")
+    expect(tablet.get_by_label(f"Batch: {paracetamol}")).to_have_value("B2231")
+    expect(tablet.get_by_label(f"Expiry: {paracetamol}")).to_have_value(expiry.isoformat())
     amlodipine = "Amlodipine 5mg tablets for Edith Clarke"
     tablet.get_by_label(f"Problem: {amlodipine}").select_option(label="Missing")
     tablet.get_by_label(f"Problem description: {amlodipine}").fill("Not in the bag")
@@ -125,3 +131,5 @@ def test_a_senior_approves_the_order_downloads_its_pdf_and_books_goods_in(
     screenshot(tablet, "order-after-goods-in")
     assert Stock.objects.get(line__medicine__name="Paracetamol 500mg tablets").balance == quantity
     assert DeliveryDiscrepancy.objects.get().kind == "missing"
+    link = ProductBarcode.objects.get(gtin="05012345000046")
+    assert link.medicine.name == "Paracetamol 500mg tablets"
