@@ -76,7 +76,7 @@ def resident_documents(request, resident_id: int):
     resident = _resident(request, Perm.MANAGE_RESIDENTS, resident_id)
     limit = documents.document_max_bytes()
     try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        length = int(request.headers.get("content-length") or 0)
     except ValueError:
         length = 0
     if length > limit + _FORM_OVERHEAD:
