@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
+from django.utils.html import format_html_join
 
 from emar.models import CareHome, NonAdministrationCode, Round, Unit, User
 from residents.models import Absence, AbsenceKind, Allergy, Resident, ResidentStatus, room_order
@@ -17,6 +19,30 @@ from . import selectors
 from .models import Administration, Outcome, PaperRound, PrescriptionLine, ScheduledDose
 
 room_key = room_order  # natural order of any room label ("2" before "10", "A1", "Room 3")
+
+
+class ReasonCodes:
+    """The home's active reason codes (R-MAR-3), read when first used (a row with a final
+    record offers none), with their <option>s built once for the page: every open dose of a
+    round offers them (SPEC §11)."""
+
+    def __init__(self, home: CareHome) -> None:
+        self.home = home
+
+    @cached_property
+    def codes(self) -> list[NonAdministrationCode]:
+        return list(NonAdministrationCode.objects.filter(home=self.home, active=True))
+
+    def __iter__(self):
+        return iter(self.codes)
+
+    @cached_property
+    def options(self) -> str:
+        return format_html_join(
+            "",
+            '<option value="{}">{} — {}{}</option>',
+            ((c.pk, c.code, c.label, " (note needed)" if c.note_required else "") for c in self),
+        )
 
 
 def current_round(home: CareHome, rounds: list[Round], now: dt.datetime) -> Round | None:
@@ -126,8 +152,10 @@ def viewer_checks(
 def dose_state(
     dose: ScheduledDose, now: dt.datetime, records: list[Administration] | None = None
 ) -> DoseState:
+    if records is None:  # prefetched by `doses_with_records`, oldest first
+        records = getattr(dose, RECORDS, None)
     if records is None:
-        records = list(dose.administrations.all())  # prefetched, oldest first
+        records = list(dose.administrations.order_by("recorded_at", "pk"))
     corrected = {r.corrects_id for r in records if r.corrects_id}
     in_force = [r for r in records if r.pk not in corrected]
     final = [r for r in in_force if r.final]
@@ -144,12 +172,16 @@ def dose_state(
     return DoseState(dose, state, None, retry, records)
 
 
+RECORDS = selectors.LOADED_RECORDS
+
+
 def doses_with_records() -> Prefetch:
     return Prefetch(
         "administrations",
         queryset=Administration.objects.select_related("recorded_by", "witness", "code").order_by(
             "recorded_at", "pk"
         ),
+        to_attr=RECORDS,
     )
 
 
@@ -157,7 +189,7 @@ def refresh_records(dose: ScheduledDose) -> None:
     """Reload one dose's records after a write (one query), keeping what else was loaded."""
     from django.db.models import prefetch_related_objects
 
-    getattr(dose, "_prefetched_objects_cache", {}).pop("administrations", None)
+    dose.__dict__.pop(RECORDS, None)
     prefetch_related_objects([dose], doses_with_records())
 
 
@@ -199,7 +231,7 @@ class RoundScreen:
     rounds: list[Round]
     units: list[Unit]
     residents: list[ResidentRound]
-    codes: list[NonAdministrationCode]
+    codes: ReasonCodes
     follow_ups_due: list[Administration]
     gate: list[str]  # why the viewer cannot record some kinds of dose
     last_sites: dict[int, str]  # line id -> where the last patch or application went
@@ -228,7 +260,11 @@ def round_counts(*, dose: ScheduledDose, whole_day: bool, now: dt.datetime) -> d
         resident__status=ResidentStatus.RESIDENT,
         resident__unit_id=dose.unit_id,
     ).prefetch_related(
-        Prefetch("administrations", queryset=Administration.objects.order_by("recorded_at", "pk"))
+        Prefetch(
+            "administrations",
+            queryset=Administration.objects.order_by("recorded_at", "pk"),
+            to_attr=RECORDS,
+        )
     )
     doses = (
         doses.filter(local_date=dose.local_date)
@@ -339,7 +375,7 @@ def round_screen(
         rounds=rounds,
         units=list(Unit.objects.filter(home=home).order_by("name")),
         residents=rows,
-        codes=list(NonAdministrationCode.objects.filter(home=home, active=True)),
+        codes=ReasonCodes(home),
         follow_ups_due=follow_ups,
         gate=sorted(set(gate)),
         last_sites=last_sites(sorted(site_lines)) if site_lines else {},

@@ -649,7 +649,7 @@ def _void_to_follow(dose: ScheduledDose) -> Administration | None:
     """R-MAR-4: after a record was voided ("recorded in error") the dose is open again. Its
     first record still holds the dose's one-outcome slot, so the new record continues that
     chain: it points at the void, and the one-to-one rule on `corrects` lets only one do so."""
-    loaded = getattr(dose, "_prefetched_objects_cache", {}).get("administrations")
+    loaded = getattr(dose, selectors.LOADED_RECORDS, None)
     if loaded is not None and not any(r.final for r in loaded):
         # Read with the dose, no record closes it: no void to follow. One recorded meanwhile
         # is met by the one-outcome rule at the insert (SPEC §11: no query when no void).

@@ -135,8 +135,6 @@ def round_view(request, home):
 
 def _row_context(request, dose: ScheduledDose, form=None, records=None) -> dict:
     """`records`: the dose's records when the caller already holds them (after recording)."""
-    from emar.models import NonAdministrationCode
-
     last = (
         services.last_sites([dose.line_id]).get(dose.line_id)
         if services.needs_site(dose.line)
@@ -153,7 +151,7 @@ def _row_context(request, dose: ScheduledDose, form=None, records=None) -> dict:
     )
     return {
         "ds": ds,
-        "codes": NonAdministrationCode.objects.filter(home=dose.home, active=True),
+        "codes": rounds.ReasonCodes(dose.home),
         "form": form,
         "new_key": new_key,
         "last_sites": {dose.line_id: last} if last else {},
@@ -222,7 +220,8 @@ def dose_record(request, dose_id: int):
                 status = 409 if e.code == "already_recorded" else 422
     records = None
     if record is not None:  # the row from what is loaded: the records before, and this one
-        records = [r for r in dose.administrations.all() if r.pk != record.pk] + [record]
+        loaded = getattr(dose, rounds.RECORDS)
+        records = [r for r in loaded if r.pk != record.pk] + [record]
     else:
         rounds.refresh_records(dose)  # refused: show what someone else recorded meanwhile
     if request.htmx:

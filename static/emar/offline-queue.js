@@ -360,6 +360,7 @@
         if (typed[i.id]) { i.value = typed[i.id]; }
       });
       box.hidden = !box.childElementCount;
+      body.dataset.offlineWaiting = String(waiting.length);  // what a browser test waits on
       paintRows(entries);
     }).catch(function () { /* no IndexedDB (a private window): the page works as before */ });
   }
