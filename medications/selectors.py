@@ -75,6 +75,7 @@ class DueDose:
     def key(self) -> str:
         return f"{self.line.pk}:{self.at.isoformat()}"
 
+
 # The attribute a dose's records are prefetched to, oldest first (`rounds.doses_with_records`):
 # a list, as a prefetch without `to_attr` builds a queryset per dose (SPEC §11).
 LOADED_RECORDS = "loaded_records"
