@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import SimpleNamespace
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.html import format_html_join
 
@@ -161,15 +162,22 @@ def dose_state(
     final = [r for r in in_force if r.final]
     # A void ("recorded in error", R-MAR-4) closes nothing: the dose is open again.
     retry = next((r for r in reversed(in_force) if not r.final and not r.is_void), None)
-    if final:
-        record = final[-1]
-        state = "given" if record.outcome == Outcome.GIVEN else "not_given"
-        return DoseState(dose, state, record, retry, records)
-    if dose.self_administered:
-        return DoseState(dose, "self", None, retry, records)
-    window = dose.window_state(now)
-    state = {"upcoming": "upcoming", "due": "due", "overdue": "missed"}[window]
-    return DoseState(dose, state, None, retry, records)
+    record = final[-1] if final else None
+    state = state_of(record.outcome if record else None, dose.self_administered, now, dose)
+    return DoseState(dose, state, record, retry, records)
+
+
+def state_of(outcome: str | None, self_administered: bool, now: dt.datetime, window) -> str:
+    """A dose's state from the outcome of its final record in force (None: there is none),
+    for the rows (`dose_state`) and the header counts (`round_counts`) alike. `window` has the
+    dose's `window_opens` and `window_closes`."""
+    if outcome is not None:
+        return "given" if outcome == Outcome.GIVEN else "not_given"
+    if self_administered:
+        return "self"
+    if now < window.window_opens:
+        return "upcoming"
+    return "due" if now <= window.window_closes else "missed"
 
 
 RECORDS = selectors.LOADED_RECORDS
@@ -252,26 +260,33 @@ def count_states(states) -> dict[str, int]:
 def round_counts(*, dose: ScheduledDose, whole_day: bool, now: dt.datetime) -> dict[str, int]:
     """The header counts of the round page `dose` is shown on, after recording it: its round
     (or, when the page shows the whole day, its day), its unit, residents who live here — the
-    doses `round_screen` shows. Two queries, so a recording answers with the counts instead of
-    the page fetching itself again."""
+    doses `round_screen` shows. One query, of values (no record is loaded), so a recording
+    answers with the counts instead of the page fetching itself again (SPEC §11)."""
+    corrected = Administration.objects.filter(corrects=OuterRef("pk"))
+    in_force = (
+        Administration.objects.filter(dose=OuterRef("pk"), final=True)
+        .exclude(Exists(corrected))
+        .order_by("-recorded_at", "-pk")
+    )
     doses = ScheduledDose.objects.filter(
         unit_id=dose.unit_id,
         cancelled_at__isnull=True,
         resident__status=ResidentStatus.RESIDENT,
         resident__unit_id=dose.unit_id,
-    ).prefetch_related(
-        Prefetch(
-            "administrations",
-            queryset=Administration.objects.order_by("recorded_at", "pk"),
-            to_attr=RECORDS,
-        )
     )
     doses = (
         doses.filter(local_date=dose.local_date)
         if whole_day or dose.round_id is None
         else doses.filter(round_id=dose.round_id, round_date=dose.round_date)
     )
-    return count_states(dose_state(d, now) for d in doses)
+    rows = doses.annotate(outcome=Subquery(in_force.values("outcome")[:1])).values(
+        "outcome", "self_administered", "window_opens", "window_closes"
+    )
+    counts: dict[str, int] = {}
+    for row in rows:
+        state = state_of(row["outcome"], row["self_administered"], now, SimpleNamespace(**row))
+        counts[state] = counts.get(state, 0) + 1
+    return counts
 
 
 def round_screen(

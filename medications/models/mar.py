@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -117,13 +115,6 @@ class ScheduledDose(models.Model):
     @property
     def is_cancelled(self) -> bool:
         return self.cancelled_at is not None
-
-    def window_state(self, now: dt.datetime) -> str:
-        if now < self.window_opens:
-            return "upcoming"
-        if now <= self.window_closes:
-            return "due"
-        return "overdue"
 
 
 class Outcome(models.TextChoices):

@@ -16,9 +16,9 @@ from tests.stock.conftest import receive
 # once per request, the row reuses them), the insert in its savepoint (3), stock row, movement
 # and balance (3), the audit chain (lock, then link and head in one statement: 2); no void
 # check (the dose was read with no record), no digest read-back (taken from the rows just
-# written); the row: the stock badge (2); the round's counts (2). Was 41 plus a whole round
-# page per tap, then 31 (SPEC §11).
-RECORD_QUERIES = 26
+# written); the row: the stock badge (2); the round's counts (1, values). Was 41 plus a whole round
+# page per tap, then 31, then 26 (SPEC §11).
+RECORD_QUERIES = 25
 
 
 def tap(client, dose, page: str | None):
