@@ -38,14 +38,8 @@ def test_record_opened_on_the_round_then_the_round_warns_when_expired(
 
     page = tablet
     base = live_server.url
-    resp = page.goto(f"{base}/login/")
-    try:
-        page.get_by_label("Username").fill("carer_a", timeout=20000)
-    except Exception:
-        print("DEBUG status", resp.status if resp else None, page.url)
-        print("DEBUG html", page.content()[:3000])
-        page.screenshot(path="/tmp/opened_fail.png")
-        raise
+    page.goto(f"{base}/login/")
+    page.get_by_label("Username").fill("carer_a")
     page.get_by_label("Password").fill(TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{base}/")
