@@ -208,7 +208,10 @@ def measure(runs: int, explain: bool) -> dict:
     senior = (
         Membership.objects.filter(home=home, role=Role.SENIOR).values_list("user_id", flat=True)
     ).first()
-    doses = iter(_due_now_line(home, unit, carer, senior, runs * 2 + 2))
+    # Recorded on the home's last unit, so that a re-run (`--reuse`) measures the round screen
+    # and the chart of the first unit as generated.
+    last_unit = Unit.objects.filter(home=home).order_by("-name").first()
+    doses = iter(_due_now_line(home, last_unit, carer, senior, runs * 2 + 2))
     page = f"http://testserver{urls['round']}"
 
     def record():

@@ -36,7 +36,7 @@ def _local_datetime(home, day: dt.date | None) -> dt.datetime | None:
 class ReceiveForm(IdempotencyKeyMixin, WitnessMixin):
     past_dates = ("received_on",)
     # R-SCAN-1: the pack's barcode fills batch and expiry and links its GTIN to the product;
-    # drawn by templates/medications/_scan_field.html, not by crispy.
+    # drawn by the `scan_field` template tag (medications/templatetags/mar.py), not by crispy.
     scan = forms.CharField(required=False, max_length=200, label="Scan the pack")
     carried_forward = forms.BooleanField(
         required=False, label="Carried forward from the last cycle (not a new delivery)"
