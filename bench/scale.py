@@ -296,7 +296,11 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=60)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=15)
-    parser.add_argument("--db", default="emar_bench_scale")
+    parser.add_argument(
+        "--db",
+        help="database name (default emar_bench_scale_<homes>; the quick run of "
+        "`make bench` never drops a kept 100-home database)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep both databases afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure databases kept earlier")
     parser.add_argument("--measure", help=argparse.SUPPRESS)  # internal: one database, JSON out
@@ -315,11 +319,12 @@ def main() -> None:
         print(json.dumps(measure(args.runs, args.explain), default=str))
         return
 
-    dbs = {1: f"{args.db}_one", args.homes: args.db}
+    db = args.db or f"emar_bench_scale_{args.homes}"
+    dbs = {1: f"{db}_one", args.homes: db}
     env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "true"}
     results = {}
     manage = [sys.executable, "manage.py"]
-    template = f"{args.db}_migrated"
+    template = f"{db}_migrated"
     try:
         if not args.reuse:  # migrate once, then copy the empty schema for both databases
             _admin(base, f'DROP DATABASE IF EXISTS "{template}"')
