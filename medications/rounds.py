@@ -17,6 +17,7 @@ from residents.models import Absence, AbsenceKind, Allergy, Resident, ResidentSt
 from training.services import check_administration
 
 from . import selectors
+from .bodymap import uses_body_map
 from .models import Administration, Outcome, PaperRound, PrescriptionLine, ScheduledDose
 
 room_key = room_order  # natural order of any room label ("2" before "10", "A1", "Room 3")
@@ -378,9 +379,14 @@ def round_screen(
         lines=list({d.dose.line_id: d.dose.line for row in rows for d in row.doses}.values()),
         today=now.astimezone(home.tz).date(),
     )
+    # R-MAR-17: every cream's prescribed sites in one query, for the body maps of its rows.
+    topical = {d.dose.line_id for row in rows for d in row.doses if uses_body_map(d.dose.line)}
+    sites = selectors.body_map_sites(sorted(topical)) if topical else {}
     for d in (d for row in rows for d in row.doses):
         d.stock_level = levels.get(d.dose.line_id, False)
         d.opened_state = opened.get(d.dose.line_id) or False
+        if d.dose.line_id in sites:
+            setattr(d.dose.line, "prescribed_sites", sites[d.dose.line_id])  # noqa: B010
     return RoundScreen(
         home=home,
         unit=unit,

@@ -19,7 +19,9 @@ def uses_body_map(line) -> bool:
 def dose_body_map(line, key, chosen=None) -> dict:
     """The map at a dose (round row, PRN page): the line's sites pre-selected, the carer ticks
     the sites applied. A line with no sites (entered before the map) offers every site."""
-    sites = body_map_sites([line.pk])[line.pk]
+    sites = getattr(line, "prescribed_sites", None)  # read for the whole round at once
+    if sites is None:
+        sites = body_map_sites([line.pk])[line.pk]
     prescribed = {s.site: s.instructions for s in sites}
     picked = set(chosen) if chosen is not None else set(prescribed)
     regions = bodymap.regions(prescribed, picked)

@@ -389,3 +389,41 @@ def test_the_line_page_shows_the_creams_map_and_sites(client, cream, carer_a):
     page = client.get(reverse("medications:line_detail", args=[cream.pk])).content.decode()
     assert "Body map: where to apply it" in page
     assert "Left forearm (front)</b> — Thin layer, avoid the graze" in page
+
+
+def test_the_round_reads_every_creams_sites_in_one_query(
+    client, clock, qualified, cream, home_a, unit_a, senior_a, senior2_a, carer_a
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.mar.test_round import round_url
+    from tests.medications.factories import line
+    from tests.residents.factories import resident
+
+    def round_queries() -> tuple[int, str]:
+        client.get(round_url(home_a, unit_a))  # warm: session, doses synced
+        with CaptureQueriesContext(connection) as ctx:
+            page = client.get(round_url(home_a, unit_a)).content.decode()
+        return len(ctx), page
+
+    dose_at(cream, "08:00")
+    clock("08:05")
+    client.force_login(carer_a)
+    one, page = round_queries()
+    assert page.count("Body map: where to apply") == 1
+    for room in ("20", "21", "22"):
+        line(
+            resident(unit_a, senior_a, full_name=f"Resident {room}", room=room),
+            senior_a,
+            checker=senior2_a,
+            name=CREAM,
+            dose_unit="application",
+            route="topical",
+            schedule=times("08:00", "20:00"),
+            sites=[SiteInput("left_shin", "Thin layer")],
+        )
+    services.doses_sync(home=home_a, start=cream.home.local_today(), end=cream.home.local_today())
+    four, page = round_queries()
+    assert page.count("Body map: where to apply") == 4
+    assert four == one
