@@ -228,8 +228,9 @@ def dose_record(request, dose_id: int):
         core_selectors.current_home_seed(request, dose.home)
         context = _row_context(request, dose, form if status != 200 else None, records)
         response = render(request, "medications/partials/dose_row.html", context, status=status)
-        if status == 200:
-            response.write(_counts_oob(request, dose))
+        # A refusal may come of someone else's record meanwhile (an offline record sent late,
+        # R-OFF-2): the counts come with every answer, so the header never says otherwise.
+        response.write(_counts_oob(request, dose))
         return response
     if status == 200:
         messages.success(request, f"Recorded: {dose.line.medicine.name} for {dose.resident}.")

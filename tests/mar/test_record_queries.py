@@ -65,6 +65,25 @@ def test_from_the_whole_day_the_counts_are_the_days(client, clock, qualified, pa
     assert "1 given" in counts and "1 upcoming" in counts
 
 
+def test_a_refusal_answers_with_the_counts_as_they_now_are(
+    client, clock, qualified, paracetamol, carer_a, senior_a
+):
+    """R-OFF-2: a record sent late (offline) finds the dose given by someone else meanwhile;
+    the round's header must say so with the conflict."""
+    morning = dose_at(paracetamol, "08:00")
+    clock("08:05")
+    client.force_login(senior_a)
+    assert tap(client, morning, None).status_code == 200
+    client.force_login(carer_a)
+    response = tap(client, morning, round_page(morning))
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert f"Already recorded by {senior_a}" in html
+    counts = html[html.index('id="round-counts"') :]
+    assert 'hx-swap-oob="true"' in counts
+    assert "1 given" in counts and "0 due now" in counts
+
+
 def test_from_the_dose_page_no_counts_are_sent(client, clock, qualified, paracetamol, carer_a):
     morning = dose_at(paracetamol, "08:00")
     clock("08:05")
