@@ -299,7 +299,9 @@ def round_screen(
     viewer: User,
     rounds: list[Round],
     now: dt.datetime | None = None,
+    units: list[Unit] | None = None,
 ) -> RoundScreen:
+    """`units`: the home's units in name order, when the caller has read them already."""
     now = now or timezone.now()
     doses = (
         ScheduledDose.objects.filter(unit=unit, cancelled_at__isnull=True)
@@ -394,7 +396,7 @@ def round_screen(
         day=day,
         now=now,
         rounds=rounds,
-        units=list(Unit.objects.filter(home=home).order_by("name")),
+        units=units if units is not None else list(Unit.objects.filter(home=home).order_by("name")),
         residents=rows,
         codes=ReasonCodes(home),
         follow_ups_due=follow_ups,

@@ -119,7 +119,9 @@ def round_view(request, home):
         viewer=request.user,
         rounds=all_rounds,
         now=now,
+        units=units,
     )
+    core_selectors.current_home_seed(request, home)  # the layout's home, already read
     return render(
         request,
         "medications/round.html",
