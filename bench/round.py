@@ -64,15 +64,13 @@ def generate(
     from django.utils import timezone
 
     from emar import services as core
+    from emar.management.commands.bench_generate import checked_lines
     from emar.models import Membership, Provider, Role, Unit, User
     from medications import services
     from medications.models import (
         Administration,
-        LineStatus,
         Medicine,
-        PrescriptionLine,
         ScheduledDose,
-        ScheduleVersion,
     )
     from residents.models import AllergyStatus, Resident
     from training.bulk import staff_qualified_bulk
@@ -117,64 +115,15 @@ def generate(
         )
 
     def lines(people, per_resident: int, slots: list[list[str]]) -> None:
-        made = PrescriptionLine.objects.bulk_create(
-            PrescriptionLine(
-                home=home,
-                resident=p,
-                medicine=medicines[j % len(medicines)],
-                dose=Decimal(1),
-                dose_unit="tablet",
-                route="oral",
-                start_date=began.date(),
-                prescriber="Dr Bench",
-                source="gp",
-                status=LineStatus.ACTIVE,
-                entered_by=senior,
-                entered_at=began,
-                checked_by=carers[0],
-                checked_at=began,
-            )
-            for p in people
-            for j in range(per_resident)
-        )
-        ScheduleVersion.objects.bulk_create(
-            ScheduleVersion(
-                line=ln,
-                requested_from=began,
-                effective_from=began,
-                slots=[{"time": t, "round": None, "label": ""} for t in slots[k % len(slots)]],
-                created_by=senior,
-                created_at=began,
-                checked_by=carers[0],
-                checked_at=began,
-            )
-            for k, ln in enumerate(made)
-        )
-
-    def book_in() -> None:
-        """Carry forward 500 of each line, as a home does when it starts (R-STK-1)."""
-        from medications.models import Stock, StockMovement
-
-        all_lines = list(PrescriptionLine.objects.filter(home=home).exclude(stock__isnull=False))
-        Stock.objects.bulk_create(
-            Stock(line=ln, home=home, resident_id=ln.resident_id, balance=500, seq=1)
-            for ln in all_lines
-        )
-        StockMovement.objects.bulk_create(
-            StockMovement(
-                home=home,
-                resident_id=ln.resident_id,
-                line=ln,
-                seq=1,
-                kind="carried_forward",
-                change=500,
-                balance_before=0,
-                balance_after=500,
-                at=began,
-                by=senior,
-                reason="Carried forward",
-            )
-            for ln in all_lines
+        checked_lines(
+            home=home,
+            people=people,
+            medicines=medicines,
+            slots=slots,
+            began=began,
+            entered_by=senior,
+            checked_by=carers[0],
+            per_resident=per_resident,
         )
 
     oak_people = residents(oak, 30)
@@ -198,7 +147,6 @@ def generate(
         for p in residents(unit, min(size, wanted - n * size))
     ]
     lines(bench_people, per_resident, [[slot]])
-    book_in()
     start = today - dt.timedelta(days=history_days)
     services.doses_sync(home=home, start=start, end=today, now=now - dt.timedelta(days=400))
     past = ScheduledDose.objects.filter(unit=oak, window_closes__lt=now)

@@ -36,7 +36,6 @@ import subprocess
 import sys
 import time
 import uuid
-from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -93,58 +92,24 @@ def _due_now_line(home, unit, carer_id: int, senior_id: int, count: int) -> list
     """A line for `count` residents of `unit` with a dose due now: the doses to record."""
     from django.utils import timezone
 
+    from emar.management.commands.bench_generate import checked_lines
+    from emar.models import User
     from medications import services
-    from medications.models import (
-        LineStatus,
-        Medicine,
-        PrescriptionLine,
-        ScheduledDose,
-        ScheduleVersion,
-        Stock,
-    )
+    from medications.models import Medicine, ScheduledDose
     from residents.models import Resident
 
     now = timezone.now()
     local = now.astimezone(home.tz)
     slot = f"{local:%H}:{local.minute // 5 * 5:02d}"
     began = now - dt.timedelta(days=2)
-    medicine = Medicine.objects.filter(form__icontains="tablet", cd_register=False).first()
-    people = list(Resident.objects.filter(unit=unit).order_by("pk")[:count])
-    lines = PrescriptionLine.objects.bulk_create(
-        PrescriptionLine(
-            home=home,
-            resident=p,
-            medicine=medicine,
-            dose=Decimal(1),
-            dose_unit="tablet",
-            route="oral",
-            start_date=began.date(),
-            prescriber="Dr Bench",
-            source="gp",
-            status=LineStatus.ACTIVE,
-            entered_by_id=senior_id,
-            entered_at=began,
-            checked_by_id=carer_id,
-            checked_at=began,
-        )
-        for p in people
-    )
-    ScheduleVersion.objects.bulk_create(
-        ScheduleVersion(
-            line=ln,
-            requested_from=began,
-            effective_from=began,
-            slots=[{"time": slot, "round": None, "label": ""}],
-            created_by_id=senior_id,
-            created_at=began,
-            checked_by_id=carer_id,
-            checked_at=began,
-        )
-        for ln in lines
-    )
-    Stock.objects.bulk_create(
-        Stock(line=ln, home=home, resident_id=ln.resident_id, balance=Decimal(500), seq=0)
-        for ln in lines
+    lines = checked_lines(
+        home=home,
+        people=list(Resident.objects.filter(unit=unit).order_by("pk")[:count]),
+        medicines=[Medicine.objects.filter(form__icontains="tablet", cd_register=False).first()],
+        slots=[[slot]],
+        began=began,
+        entered_by=User.objects.get(pk=senior_id),
+        checked_by=User.objects.get(pk=carer_id),
     )
     today = local.date()
     services.doses_sync(home=home, start=today, end=today, unit=unit, now=began)

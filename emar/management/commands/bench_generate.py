@@ -83,12 +83,7 @@ def home_setup(n: int, residents: int, days: int, prefix: str, password: str):
     from emar.models import Membership, Provider, Role, Shift, Unit, User
     from medications import services
     from medications.models import (
-        LineStatus,
         Medicine,
-        PrescriptionLine,
-        ScheduleVersion,
-        Stock,
-        StockMovement,
     )
     from residents.models import AllergyStatus, Resident
     from training.bulk import staff_qualified_bulk
@@ -148,6 +143,45 @@ def home_setup(n: int, residents: int, days: int, prefix: str, password: str):
     )
     if not medicines:
         raise CommandError("No tablet medicines in the catalogue (run migrate first).")
+    checked_lines(
+        home=home,
+        people=people,
+        medicines=medicines,
+        slots=SLOTS,
+        began=began,
+        entered_by=senior,
+        checked_by=carers[0],
+    )
+    services.doses_sync(home=home, start=today, end=today, now=began)
+    return home, {u.pk: c.pk for u, c in zip(units, carers, strict=True)}
+
+
+def checked_lines(
+    *,
+    home,
+    people,
+    medicines,
+    slots: list[list[str]],
+    began: dt.datetime,
+    entered_by,
+    checked_by,
+    per_resident: int | None = None,
+    stock: Decimal = Decimal(500),
+) -> list:
+    """Benchmark lines, written in bulk: for each person `per_resident` (default one per slot
+    list) live, checked oral tablet lines from `began`, the medicines and slot lists taken in
+    turn, one schedule version each, and `stock` carried forward on each (its stock row and
+    movement, as a home starting on eMAR books in, R-STK-1). Generated data, never a real home:
+    no audit trail. Shared by this command and `bench/round.py`, `bench/scale.py`."""
+    from medications.models import (
+        LineStatus,
+        PrescriptionLine,
+        ScheduleVersion,
+        Stock,
+        StockMovement,
+    )
+
+    per = per_resident or len(slots)
     lines = PrescriptionLine.objects.bulk_create(
         PrescriptionLine(
             home=home,
@@ -160,30 +194,29 @@ def home_setup(n: int, residents: int, days: int, prefix: str, password: str):
             prescriber="Dr Bench",
             source="gp",
             status=LineStatus.ACTIVE,
-            entered_by=senior,
+            entered_by=entered_by,
             entered_at=began,
-            checked_by=carers[0],
+            checked_by=checked_by,
             checked_at=began,
         )
         for i, p in enumerate(people)
-        for j in range(len(SLOTS))
+        for j in range(per)
     )
     ScheduleVersion.objects.bulk_create(
         ScheduleVersion(
             line=ln,
             requested_from=began,
             effective_from=began,
-            slots=[{"time": t, "round": None, "label": ""} for t in SLOTS[k % len(SLOTS)]],
-            created_by=senior,
+            slots=[{"time": t, "round": None, "label": ""} for t in slots[k % len(slots)]],
+            created_by=entered_by,
             created_at=began,
-            checked_by=carers[0],
+            checked_by=checked_by,
             checked_at=began,
         )
         for k, ln in enumerate(lines)
     )
     Stock.objects.bulk_create(
-        Stock(line=ln, home=home, resident_id=ln.resident_id, balance=Decimal(500), seq=1)
-        for ln in lines
+        Stock(line=ln, home=home, resident_id=ln.resident_id, balance=stock, seq=1) for ln in lines
     )
     StockMovement.objects.bulk_create(
         StockMovement(
@@ -192,17 +225,16 @@ def home_setup(n: int, residents: int, days: int, prefix: str, password: str):
             line=ln,
             seq=1,
             kind="carried_forward",
-            change=Decimal(500),
+            change=stock,
             balance_before=Decimal(0),
-            balance_after=Decimal(500),
+            balance_after=stock,
             at=began,
-            by=senior,
+            by=entered_by,
             reason="Carried forward",
         )
         for ln in lines
     )
-    services.doses_sync(home=home, start=today, end=today, now=began)
-    return home, {u.pk: c.pk for u, c in zip(units, carers, strict=True)}
+    return lines
 
 
 def _defaults(model: type[models.Model], given: dict[str, str]) -> tuple[list[str], list, list]:
